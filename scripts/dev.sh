@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `make dev`: the whole stack on this machine, without Docker or root. Temporal dev server with
+# its Web UI, PostgreSQL (DATABASE_URL or a private cluster in .data/pg), migrations, the worker
+# and the API. Ctrl-C or SIGTERM stops everything this script started.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DEV_PG_PORT="${DJINN_DEV_PG_PORT:-54320}"
+TEMPORAL_PORT="${DJINN_DEV_TEMPORAL_PORT:-7233}"
+TEMPORAL_UI_PORT="${DJINN_DEV_TEMPORAL_UI_PORT:-8233}"
+export DJINN_API_ADDR="${DJINN_API_ADDR:-127.0.0.1:8080}"
+# Development accepts unsigned Firebase-emulator tokens (see README); production never does.
+export FIREBASE_AUTH_EMULATOR_HOST="${FIREBASE_AUTH_EMULATOR_HOST:-127.0.0.1:9099}"
+export FIREBASE_PROJECT_ID="${FIREBASE_PROJECT_ID:-djinn-dev}"
+
+mkdir -p "$DATA_DIR"
+trap 'log "stopping"; stop_started' EXIT
+trap 'exit 130' INT TERM
+
+if [[ -z "${DATABASE_URL:-}" ]]; then
+  DATABASE_URL="$(start_private_postgres "$DATA_DIR/pg" "$DEV_PG_PORT" djinn)"
+fi
+export DATABASE_URL
+export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}"
+export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
+if [[ "$TEMPORAL_ADDRESS" == "127.0.0.1:$TEMPORAL_PORT" ]]; then
+  start_temporal "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$DATA_DIR/temporal.sqlite"
+fi
+
+cd "$ROOT"
+cargo build --bin djinn
+DJINN="$ROOT/target/debug/djinn"
+"$DJINN" migrate
+"$DJINN" worker &
+STARTED_PIDS+=("$!")
+"$DJINN" api &
+STARTED_PIDS+=("$!")
+
+for attempt in $(seq 1 60); do
+  curl -fsS "http://$DJINN_API_ADDR/healthz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+
+cat <<TXT
+
+  Djinn is running.
+    GraphiQL      http://$DJINN_API_ADDR/graphql
+    GraphQL       POST http://$DJINN_API_ADDR/graphql  (Authorization: Bearer <emulator token>)
+    Health        http://$DJINN_API_ADDR/healthz
+    Temporal UI   http://127.0.0.1:$TEMPORAL_UI_PORT
+    PostgreSQL    $DATABASE_URL
+
+  A development token for user "alice": scripts/dev-token.sh alice
+  Ctrl-C stops everything.
+
+TXT
+wait -n "${STARTED_PIDS[@]}" || true
+log "a process exited"

