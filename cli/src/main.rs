@@ -1,1 +1,94 @@
-fn main() {}
+//! `djinn`: one binary, several roles (api, worker, migrate, schema).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use djinn::config::{ApiSettings, DatabaseSettings, TemporalSettings};
+use djinn::{api, telemetry, worker};
+use djinn_activities::{db, temporal};
+use djinn_graphql::{ApiConfig, Application};
+
+#[derive(Parser, Debug)]
+#[command(name = "djinn", about = "Djinn personal-finance backend", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve GraphQL over HTTP.
+    Api {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        temporal: TemporalSettings,
+        #[command(flatten)]
+        api: ApiSettings,
+    },
+    /// Run workflows and activities.
+    Worker {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        temporal: TemporalSettings,
+    },
+    /// Apply the embedded database migrations.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Print the GraphQL SDL.
+    Schema,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init();
+    match cli.command {
+        Command::Api { database, temporal: temporal_settings, api: settings } => {
+            let verifier = api::verifier(&settings)?;
+            let pool = db::connect(&database.database_url, database.pool_size).await.context("connecting to PostgreSQL")?;
+            let client = temporal::connect_from_env("djinn-api").await?;
+            let config = ApiConfig { listen_addr: settings.listen_addr(), task_queue: temporal_settings.task_queue.clone() };
+            let app = Application::build(&config, api::state(pool, client, temporal_settings.task_queue, verifier)).await?;
+            tracing::info!(addr = %app.local_addr()?, "api listening");
+            app.run_until_stopped(shutdown_signal()).await?;
+        }
+        Command::Worker { database, temporal: temporal_settings } => {
+            let pool = db::connect(&database.database_url, database.pool_size).await.context("connecting to PostgreSQL")?;
+            let client = temporal::connect_from_env("djinn-worker").await?;
+            if let Err(error) = temporal::register_search_attributes(&client).await {
+                tracing::warn!(%error, "search attributes could not be registered; add them with `temporal operator search-attribute create`");
+            }
+            worker::run(pool, client, &temporal_settings.task_queue, shutdown_signal()).await?;
+        }
+        Command::Migrate { database } => {
+            let pool = db::connect(&database.database_url, 2).await.context("connecting to PostgreSQL")?;
+            db::migrate(&pool).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Schema => print!("{}", djinn_graphql::schema::sdl()),
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}

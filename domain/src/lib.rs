@@ -10,6 +10,7 @@ mod currency;
 mod ids;
 mod ledger;
 mod money;
+mod rejection;
 mod transfer;
 
 pub use account::{AccountKind, AccountName, AccountNameError};
@@ -17,6 +18,7 @@ pub use currency::{Currency, CurrencyError};
 pub use ids::{AccountId, OperationId, PostingId, TransactionId, UserId};
 pub use ledger::{LedgerError, Posting, assert_balanced};
 pub use money::{Money, MoneyError};
+pub use rejection::RejectionCode;
 pub use transfer::{
     Description, IdempotencyKey, TransferError, TransferRequest, transfer_workflow_id,
 };

@@ -1,1 +1,14 @@
-//! placeholder
+//! The GraphQL API: a thin skin over workflows and projections.
+//!
+//! Resolvers parse input into domain types, call one thing (register and start a workflow,
+//! query a workflow, or read a projection from `djinn_activities::store`) and map the error.
+//! There is no SQL here. User-fixable problems are `userErrors` with stable codes; top-level
+//! errors are for malformed requests and server faults, and never carry internals.
+
+pub mod auth;
+mod commands;
+mod server;
+pub mod schema;
+
+pub use auth::{EmulatorTokenVerifier, TokenVerifier, UnconfiguredVerifier};
+pub use server::{ApiConfig, Application, AppState};

@@ -1,1 +1,20 @@
-//! placeholder
+//! Djinn's Temporal workflows: the durable, deterministic sequence of every operation that moves
+//! or records money.
+//!
+//! This crate depends on `djinn-domain` and the Temporal SDK only, so it cannot do IO by
+//! accident. It must never import sqlx, tokio, reqwest, `std::time::SystemTime`, random number
+//! generators or anything else that reads the world: time comes from the workflow context, ids
+//! and randomness arrive in the input. Every side effect is an activity declared in
+//! [`contracts`] and implemented in `djinn-activities`.
+
+pub mod contracts;
+mod failure;
+mod noop;
+mod open_account;
+pub mod search_attributes;
+mod transfer;
+
+pub use contracts::{OpenAccountInput, TransferInput, TransferOutcome, TransferStatus, VoidTransferInput};
+pub use noop::NoopWorkflow;
+pub use open_account::OpenAccountWorkflow;
+pub use transfer::TransferWorkflow;

@@ -1,0 +1,86 @@
+//! The Temporal activities over the ledger. Each is a thin adapter: call one idempotent store
+//! function, then translate its error. A ledger rejection becomes a non-retryable application
+//! failure whose type is the rejection code, which the workflow reads to void the transfer;
+//! anything else is retryable, since a database hiccup is not an answer.
+
+use crate::store::ledger::{self, NewAccount};
+use crate::{StoreError, chaos};
+use djinn_domain::OperationId;
+use djinn_workflows::contracts::{OpenAccountInput, TransferInput, VoidTransferInput, markers};
+use sqlx::PgPool;
+use std::sync::Arc;
+use temporalio_sdk::ApplicationFailure;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// Owns what the ledger activities need: the connection pool.
+#[derive(Debug, Clone)]
+pub struct LedgerActivities {
+    pool: PgPool,
+}
+
+impl LedgerActivities {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[temporalio_macros::activities]
+impl LedgerActivities {
+    #[activity(definition = markers::ReserveTransfer)]
+    pub async fn reserve_transfer(self: Arc<Self>, ctx: ActivityContext, input: TransferInput) -> Result<(), ActivityError> {
+        let workflow_id = ctx.info().workflow_id.clone().unwrap_or_default();
+        ledger::reserve_transfer(&self.pool, input.transfer_id, input.user_id, &input.idempotency_key, &workflow_id, &input.request)
+            .await
+            .map_err(to_activity_error)?;
+        chaos::abort_after("reserve_transfer");
+        Ok(())
+    }
+
+    #[activity(definition = markers::PostTransfer)]
+    pub async fn post_transfer(self: Arc<Self>, _ctx: ActivityContext, transfer_id: OperationId) -> Result<(), ActivityError> {
+        ledger::post_transfer(&self.pool, transfer_id).await.map_err(to_activity_error)?;
+        chaos::abort_after("post_transfer");
+        Ok(())
+    }
+
+    #[activity(definition = markers::VoidTransfer)]
+    pub async fn void_transfer(self: Arc<Self>, _ctx: ActivityContext, input: VoidTransferInput) -> Result<(), ActivityError> {
+        ledger::void_transfer(&self.pool, input.transfer_id, &input.code, &input.message).await.map_err(to_activity_error)?;
+        Ok(())
+    }
+
+    #[activity(definition = markers::OpenAccount)]
+    pub async fn open_account(self: Arc<Self>, _ctx: ActivityContext, input: OpenAccountInput) -> Result<(), ActivityError> {
+        let account = NewAccount {
+            operation_id: input.operation_id,
+            account_id: input.account_id,
+            user: input.user_id,
+            name: input.name,
+            kind: input.kind,
+            opening_balance: input.opening_balance,
+        };
+        ledger::open_account(&self.pool, &account).await.map_err(to_activity_error)?;
+        Ok(())
+    }
+}
+
+fn to_activity_error(error: StoreError) -> ActivityError {
+    match error {
+        StoreError::Rejected(rejection) => ActivityError::application(
+            ApplicationFailure::builder(rejection.message)
+                .type_name(rejection.code.as_str().to_owned())
+                .non_retryable(true)
+                .build(),
+        ),
+        // A broken invariant will not heal by retrying, but failing the workflow hides it from
+        // nobody: staff see it in the Temporal UI and the ledger stays untouched.
+        StoreError::Invariant(message) => {
+            tracing::error!(%message, "ledger invariant broken");
+            ActivityError::application(ApplicationFailure::builder(message).type_name("LEDGER_INVARIANT".to_owned()).non_retryable(true).build())
+        }
+        StoreError::Database(error) => {
+            tracing::warn!(%error, "ledger step failed; it will be retried");
+            ActivityError::application(ApplicationFailure::builder(error.to_string()).build())
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Fault injection for the crash-recovery test: with `DJINN_CHAOS_ABORT_AFTER=<activity>` the
+//! worker process aborts right after that activity committed and before Temporal learns of it,
+//! the worst moment for idempotency. Never set in production; the variable is read once.
+
+use std::sync::OnceLock;
+
+pub const CHAOS_ENV: &str = "DJINN_CHAOS_ABORT_AFTER";
+
+fn configured() -> Option<&'static str> {
+    static ABORT_AFTER: OnceLock<Option<String>> = OnceLock::new();
+    ABORT_AFTER.get_or_init(|| std::env::var(CHAOS_ENV).ok().filter(|v| !v.is_empty())).as_deref()
+}
+
+/// Aborts the process when chaos is configured for `step`.
+pub fn abort_after(step: &str) {
+    if configured() == Some(step) {
+        tracing::error!(step, "chaos: aborting the worker after a committed step");
+        std::process::abort();
+    }
+}

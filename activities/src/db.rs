@@ -1,0 +1,25 @@
+//! Connecting to PostgreSQL and running the embedded migrations.
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::{str::FromStr, time::Duration};
+
+/// Connections per process. Activities and resolvers hold a connection only for one short
+/// transaction, so a small pool serves many concurrent requests.
+pub const DEFAULT_POOL_SIZE: u32 = 20;
+/// How long a request waits for a free connection before failing (and, in an activity, retrying).
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+pub async fn connect(database_url: &str, pool_size: u32) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(database_url)?.application_name("djinn");
+    PgPoolOptions::new()
+        .max_connections(pool_size)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+}
+
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}

@@ -1,0 +1,94 @@
+//! The accounts read model: accounts joined with their balance projection.
+
+use crate::StoreError;
+use chrono::{DateTime, Utc};
+use djinn_domain::{AccountId, AccountKind, Currency, Money, UserId};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Clone, Debug)]
+pub struct AccountView {
+    pub id: AccountId,
+    pub user_id: UserId,
+    pub name: String,
+    pub kind: AccountKind,
+    pub currency: Currency,
+    pub is_open: bool,
+    /// Posted balance.
+    pub balance: Money,
+    /// Posted balance minus pending debits: what can be spent now (before any overdraft).
+    pub available_balance: Money,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: Uuid,
+    user_id: Uuid,
+    name: String,
+    kind: String,
+    currency: String,
+    status: String,
+    posted_minor: i64,
+    pending_debit_minor: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<AccountRow> for AccountView {
+    type Error = StoreError;
+    fn try_from(row: AccountRow) -> Result<Self, StoreError> {
+        let currency = Currency::parse(&row.currency).map_err(|e| StoreError::Invariant(e.to_string()))?;
+        let kind = AccountKind::parse(&row.kind).ok_or_else(|| StoreError::Invariant(format!("unknown account kind {}", row.kind)))?;
+        let available = row
+            .posted_minor
+            .checked_sub(row.pending_debit_minor)
+            .ok_or_else(|| StoreError::Invariant("available balance overflows".into()))?;
+        Ok(AccountView {
+            id: AccountId::from_uuid(row.id),
+            user_id: UserId::from_uuid(row.user_id),
+            name: row.name,
+            kind,
+            currency,
+            is_open: row.status == "open",
+            balance: Money::from_minor(row.posted_minor, currency),
+            available_balance: Money::from_minor(available, currency),
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// The columns of [`AccountRow`]; a macro so that queries stay static strings.
+macro_rules! select_account {
+    () => {
+        "SELECT a.id, a.user_id, a.name, a.kind, a.currency::text AS currency, a.status,
+        b.posted_minor, b.pending_debit_minor, a.created_at
+   FROM accounts a JOIN account_balances b ON b.account_id = a.id"
+    };
+}
+
+/// One of the user's accounts, system accounts included. Another user's id reads as unknown.
+#[tracing::instrument(skip_all, fields(account_id = %id))]
+pub async fn get(pool: &PgPool, user: UserId, id: AccountId) -> Result<Option<AccountView>, StoreError> {
+    let row: Option<AccountRow> = sqlx::query_as(concat!(select_account!(), " WHERE a.id = $1 AND a.user_id = $2"))
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(pool)
+        .await?;
+    row.map(AccountView::try_from).transpose()
+}
+
+/// The user's own (non-system) accounts in id order, after the cursor, at most `limit`.
+#[tracing::instrument(skip_all)]
+pub async fn list(pool: &PgPool, user: UserId, after: Option<AccountId>, limit: i64) -> Result<Vec<AccountView>, StoreError> {
+    let rows: Vec<AccountRow> = sqlx::query_as(concat!(
+        select_account!(),
+        " WHERE a.user_id = $1 AND a.kind NOT IN ('equity', 'clearing')
+           AND ($2::uuid IS NULL OR a.id > $2) ORDER BY a.id LIMIT $3"
+    ))
+    .bind(user.as_uuid())
+    .bind(after.map(|a| a.as_uuid()))
+    .bind(limit.clamp(0, super::PAGE_SIZE_MAX + 1))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(AccountView::try_from).collect()
+}

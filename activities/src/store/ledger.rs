@@ -1,0 +1,383 @@
+//! Ledger writes. Each function is one database transaction that either does all of its effect
+//! or none, and each is idempotent: it first claims a unique key (the transaction id, or a status
+//! transition from an expected state), so a replay finds the effect done and changes nothing.
+//!
+//! Balance rows are always locked in account-id order, so concurrent transfers between the same
+//! accounts in opposite directions cannot deadlock.
+
+use crate::{LedgerRejection, RejectionCode, StoreError};
+use djinn_domain::{
+    AccountId, AccountKind, AccountName, Money, OperationId, Posting, PostingId, TransactionId, TransferRequest, UserId,
+    assert_balanced,
+};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// What a ledger write found: it did the work now, or the work was already done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Now,
+    Already,
+}
+
+/// Reserves a transfer: a pending transaction with its two postings, the amount held on the
+/// source (pending debit) and announced on the destination (pending credit). The source's
+/// available balance is checked and changed in one statement, so concurrent reservations can
+/// never take it below its floor.
+#[tracing::instrument(skip_all, fields(transfer_id = %transfer_id))]
+pub async fn reserve_transfer(
+    pool: &PgPool,
+    transfer_id: OperationId,
+    user: UserId,
+    idempotency_key: &str,
+    workflow_id: &str,
+    request: &TransferRequest,
+) -> Result<Applied, StoreError> {
+    request.validate().map_err(|e| LedgerRejection::new(RejectionCode::from(e.clone()), e.to_string()))?;
+    let transaction_id = transaction_for(transfer_id);
+    let mut tx = pool.begin().await?;
+    let claimed: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO transactions (id, user_id, kind, status, idempotency_key, workflow_id, description)
+         VALUES ($1, $2, 'transfer', 'pending', $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING id",
+    )
+    .bind(transaction_id.as_uuid())
+    .bind(user.as_uuid())
+    .bind(idempotency_key)
+    .bind(workflow_id)
+    .bind(request.description.as_ref().map(|d| d.as_str()))
+    .fetch_optional(&mut *tx)
+    .await?;
+    if claimed.is_none() {
+        return Ok(Applied::Already);
+    }
+
+    check_accounts(&mut tx, user, request).await?;
+    let amount_minor = request.amount.amount_minor();
+    let currency = request.amount.currency();
+    let postings = [
+        Posting { account_id: request.from, amount_minor: amount_minor.checked_neg().ok_or_else(out_of_range)?, currency },
+        Posting { account_id: request.to, amount_minor, currency },
+    ];
+    assert_balanced(&postings).map_err(|e| StoreError::Invariant(e.to_string()))?;
+
+    for posting in sorted_by_account(postings) {
+        if posting.amount_minor < 0 {
+            let held: Option<Uuid> = sqlx::query_scalar(
+                "UPDATE account_balances
+                    SET pending_debit_minor = pending_debit_minor + $2, updated_at = now()
+                  WHERE account_id = $1
+                    AND (floor_minor IS NULL OR posted_minor - pending_debit_minor - $2 >= floor_minor)
+                  RETURNING account_id",
+            )
+            .bind(posting.account_id.as_uuid())
+            .bind(amount_minor)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+            if held.is_none() {
+                return Err(LedgerRejection::new(
+                    RejectionCode::InsufficientFunds,
+                    format!("the available balance of the source account is below {}", request.amount),
+                )
+                .into());
+            }
+        } else {
+            sqlx::query(
+                "UPDATE account_balances SET pending_credit_minor = pending_credit_minor + $2, updated_at = now()
+                  WHERE account_id = $1",
+            )
+            .bind(posting.account_id.as_uuid())
+            .bind(amount_minor)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        }
+    }
+    insert_postings(&mut tx, transaction_id, &postings).await?;
+    tx.commit().await?;
+    Ok(Applied::Now)
+}
+
+/// Posts a reserved transfer: the pending amounts become posted balances and the operation is
+/// marked posted, in one database transaction.
+#[tracing::instrument(skip_all, fields(transfer_id = %transfer_id))]
+pub async fn post_transfer(pool: &PgPool, transfer_id: OperationId) -> Result<Applied, StoreError> {
+    let transaction_id = transaction_for(transfer_id);
+    let mut tx = pool.begin().await?;
+    let claimed: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE transactions SET status = 'posted', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id",
+    )
+    .bind(transaction_id.as_uuid())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if claimed.is_none() {
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
+            .bind(transaction_id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
+        return match status.as_deref() {
+            Some("posted") => Ok(Applied::Already),
+            Some("voided") => Err(LedgerRejection::new(RejectionCode::TransferVoided, "the transfer was voided").into()),
+            _ => Err(LedgerRejection::new(RejectionCode::NotReserved, "the transfer was never reserved").into()),
+        };
+    }
+    // read_postings returns them in account-id order, the order rows are locked in.
+    let postings = read_postings(&mut tx, transaction_id).await?;
+    for posting in postings {
+        let (debit_minor, credit_minor) = pending_parts(posting.amount_minor)?;
+        sqlx::query(
+            "UPDATE account_balances
+                SET posted_minor = posted_minor + $2,
+                    pending_debit_minor = pending_debit_minor - $3,
+                    pending_credit_minor = pending_credit_minor - $4,
+                    updated_at = now()
+              WHERE account_id = $1",
+        )
+        .bind(posting.account_id.as_uuid())
+        .bind(posting.amount_minor)
+        .bind(debit_minor)
+        .bind(credit_minor)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from_sqlx)?;
+    }
+    set_operation_status(&mut tx, transfer_id, "posted", None).await?;
+    tx.commit().await?;
+    Ok(Applied::Now)
+}
+
+/// Voids a transfer that has not been posted: releases what was reserved (if anything was) and
+/// records why on the operation. A posted transfer is left alone: it can only be reversed.
+#[tracing::instrument(skip_all, fields(transfer_id = %transfer_id, code))]
+pub async fn void_transfer(pool: &PgPool, transfer_id: OperationId, code: &str, message: &str) -> Result<Applied, StoreError> {
+    let transaction_id = transaction_for(transfer_id);
+    let mut tx = pool.begin().await?;
+    let released: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE transactions SET status = 'voided', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id",
+    )
+    .bind(transaction_id.as_uuid())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if released.is_some() {
+        for posting in read_postings(&mut tx, transaction_id).await? {
+            let (debit_minor, credit_minor) = pending_parts(posting.amount_minor)?;
+            sqlx::query(
+                "UPDATE account_balances
+                    SET pending_debit_minor = pending_debit_minor - $2,
+                        pending_credit_minor = pending_credit_minor - $3,
+                        updated_at = now()
+                  WHERE account_id = $1",
+            )
+            .bind(posting.account_id.as_uuid())
+            .bind(debit_minor)
+            .bind(credit_minor)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    let changed = set_operation_status(&mut tx, transfer_id, "voided", Some((code, message))).await?;
+    tx.commit().await?;
+    Ok(if changed || released.is_some() { Applied::Now } else { Applied::Already })
+}
+
+/// What opening an account writes.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    pub operation_id: OperationId,
+    pub account_id: AccountId,
+    pub user: UserId,
+    pub name: AccountName,
+    pub kind: AccountKind,
+    /// The opening balance, posted against the user's equity account in the same currency.
+    pub opening_balance: Money,
+}
+
+/// Opens an account with its balance row and, when the opening balance is not zero, a posted
+/// opening transaction against the user's equity account for that currency.
+#[tracing::instrument(skip_all, fields(account_id = %account.account_id))]
+pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied, StoreError> {
+    let currency = account.opening_balance.currency();
+    let mut tx = pool.begin().await?;
+    let claimed: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO accounts (id, user_id, name, kind, currency) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (id) DO NOTHING RETURNING id",
+    )
+    .bind(account.account_id.as_uuid())
+    .bind(account.user.as_uuid())
+    .bind(account.name.as_str())
+    .bind(account.kind.as_str())
+    .bind(currency.code())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if claimed.is_none() {
+        return Ok(Applied::Already);
+    }
+    let floor = if account.kind.is_system() { None } else { Some(0_i64) };
+    sqlx::query("INSERT INTO account_balances (account_id, floor_minor) VALUES ($1, $2)")
+        .bind(account.account_id.as_uuid())
+        .bind(floor)
+        .execute(&mut *tx)
+        .await?;
+
+    let opening_minor = account.opening_balance.amount_minor();
+    if opening_minor != 0 {
+        let equity = ensure_system_account(&mut tx, account.user, AccountKind::Equity, currency.code()).await?;
+        let transaction_id = TransactionId::from_uuid(account.operation_id.as_uuid());
+        sqlx::query(
+            "INSERT INTO transactions (id, user_id, kind, status, idempotency_key, description)
+             VALUES ($1, $2, 'opening', 'posted', $3, 'Opening balance')",
+        )
+        .bind(transaction_id.as_uuid())
+        .bind(account.user.as_uuid())
+        .bind(account.account_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let postings = [
+            Posting { account_id: account.account_id, amount_minor: opening_minor, currency },
+            Posting { account_id: equity, amount_minor: opening_minor.checked_neg().ok_or_else(out_of_range)?, currency },
+        ];
+        assert_balanced(&postings).map_err(|e| StoreError::Invariant(e.to_string()))?;
+        for posting in sorted_by_account(postings) {
+            sqlx::query("UPDATE account_balances SET posted_minor = posted_minor + $2, updated_at = now() WHERE account_id = $1")
+                .bind(posting.account_id.as_uuid())
+                .bind(posting.amount_minor)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        }
+        insert_postings(&mut tx, transaction_id, &postings).await?;
+    }
+    set_operation_status(&mut tx, account.operation_id, "completed", None).await?;
+    tx.commit().await?;
+    Ok(Applied::Now)
+}
+
+/// The user's system account of `kind` in `currency`, created on first use.
+async fn ensure_system_account(tx: &mut PgConnection, user: UserId, kind: AccountKind, currency: &str) -> Result<AccountId, StoreError> {
+    let name = match kind {
+        AccountKind::Equity => "Opening balances",
+        _ => "External clearing",
+    };
+    let created: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO accounts (id, user_id, name, kind, currency) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (user_id, currency, kind) WHERE kind IN ('equity', 'clearing') DO NOTHING RETURNING id",
+    )
+    .bind(AccountId::generate().as_uuid())
+    .bind(user.as_uuid())
+    .bind(name)
+    .bind(kind.as_str())
+    .bind(currency)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(id) = created {
+        sqlx::query("INSERT INTO account_balances (account_id, floor_minor) VALUES ($1, NULL)")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        return Ok(AccountId::from_uuid(id));
+    }
+    let id: Uuid = sqlx::query_scalar("SELECT id FROM accounts WHERE user_id = $1 AND currency = $2 AND kind = $3")
+        .bind(user.as_uuid())
+        .bind(currency)
+        .bind(kind.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(AccountId::from_uuid(id))
+}
+
+/// Locks both accounts (in id order) and checks they are the user's, open, and in the transfer's
+/// currency. Another user's account is reported exactly like an unknown one.
+async fn check_accounts(tx: &mut PgConnection, user: UserId, request: &TransferRequest) -> Result<(), StoreError> {
+    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT id, currency::text, status FROM accounts WHERE id = ANY($1) AND user_id = $2 ORDER BY id FOR SHARE",
+    )
+    .bind(vec![request.from.as_uuid(), request.to.as_uuid()])
+    .bind(user.as_uuid())
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.len() != 2 {
+        return Err(LedgerRejection::new(RejectionCode::AccountNotFound, "no such account").into());
+    }
+    for (_, currency, status) in &rows {
+        if currency != request.amount.currency().code() {
+            return Err(LedgerRejection::new(
+                RejectionCode::CurrencyMismatch,
+                format!("the accounts hold {currency}, the amount is in {}", request.amount.currency()),
+            )
+            .into());
+        }
+        if status != "open" {
+            return Err(LedgerRejection::new(RejectionCode::AccountClosed, "the account is closed").into());
+        }
+    }
+    Ok(())
+}
+
+async fn insert_postings(tx: &mut PgConnection, transaction_id: TransactionId, postings: &[Posting]) -> Result<(), StoreError> {
+    for posting in postings {
+        sqlx::query("INSERT INTO postings (id, transaction_id, account_id, amount_minor, currency) VALUES ($1, $2, $3, $4, $5)")
+            .bind(PostingId::generate().as_uuid())
+            .bind(transaction_id.as_uuid())
+            .bind(posting.account_id.as_uuid())
+            .bind(posting.amount_minor)
+            .bind(posting.currency.code())
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Reads a transaction's postings back and checks that they still balance.
+pub(crate) async fn read_postings(tx: &mut PgConnection, transaction_id: TransactionId) -> Result<Vec<Posting>, StoreError> {
+    let rows: Vec<(Uuid, i64, String)> =
+        sqlx::query_as("SELECT account_id, amount_minor, currency::text FROM postings WHERE transaction_id = $1 ORDER BY account_id")
+            .bind(transaction_id.as_uuid())
+            .fetch_all(&mut *tx)
+            .await?;
+    let postings = rows
+        .into_iter()
+        .map(|(account_id, amount_minor, currency)| {
+            let currency = djinn_domain::Currency::parse(&currency).map_err(|e| StoreError::Invariant(e.to_string()))?;
+            Ok(Posting { account_id: AccountId::from_uuid(account_id), amount_minor, currency })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    assert_balanced(&postings).map_err(|e| StoreError::Invariant(format!("transaction {transaction_id}: {e}")))?;
+    Ok(postings)
+}
+
+async fn set_operation_status(tx: &mut PgConnection, id: OperationId, status: &str, failure: Option<(&str, &str)>) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "UPDATE operations SET status = $2, failure_code = $3, failure_message = $4, updated_at = now()
+          WHERE id = $1 AND status IN ('pending', 'awaiting_approval')",
+    )
+    .bind(id.as_uuid())
+    .bind(status)
+    .bind(failure.map(|(code, _)| code))
+    .bind(failure.map(|(_, message)| message))
+    .execute(&mut *tx)
+    .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// A transfer's ledger transaction shares its operation's id: one transfer, one journal entry.
+fn transaction_for(transfer_id: OperationId) -> TransactionId {
+    TransactionId::from_uuid(transfer_id.as_uuid())
+}
+
+fn sorted_by_account<const N: usize>(mut postings: [Posting; N]) -> [Posting; N] {
+    postings.sort_by_key(|p| p.account_id);
+    postings
+}
+
+/// Splits a posting into the pending debit and pending credit it was reserved as.
+fn pending_parts(amount_minor: i64) -> Result<(i64, i64), StoreError> {
+    if amount_minor < 0 {
+        Ok((amount_minor.checked_neg().ok_or_else(out_of_range)?, 0))
+    } else {
+        Ok((0, amount_minor))
+    }
+}
+
+fn out_of_range() -> StoreError {
+    LedgerRejection::new(RejectionCode::AmountOutOfRange, "the amount is out of range").into()
+}

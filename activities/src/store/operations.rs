@@ -1,0 +1,292 @@
+//! The operation registry: one row per workflow the API started, and the request behind each
+//! transfer. Registering a transfer is what makes `createTransfer` idempotent: the first request
+//! for a (user, key) inserts the row, every later one finds it.
+
+use crate::StoreError;
+use chrono::{DateTime, Utc};
+use djinn_domain::{AccountId, Currency, IdempotencyKey, Money, OperationId, TransferRequest, UserId};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperationKind {
+    Transfer,
+    OpenAccount,
+}
+
+impl OperationKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OperationKind::Transfer => "transfer",
+            OperationKind::OpenAccount => "open_account",
+        }
+    }
+    fn parse(kind: &str) -> Result<Self, StoreError> {
+        match kind {
+            "transfer" => Ok(OperationKind::Transfer),
+            "open_account" => Ok(OperationKind::OpenAccount),
+            other => Err(StoreError::Invariant(format!("unknown operation kind {other}"))),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperationStatus {
+    Pending,
+    AwaitingApproval,
+    Posted,
+    Voided,
+    Completed,
+    Failed,
+}
+
+impl OperationStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OperationStatus::Pending => "pending",
+            OperationStatus::AwaitingApproval => "awaiting_approval",
+            OperationStatus::Posted => "posted",
+            OperationStatus::Voided => "voided",
+            OperationStatus::Completed => "completed",
+            OperationStatus::Failed => "failed",
+        }
+    }
+    fn parse(status: &str) -> Result<Self, StoreError> {
+        Ok(match status {
+            "pending" => OperationStatus::Pending,
+            "awaiting_approval" => OperationStatus::AwaitingApproval,
+            "posted" => OperationStatus::Posted,
+            "voided" => OperationStatus::Voided,
+            "completed" => OperationStatus::Completed,
+            "failed" => OperationStatus::Failed,
+            other => return Err(StoreError::Invariant(format!("unknown operation status {other}"))),
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct OperationView {
+    pub id: OperationId,
+    pub user_id: UserId,
+    pub kind: OperationKind,
+    pub status: OperationStatus,
+    pub workflow_id: String,
+    pub idempotency_key: String,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TransferView {
+    pub operation: OperationView,
+    pub from: AccountId,
+    pub to: AccountId,
+    pub amount: Money,
+    pub description: Option<String>,
+}
+
+impl TransferView {
+    /// Whether a repeated request asks for exactly this transfer.
+    pub fn matches(&self, request: &TransferRequest) -> bool {
+        self.from == request.from
+            && self.to == request.to
+            && self.amount == request.amount
+            && self.description.as_deref() == request.description.as_ref().map(|d| d.as_str())
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct OperationRow {
+    id: Uuid,
+    user_id: Uuid,
+    kind: String,
+    status: String,
+    workflow_id: String,
+    idempotency_key: String,
+    failure_code: Option<String>,
+    failure_message: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<OperationRow> for OperationView {
+    type Error = StoreError;
+    fn try_from(row: OperationRow) -> Result<Self, StoreError> {
+        Ok(OperationView {
+            id: OperationId::from_uuid(row.id),
+            user_id: UserId::from_uuid(row.user_id),
+            kind: OperationKind::parse(&row.kind)?,
+            status: OperationStatus::parse(&row.status)?,
+            workflow_id: row.workflow_id,
+            idempotency_key: row.idempotency_key,
+            failure_code: row.failure_code,
+            failure_message: row.failure_message,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TransferRow {
+    #[sqlx(flatten)]
+    operation: OperationRow,
+    from_account_id: Uuid,
+    to_account_id: Uuid,
+    amount_minor: i64,
+    currency: String,
+    description: Option<String>,
+}
+
+impl TryFrom<TransferRow> for TransferView {
+    type Error = StoreError;
+    fn try_from(row: TransferRow) -> Result<Self, StoreError> {
+        let currency = Currency::parse(&row.currency).map_err(|e| StoreError::Invariant(e.to_string()))?;
+        Ok(TransferView {
+            operation: row.operation.try_into()?,
+            from: AccountId::from_uuid(row.from_account_id),
+            to: AccountId::from_uuid(row.to_account_id),
+            amount: Money::from_minor(row.amount_minor, currency),
+            description: row.description,
+        })
+    }
+}
+
+/// Queries are built with `concat!` so that they stay static strings.
+macro_rules! select_operation {
+    () => {
+        "SELECT o.id, o.user_id, o.kind, o.status, o.workflow_id, o.idempotency_key,
+        o.failure_code, o.failure_message, o.created_at, o.updated_at FROM operations o"
+    };
+}
+macro_rules! select_transfer {
+    () => {
+        "SELECT o.id, o.user_id, o.kind, o.status, o.workflow_id, o.idempotency_key,
+        o.failure_code, o.failure_message, o.created_at, o.updated_at,
+        t.from_account_id, t.to_account_id, t.amount_minor, t.currency::text AS currency, t.description
+   FROM operations o JOIN transfers t ON t.operation_id = o.id"
+    };
+}
+
+/// What registering a transfer found.
+#[derive(Debug)]
+pub enum Registration {
+    /// This request is the first with its key: the caller must start the workflow.
+    Created(TransferView),
+    /// A transfer with this key exists: the caller compares it with the request.
+    Existing(TransferView),
+}
+
+/// Registers a transfer request under the user's idempotency key, or finds the one registered
+/// before. The two accounts must belong to the user (foreign keys enforce it).
+#[tracing::instrument(skip_all, fields(operation_id = %id))]
+pub async fn register_transfer(
+    pool: &PgPool,
+    id: OperationId,
+    user: UserId,
+    key: &IdempotencyKey,
+    workflow_id: &str,
+    request: &TransferRequest,
+) -> Result<Registration, StoreError> {
+    let mut tx = pool.begin().await?;
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
+         VALUES ($1, $2, 'transfer', $3, $4, 'pending')
+         ON CONFLICT (user_id, kind, idempotency_key) DO NOTHING RETURNING id",
+    )
+    .bind(id.as_uuid())
+    .bind(user.as_uuid())
+    .bind(key.as_str())
+    .bind(workflow_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if inserted.is_some() {
+        sqlx::query(
+            "INSERT INTO transfers (operation_id, user_id, from_account_id, to_account_id, amount_minor, currency, description)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .bind(request.from.as_uuid())
+        .bind(request.to.as_uuid())
+        .bind(request.amount.amount_minor())
+        .bind(request.amount.currency().code())
+        .bind(request.description.as_ref().map(|d| d.as_str()))
+        .execute(&mut *tx)
+        .await?;
+    }
+    let row: TransferRow = sqlx::query_as(concat!(select_transfer!(), " WHERE o.user_id = $1 AND o.kind = 'transfer' AND o.idempotency_key = $2"))
+        .bind(user.as_uuid())
+        .bind(key.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let view = TransferView::try_from(row)?;
+    Ok(if inserted.is_some() { Registration::Created(view) } else { Registration::Existing(view) })
+}
+
+/// Registers the opening of an account (one operation per account id).
+#[tracing::instrument(skip_all, fields(operation_id = %id))]
+pub async fn register_open_account(pool: &PgPool, id: OperationId, user: UserId, account: AccountId, workflow_id: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
+         VALUES ($1, $2, 'open_account', $3, $4, 'pending') ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id.as_uuid())
+    .bind(user.as_uuid())
+    .bind(account.to_string())
+    .bind(workflow_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all, fields(operation_id = %id))]
+pub async fn get_transfer(pool: &PgPool, user: UserId, id: OperationId) -> Result<Option<TransferView>, StoreError> {
+    let row: Option<TransferRow> = sqlx::query_as(concat!(select_transfer!(), " WHERE o.id = $1 AND o.user_id = $2"))
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(pool)
+        .await?;
+    row.map(TransferView::try_from).transpose()
+}
+
+#[tracing::instrument(skip_all, fields(operation_id = %id))]
+pub async fn get(pool: &PgPool, user: UserId, id: OperationId) -> Result<Option<OperationView>, StoreError> {
+    let row: Option<OperationRow> = sqlx::query_as(concat!(select_operation!(), " WHERE o.id = $1 AND o.user_id = $2"))
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(pool)
+        .await?;
+    row.map(OperationView::try_from).transpose()
+}
+
+/// The user's operations, newest first, before the cursor, at most `limit`.
+#[tracing::instrument(skip_all)]
+pub async fn list(pool: &PgPool, user: UserId, kind: Option<OperationKind>, before: Option<OperationId>, limit: i64) -> Result<Vec<OperationView>, StoreError> {
+    let rows: Vec<OperationRow> = sqlx::query_as(concat!(
+        select_operation!(),
+        " WHERE o.user_id = $1 AND ($2::text IS NULL OR o.kind = $2)
+           AND ($3::uuid IS NULL OR o.id < $3) ORDER BY o.id DESC LIMIT $4"
+    ))
+    .bind(user.as_uuid())
+    .bind(kind.map(OperationKind::as_str))
+    .bind(before.map(|b| b.as_uuid()))
+    .bind(limit.clamp(0, super::PAGE_SIZE_MAX + 1))
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(OperationView::try_from).collect()
+}
+
+/// The transfer the user registered under this idempotency key, if any.
+#[tracing::instrument(skip_all)]
+pub async fn find_transfer_by_key(pool: &PgPool, user: UserId, key: &IdempotencyKey) -> Result<Option<TransferView>, StoreError> {
+    let row: Option<TransferRow> = sqlx::query_as(concat!(select_transfer!(), " WHERE o.user_id = $1 AND o.kind = 'transfer' AND o.idempotency_key = $2"))
+        .bind(user.as_uuid())
+        .bind(key.as_str())
+        .fetch_optional(pool)
+        .await?;
+    row.map(TransferView::try_from).transpose()
+}

@@ -1,0 +1,31 @@
+//! Users: one row per Firebase uid, created on first sight.
+
+use crate::StoreError;
+use djinn_domain::UserId;
+use sqlx::PgPool;
+
+/// Returns the user for a Firebase uid, creating it the first time the uid is seen. Safe under
+/// concurrency: two first requests of the same new user resolve to the same row.
+#[tracing::instrument(skip_all)]
+pub async fn ensure_user(pool: &PgPool, firebase_uid: &str) -> Result<UserId, StoreError> {
+    let existing: Option<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM users WHERE firebase_uid = $1")
+        .bind(firebase_uid)
+        .fetch_optional(pool)
+        .await?;
+    if let Some(id) = existing {
+        return Ok(UserId::from_uuid(id));
+    }
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "WITH inserted AS (
+             INSERT INTO users (id, firebase_uid) VALUES ($1, $2)
+             ON CONFLICT (firebase_uid) DO NOTHING RETURNING id)
+         SELECT id FROM inserted
+         UNION ALL SELECT id FROM users WHERE firebase_uid = $2
+         LIMIT 1",
+    )
+    .bind(UserId::generate().as_uuid())
+    .bind(firebase_uid)
+    .fetch_one(pool)
+    .await?;
+    Ok(UserId::from_uuid(id))
+}

@@ -1,0 +1,54 @@
+//! Settings from the environment (12-factor), each documented in `.env.example`.
+
+use clap::Args;
+use std::net::SocketAddr;
+
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseSettings {
+    /// PostgreSQL connection URL (TLS via `sslmode=require` in the URL).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Connections per process.
+    #[arg(long, env = "DJINN_DB_POOL_SIZE", default_value_t = djinn_activities::db::DEFAULT_POOL_SIZE)]
+    pub pool_size: u32,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TemporalSettings {
+    /// The task queue shared by the API (which starts workflows) and the worker (which runs
+    /// them). Temporal's address, namespace and credentials come from the SDK's envconfig:
+    /// TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*.
+    #[arg(long, env = "DJINN_TASK_QUEUE", default_value = "djinn")]
+    pub task_queue: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ApiSettings {
+    /// Where the API listens. When PORT is set (as on Railway), 0.0.0.0:$PORT wins.
+    #[arg(long, env = "DJINN_API_ADDR", default_value = "127.0.0.1:8080")]
+    pub api_addr: SocketAddr,
+    #[arg(long, env = "PORT")]
+    pub port: Option<u16>,
+    /// The Firebase project whose ID tokens are accepted.
+    #[arg(long, env = "FIREBASE_PROJECT_ID", default_value = "djinn-dev")]
+    pub firebase_project_id: String,
+    /// Set (to the emulator's host:port) to accept unsigned Firebase-emulator tokens.
+    #[arg(long, env = "FIREBASE_AUTH_EMULATOR_HOST")]
+    pub firebase_auth_emulator_host: Option<String>,
+    /// `production` refuses development conveniences such as emulator tokens.
+    #[arg(long, env = "DJINN_ENV", default_value = "development")]
+    pub environment: String,
+}
+
+impl ApiSettings {
+    pub fn listen_addr(&self) -> SocketAddr {
+        match self.port {
+            Some(port) => SocketAddr::from(([0, 0, 0, 0], port)),
+            None => self.api_addr,
+        }
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
+    }
+}

@@ -1,0 +1,7 @@
+//! The `djinn` binary's roles as a library, so tests can run the real worker and API in-process
+//! with their own settings. `main.rs` only parses the command line and calls in here.
+
+pub mod api;
+pub mod config;
+pub mod telemetry;
+pub mod worker;

@@ -1,0 +1,39 @@
+//! The worker role: runs every workflow and the ledger activities on one task queue.
+//!
+//! Workflows and activities are registered on the same worker because the ledger steps are
+//! local activities, which run on the worker that runs the workflow.
+
+use djinn_activities::LedgerActivities;
+use djinn_workflows::{NoopWorkflow, OpenAccountWorkflow, TransferWorkflow};
+use sqlx::PgPool;
+use std::future::Future;
+use std::time::Duration;
+use temporalio_client::Client;
+use temporalio_sdk::runtime::RuntimeOptions;
+use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+
+/// How long in-flight activities get to finish after shutdown starts.
+const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(10);
+
+/// Runs the worker until `shutdown` resolves, then lets in-flight tasks finish. The returned
+/// future is not Send (the SDK's worker is not): await it from `main` or a dedicated thread.
+pub async fn run(pool: PgPool, client: Client, task_queue: &str, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
+    let options = WorkerOptions::new(task_queue)
+        .register_workflow::<TransferWorkflow>()?
+        .register_workflow::<OpenAccountWorkflow>()?
+        .register_workflow::<NoopWorkflow>()?
+        .register_activities(LedgerActivities::new(pool))
+        .graceful_shutdown_period(GRACEFUL_SHUTDOWN)
+        .build();
+    let mut worker = Worker::new(&runtime, client, options)?;
+    let stop = worker.shutdown_handle();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("worker shutting down");
+        stop();
+    });
+    tracing::info!(task_queue, "worker started");
+    worker.run().await?;
+    Ok(())
+}

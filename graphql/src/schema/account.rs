@@ -1,0 +1,88 @@
+//! Accounts and opening them.
+
+use super::ids::{self, NodeType};
+use super::money::{Money, MoneyInput};
+use super::user_error::UserError;
+use async_graphql::{Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use djinn_activities::store::accounts::AccountView;
+use djinn_domain::AccountKind as DomainKind;
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AccountKind {
+    Checking,
+    Savings,
+    CreditCard,
+    Cash,
+    Loan,
+}
+
+impl From<AccountKind> for DomainKind {
+    fn from(kind: AccountKind) -> Self {
+        match kind {
+            AccountKind::Checking => DomainKind::Checking,
+            AccountKind::Savings => DomainKind::Savings,
+            AccountKind::CreditCard => DomainKind::CreditCard,
+            AccountKind::Cash => DomainKind::Cash,
+            AccountKind::Loan => DomainKind::Loan,
+        }
+    }
+}
+
+impl AccountKind {
+    /// System kinds are never shown; they read as checking only if a bug let one through.
+    fn from_domain(kind: DomainKind) -> Self {
+        match kind {
+            DomainKind::Savings => AccountKind::Savings,
+            DomainKind::CreditCard => AccountKind::CreditCard,
+            DomainKind::Cash => AccountKind::Cash,
+            DomainKind::Loan => AccountKind::Loan,
+            DomainKind::Checking | DomainKind::Equity | DomainKind::Clearing => AccountKind::Checking,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Account(pub AccountView);
+
+#[Object]
+impl Account {
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Account, self.0.id.as_uuid())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn kind(&self) -> AccountKind {
+        AccountKind::from_domain(self.0.kind)
+    }
+    async fn currency(&self) -> &str {
+        self.0.currency.code()
+    }
+    /// Posted balance.
+    async fn balance(&self) -> Money {
+        self.0.balance.into()
+    }
+    /// Posted balance minus amounts reserved by pending transfers.
+    async fn available_balance(&self) -> Money {
+        self.0.available_balance.into()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(InputObject, Clone, Debug)]
+pub struct OpenAccountInput {
+    pub name: String,
+    pub kind: AccountKind,
+    pub currency: String,
+    /// Posted against the user's opening-balance equity account. Zero or more.
+    pub opening_balance: Option<MoneyInput>,
+}
+
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct OpenAccountPayload {
+    pub account: Option<Account>,
+    pub user_errors: Vec<UserError>,
+}

@@ -1,0 +1,119 @@
+//! Transfers between the user's own accounts.
+
+use super::account::Account;
+use super::ids::{self, NodeType};
+use super::money::{Money, MoneyInput};
+use super::user_error::UserError;
+use super::{internal, state};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use djinn_activities::store::accounts;
+use djinn_activities::store::operations::{OperationStatus, TransferView};
+use djinn_domain::AccountId;
+use djinn_workflows::{TransferStatus as WorkflowStatus, TransferWorkflow};
+use temporalio_client::WorkflowQueryOptions;
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TransferStatus {
+    Pending,
+    AwaitingApproval,
+    Posted,
+    Voided,
+}
+
+impl From<WorkflowStatus> for TransferStatus {
+    fn from(status: WorkflowStatus) -> Self {
+        match status {
+            WorkflowStatus::Pending => TransferStatus::Pending,
+            WorkflowStatus::AwaitingApproval => TransferStatus::AwaitingApproval,
+            WorkflowStatus::Posted => TransferStatus::Posted,
+            WorkflowStatus::Voided => TransferStatus::Voided,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Transfer(pub TransferView);
+
+#[Object]
+impl Transfer {
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Transfer, self.0.operation.id.as_uuid())
+    }
+    /// From the ledger projection, updated in the same database transaction as the ledger.
+    async fn status(&self) -> TransferStatus {
+        match self.0.operation.status {
+            OperationStatus::AwaitingApproval => TransferStatus::AwaitingApproval,
+            OperationStatus::Posted | OperationStatus::Completed => TransferStatus::Posted,
+            OperationStatus::Voided | OperationStatus::Failed => TransferStatus::Voided,
+            OperationStatus::Pending => TransferStatus::Pending,
+        }
+    }
+    async fn amount(&self) -> Money {
+        self.0.amount.into()
+    }
+    async fn from_account(&self, ctx: &Context<'_>) -> Result<Account> {
+        account(ctx, self.0.from).await
+    }
+    async fn to_account(&self, ctx: &Context<'_>) -> Result<Account> {
+        account(ctx, self.0.to).await
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// The Temporal workflow id, for finding the transfer in the Temporal UI.
+    async fn workflow_id(&self) -> &str {
+        &self.0.operation.workflow_id
+    }
+    async fn idempotency_key(&self) -> &str {
+        &self.0.operation.idempotency_key
+    }
+    /// Why the transfer was voided, as a stable code such as INSUFFICIENT_FUNDS.
+    async fn failure_code(&self) -> Option<&str> {
+        self.0.operation.failure_code.as_deref()
+    }
+    async fn failure_message(&self) -> Option<&str> {
+        self.0.operation.failure_message.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.operation.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.operation.updated_at
+    }
+    /// The status as the running workflow reports it (a Temporal query); null when the
+    /// workflow cannot be asked right now. Costs a round trip: ask only when needed.
+    async fn workflow_status(&self, ctx: &Context<'_>) -> Option<TransferStatus> {
+        let (app, _) = state(ctx).ok()?;
+        let handle = app.temporal.get_workflow_handle::<TransferWorkflow>(self.0.operation.workflow_id.clone());
+        match handle.query(TransferWorkflow::status, (), WorkflowQueryOptions::default()).await {
+            Ok(status) => Some(status.into()),
+            Err(error) => {
+                tracing::warn!(%error, workflow_id = %self.0.operation.workflow_id, "status query failed");
+                None
+            }
+        }
+    }
+}
+
+async fn account(ctx: &Context<'_>, id: AccountId) -> Result<Account> {
+    let (app, user) = state(ctx)?;
+    accounts::get(&app.pool, user, id).await.map_err(internal)?.map(Account).ok_or_else(|| internal("a transfer's account is missing"))
+}
+
+#[derive(InputObject, Clone, Debug)]
+pub struct CreateTransferInput {
+    /// The same key with the same input returns the same transfer; with a different input it is
+    /// refused with IDEMPOTENCY_KEY_REUSED.
+    pub idempotency_key: String,
+    pub from_account_id: ID,
+    pub to_account_id: ID,
+    pub amount: MoneyInput,
+    pub description: Option<String>,
+}
+
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct CreateTransferPayload {
+    pub transfer: Option<Transfer>,
+    pub user_errors: Vec<UserError>,
+}

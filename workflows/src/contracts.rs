@@ -1,0 +1,99 @@
+//! The activities workflows may call: their names, inputs and outputs. The implementations live
+//! in `djinn-activities`, which refers to the markers here, so a mismatch in name or type is a
+//! compile error rather than a failed workflow task.
+
+use djinn_domain::{AccountId, AccountKind, AccountName, Money, OperationId, TransferRequest, UserId};
+use serde::{Deserialize, Serialize};
+use temporalio_common::ActivityError;
+
+/// Everything a transfer workflow needs, decided before it started (ids included, so the
+/// workflow never generates one).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TransferInput {
+    pub transfer_id: OperationId,
+    pub user_id: UserId,
+    pub idempotency_key: String,
+    pub request: TransferRequest,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VoidTransferInput {
+    pub transfer_id: OperationId,
+    /// A stable rejection code, such as INSUFFICIENT_FUNDS.
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OpenAccountInput {
+    pub operation_id: OperationId,
+    pub account_id: AccountId,
+    pub user_id: UserId,
+    pub name: AccountName,
+    pub kind: AccountKind,
+    /// Zero when the account opens empty; its currency is the account's currency.
+    pub opening_balance: Money,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TransferStatus {
+    Pending,
+    AwaitingApproval,
+    Posted,
+    Voided,
+}
+
+impl TransferStatus {
+    /// The value of the DjinnStatus search attribute.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TransferStatus::Pending => "PENDING",
+            TransferStatus::AwaitingApproval => "AWAITING_APPROVAL",
+            TransferStatus::Posted => "POSTED",
+            TransferStatus::Voided => "VOIDED",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferOutcome {
+    pub status: TransferStatus,
+    /// Why the transfer was voided, as a stable rejection code.
+    pub failure_code: Option<String>,
+}
+
+/// The ledger activities. Bodies are never run: the worker registers the implementations.
+#[derive(Debug)]
+pub struct LedgerActivities;
+
+#[temporalio_macros::activity_definitions]
+impl LedgerActivities {
+    /// Checks the accounts and holds the amount on the source as a pending transaction.
+    #[activity(name = "ledger.reserve_transfer")]
+    pub fn reserve_transfer(input: TransferInput) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Turns a reserved transfer into posted balances.
+    #[activity(name = "ledger.post_transfer")]
+    pub fn post_transfer(transfer_id: OperationId) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Releases a reserved transfer (if it was reserved) and records why it was voided.
+    #[activity(name = "ledger.void_transfer")]
+    pub fn void_transfer(input: VoidTransferInput) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Opens an account and posts its opening balance against the user's equity account.
+    #[activity(name = "ledger.open_account")]
+    pub fn open_account(input: OpenAccountInput) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// The generated marker types, named so that the implementing crate can point at them.
+pub mod markers {
+    pub use super::ledger_activities::*;
+}
