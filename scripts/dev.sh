@@ -17,7 +17,8 @@ trap 'log "stopping"; stop_started' EXIT
 trap 'exit 130' INT TERM
 
 if [[ -z "${DATABASE_URL:-}" ]]; then
-  DATABASE_URL="$(start_private_postgres "$DATA_DIR/pg" "$DEV_PG_PORT" djinn)"
+  start_private_postgres "$DATA_DIR/pg" "$DEV_PG_PORT" djinn
+  DATABASE_URL="$PRIVATE_DATABASE_URL"
 fi
 export DATABASE_URL
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}"

@@ -56,12 +56,19 @@ pg_user() {
 }
 
 # start_private_postgres DIR PORT DBNAME: initialises (if needed) and starts a cluster in DIR,
-# listening on 127.0.0.1:PORT with trust auth, and prints its DATABASE_URL.
+# listening on 127.0.0.1:PORT with trust auth, and sets PRIVATE_DATABASE_URL. Not to be called
+# in a subshell: the cluster must be recorded in STARTED_CLUSTERS to be stopped.
 start_private_postgres() {
   local dir="$1" port="$2" dbname="$3" bindir
   bindir="$(pg_bindir)"
   mkdir -p "$dir"
-  if [[ "$(id -u)" == 0 ]]; then chown postgres "$dir"; chmod 700 "$dir"; fi
+  if [[ "$(id -u)" == 0 ]]; then
+    chown postgres "$dir"; chmod 700 "$dir"
+    if ! runuser -u postgres -- test -w "$dir"; then
+      log "the postgres user cannot reach $dir (a parent directory is private); set DJINN_DATA_DIR or DATABASE_URL"
+      exit 1
+    fi
+  fi
   if [[ ! -f "$dir/PG_VERSION" ]]; then
     log "initialising a private PostgreSQL cluster in $dir"
     as_pg_user "$bindir/initdb" --pgdata="$dir" --auth=trust --encoding=UTF8 --no-locale \
@@ -71,7 +78,7 @@ start_private_postgres() {
     log "PostgreSQL already running in $dir"
   else
     as_pg_user "$bindir/pg_ctl" --pgdata="$dir" --log="$dir/server.log" --wait --silent start \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${DJINN_PG_FSYNC:-on}"
+      -o "-p $port -k '' -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${DJINN_PG_FSYNC:-on}"
     STARTED_CLUSTERS+=("$dir")
   fi
   local url="postgres://$(pg_user)@127.0.0.1:$port"
@@ -79,7 +86,7 @@ start_private_postgres() {
       "SELECT 1 FROM pg_database WHERE datname = '$dbname'" | grep -q 1; then
     as_pg_user "$bindir/createdb" -h 127.0.0.1 -p "$port" "$dbname"
   fi
-  echo "$url/$dbname"
+  PRIVATE_DATABASE_URL="$url/$dbname"
 }
 
 # start_temporal PORT UI_PORT [DB_FILE]: a Temporal dev server; in memory when DB_FILE is empty.

@@ -11,4 +11,4 @@ mod server;
 pub mod schema;
 
 pub use auth::{EmulatorTokenVerifier, TokenVerifier, UnconfiguredVerifier};
-pub use server::{ApiConfig, Application, AppState};
+pub use server::{ApiConfig, AppState, Application, REQUEST_BODY_MAX_BYTES};

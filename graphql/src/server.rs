@@ -5,7 +5,7 @@ use crate::auth::{self, AuthError, Principal, TokenVerifier};
 use crate::schema::{self, CurrentUser, DjinnSchema};
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use temporalio_client::Client;
 use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
 
 /// Largest request body accepted, in bytes.
 pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
@@ -58,7 +59,8 @@ impl Application {
             .route("/graphql", get(graphiql).post(graphql))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
-            .layer(DefaultBodyLimit::max(REQUEST_BODY_MAX_BYTES))
+            // The GraphQL extractor reads the body itself, so the limit wraps the body stream.
+            .layer(RequestBodyLimitLayer::new(REQUEST_BODY_MAX_BYTES))
             .with_state(state);
         Ok(Self { listener, router })
     }

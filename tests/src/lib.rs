@@ -1,1 +1,310 @@
-//! Shared test harness.
+//! The test harness: `spawn_app()` gives each test a fresh database, its own task queue, the
+//! real worker (on a thread of its own, since the SDK's worker is not Send) and the real API on
+//! a random port, all against the Temporal dev server and PostgreSQL that `make test` starts.
+//! Tests then talk GraphQL over HTTP as a client would.
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use djinn_activities::{db, temporal};
+use djinn_graphql::{ApiConfig, AppState, Application, EmulatorTokenVerifier};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// How long a test waits for a workflow to reach a state before it fails.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub const PROJECT_ID: &str = "djinn-test";
+
+/// The admin URL of the PostgreSQL server tests create their databases in.
+pub fn admin_database_url() -> String {
+    std::env::var("DJINN_TEST_DATABASE_URL").expect("DJINN_TEST_DATABASE_URL is set by `make test` (scripts/test.sh)")
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("a database URL ends with /<database>");
+    format!("{base}/{database}")
+}
+
+/// A new, migrated database of its own.
+pub async fn fresh_database() -> anyhow::Result<(String, PgPool)> {
+    let admin_url = admin_database_url();
+    let name = format!("djinn_test_{}", uuid::Uuid::now_v7().simple());
+    let admin = db::connect(&admin_url, 1).await.context("connecting to the test PostgreSQL")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
+    admin.close().await;
+    let url = with_database(&admin_url, &name);
+    let pool = db::connect(&url, 60).await?;
+    db::migrate(&pool).await?;
+    Ok((url, pool))
+}
+
+/// A worker running on its own thread until dropped.
+#[derive(Debug)]
+pub struct WorkerThread {
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WorkerThread {
+    pub fn start(database_url: &str, task_queue: &str) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (database_url, task_queue) = (database_url.to_owned(), task_queue.to_owned());
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+            runtime.block_on(async move {
+                let pool = db::connect(&database_url, 20).await.expect("worker connects to PostgreSQL");
+                let client = temporal::connect_from_env("djinn-test-worker").await.expect("worker connects to Temporal");
+                djinn::worker::run(pool, client, &task_queue, async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("worker runs");
+            });
+        });
+        Self { stop: Some(stop), thread: Some(thread) }
+    }
+
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for WorkerThread {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+#[derive(Debug)]
+pub struct TestApp {
+    /// Base URL of the API, e.g. http://127.0.0.1:41234
+    pub address: String,
+    pub database_url: String,
+    /// A pool on the test's database, for reading the ledger back.
+    pub db: PgPool,
+    pub task_queue: String,
+    pub temporal: temporalio_client::Client,
+    pub http: reqwest::Client,
+    pub worker: Option<WorkerThread>,
+    api_stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.api_stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The whole stack, with an in-process worker.
+pub async fn spawn_app() -> anyhow::Result<TestApp> {
+    let mut app = spawn_api().await?;
+    app.worker = Some(WorkerThread::start(&app.database_url, &app.task_queue));
+    Ok(app)
+}
+
+/// The API alone, on a fresh database and task queue; tests that manage workers themselves
+/// start them.
+pub async fn spawn_api() -> anyhow::Result<TestApp> {
+    djinn::telemetry::init();
+    let (database_url, pool) = fresh_database().await?;
+    let task_queue = format!("djinn-test-{}", uuid::Uuid::now_v7().simple());
+    let temporal = temporal::connect_from_env("djinn-test-api").await?;
+    temporal::register_search_attributes(&temporal).await?;
+    let state = AppState {
+        pool: pool.clone(),
+        temporal: temporal.clone(),
+        task_queue: task_queue.clone(),
+        verifier: Arc::new(EmulatorTokenVerifier::new(PROJECT_ID)),
+    };
+    let config = ApiConfig { listen_addr: "127.0.0.1:0".parse()?, task_queue: task_queue.clone() };
+    let application = Application::build(&config, state).await?;
+    let address = format!("http://{}", application.local_addr()?);
+    let (api_stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(application.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    Ok(TestApp {
+        address,
+        database_url,
+        db: pool,
+        task_queue,
+        temporal,
+        http: reqwest::Client::new(),
+        worker: None,
+        api_stop: Some(api_stop),
+    })
+}
+
+/// An unsigned Firebase-emulator token for `uid`, as the emulator issues them.
+pub fn token_for(uid: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    unsigned_token(&json!({"iss": format!("https://securetoken.google.com/{PROJECT_ID}"), "aud": PROJECT_ID,
+        "sub": uid, "iat": now, "exp": now + 3600}))
+}
+
+/// An unsigned token with exactly these claims.
+pub fn unsigned_token(claims: &Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "JWT"}).to_string());
+    format!("{header}.{}.", URL_SAFE_NO_PAD.encode(claims.to_string()))
+}
+
+/// A signed-in GraphQL client of the test app.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub address: String,
+    pub token: String,
+    pub http: reqwest::Client,
+}
+
+impl TestApp {
+    pub fn client(&self, uid: &str) -> Client {
+        Client { address: self.address.clone(), token: token_for(uid), http: self.http.clone() }
+    }
+
+    /// Every posting of every transaction balances, and every account's posted balance equals
+    /// the sum of its posted postings: the ledger read back.
+    pub async fn assert_ledger_consistent(&self) -> anyhow::Result<()> {
+        let unbalanced: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT transaction_id, currency FROM postings GROUP BY 1, 2 HAVING sum(amount_minor) <> 0) t",
+        )
+        .fetch_one(&self.db)
+        .await?;
+        if unbalanced != 0 {
+            bail!("{unbalanced} transactions have postings that do not sum to zero");
+        }
+        let drifted: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM account_balances b
+              WHERE b.posted_minor <> coalesce((SELECT sum(p.amount_minor) FROM postings p JOIN transactions t ON t.id = p.transaction_id
+                                                 WHERE p.account_id = b.account_id AND t.status = 'posted'), 0)
+                 OR b.pending_debit_minor <> coalesce((SELECT -sum(p.amount_minor) FROM postings p JOIN transactions t ON t.id = p.transaction_id
+                                                 WHERE p.account_id = b.account_id AND t.status = 'pending' AND p.amount_minor < 0), 0)",
+        )
+        .fetch_one(&self.db)
+        .await?;
+        if drifted != 0 {
+            bail!("{drifted} balance rows disagree with their postings");
+        }
+        Ok(())
+    }
+
+    /// (posted, pending debit) of an account, straight from the projection.
+    pub async fn balance_minor(&self, account_global_id: &str) -> anyhow::Result<(i64, i64)> {
+        let uuid = djinn_graphql::schema::ids::decode(account_global_id).context("an account id")?.1;
+        Ok(sqlx::query_as("SELECT posted_minor, pending_debit_minor FROM account_balances WHERE account_id = $1")
+            .bind(uuid)
+            .fetch_one(&self.db)
+            .await?)
+    }
+}
+
+impl Client {
+    /// POSTs a GraphQL request and returns the whole response body; fails on non-200.
+    pub async fn graphql(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}/graphql", self.address))
+            .bearer_auth(&self.token)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if !status.is_success() {
+            bail!("HTTP {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// Like [`Client::graphql`], but fails on top-level errors and returns `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let body = self.graphql(query, variables).await?;
+        if body.get("errors").is_some_and(|e| !e.is_null()) {
+            bail!("GraphQL errors: {body}");
+        }
+        Ok(body["data"].clone())
+    }
+
+    /// Opens an account and returns its global id.
+    pub async fn open_account(&self, name: &str, currency: &str, opening: Option<&str>) -> anyhow::Result<String> {
+        let opening = opening.map(|amount| json!({"amount": amount, "currency": currency}));
+        let data = self
+            .data(
+                "mutation($input: OpenAccountInput!) { openAccount(input: $input) { account { id } userErrors { code message } } }",
+                json!({"input": {"name": name, "kind": "CHECKING", "currency": currency, "openingBalance": opening}}),
+            )
+            .await?;
+        data["openAccount"]["account"]["id"].as_str().map(str::to_owned).with_context(|| format!("openAccount failed: {data}"))
+    }
+
+    /// Sends createTransfer and returns the payload (transfer and userErrors).
+    pub async fn create_transfer(&self, key: &str, from: &str, to: &str, amount: &str, currency: &str) -> anyhow::Result<Value> {
+        let data = self
+            .data(
+                "mutation($input: CreateTransferInput!) { createTransfer(input: $input) {
+                    transfer { id status workflowId amount { amount currency } description }
+                    userErrors { field code message } } }",
+                json!({"input": {"idempotencyKey": key, "fromAccountId": from, "toAccountId": to,
+                                  "amount": {"amount": amount, "currency": currency}}}),
+            )
+            .await?;
+        Ok(data["createTransfer"].clone())
+    }
+
+    /// Polls the transfer until it leaves PENDING, and returns it.
+    pub async fn settled_transfer(&self, id: &str) -> anyhow::Result<Value> {
+        let started = Instant::now();
+        loop {
+            let data = self
+                .data(
+                    "query($id: ID!) { transfer(id: $id) { id status failureCode workflowId amount { amount currency } } }",
+                    json!({"id": id}),
+                )
+                .await?;
+            let transfer = data["transfer"].clone();
+            if transfer["status"] != "PENDING" {
+                return Ok(transfer);
+            }
+            if started.elapsed() > SETTLE_TIMEOUT {
+                bail!("transfer {id} still PENDING after {SETTLE_TIMEOUT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// (balance, availableBalance) of an account as GraphQL shows them.
+    pub async fn balances(&self, account: &str) -> anyhow::Result<(String, String)> {
+        let data = self
+            .data("query($id: ID!) { account(id: $id) { balance { amount } availableBalance { amount } } }", json!({"id": account}))
+            .await?;
+        let amount = |field: &str| data["account"][field]["amount"].as_str().map(str::to_owned).context("an amount");
+        Ok((amount("balance")?, amount("availableBalance")?))
+    }
+}
+
+/// Path of the `djinn` binary built next to the running test (target/<profile>/djinn).
+pub fn djinn_binary() -> anyhow::Result<std::path::PathBuf> {
+    if let Ok(path) = std::env::var("DJINN_BIN") {
+        return Ok(path.into());
+    }
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).context("test binary lives in target/<profile>/deps")?;
+    let binary = profile_dir.join("djinn");
+    if !binary.exists() {
+        bail!("{} is missing: run `cargo build --bin djinn` first (make test does)", binary.display());
+    }
+    Ok(binary)
+}

@@ -158,3 +158,14 @@ impl MutationRoot {
         commands::create_transfer(app, user, input).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The committed SDL is the contract: regenerate it with `cargo run -p djinn -- schema >
+    /// graphql/schema.graphql` when a change is intended, and review the diff.
+    #[test]
+    fn committed_sdl_matches_the_code() {
+        let committed = include_str!("../../schema.graphql");
+        assert!(committed == super::sdl(), "graphql/schema.graphql drifted from the code; regenerate it and review the diff");
+    }
+}
