@@ -1,0 +1,192 @@
+#![allow(clippy::float_arithmetic)] // Rates and percentiles of a benchmark, never amounts of money.
+//! Drives N transfers through the running API (as GraphQL clients would) and N no-op workflows
+//! through the same Temporal server, then prints throughput, latency percentiles and the
+//! worker's CPU and memory. `scripts/bench.sh` starts the stack and passes the worker's pid.
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use djinn_activities::{db, temporal};
+use djinn_tests::Client;
+use djinn_workflows::NoopWorkflow;
+use futures::StreamExt;
+use std::time::{Duration, Instant};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// Transfers to run (and no-op workflows for the ceiling).
+    #[arg(long, default_value_t = 2000)]
+    transfers: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Users (each with a funded source and a destination account).
+    #[arg(long, default_value_t = 32)]
+    users: usize,
+    #[arg(long, env = "DJINN_BENCH_API", default_value = "http://127.0.0.1:18080")]
+    api: String,
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    #[arg(long, env = "DJINN_TASK_QUEUE", default_value = "djinn")]
+    task_queue: String,
+    #[arg(long)]
+    worker_pid: Option<u32>,
+    #[arg(long)]
+    api_pid: Option<u32>,
+}
+
+/// CPU seconds and peak RSS of a process, from /proc.
+#[derive(Debug, Clone, Copy)]
+struct ProcessUsage {
+    cpu_seconds: f64,
+    peak_rss_mib: f64,
+}
+
+fn usage(pid: u32) -> anyhow::Result<ProcessUsage> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').context("a stat line")?.1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let peak_kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .context("VmHWM")?
+        .parse()?;
+    Ok(ProcessUsage { cpu_seconds: ticks / ticks_per_second, peak_rss_mib: peak_kib / 1024.0 })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let pool = db::connect(&args.database_url, 4).await?;
+    let temporal = temporal::connect_from_env("djinn-bench").await?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+
+    println!("setting up {} users ...", args.users);
+    let mut pairs = Vec::new();
+    for user in 0..args.users {
+        let client = Client { address: args.api.clone(), token: djinn_tests::token_for(&format!("bench-{user}-{}", uuid::Uuid::now_v7().simple())), http: http.clone() };
+        let from = client.open_account("Source", "USD", Some("1000000.00")).await?;
+        let to = client.open_account("Destination", "USD", None).await?;
+        pairs.push((client, from, to));
+    }
+
+    // Warm up connections, caches and the JIT-less but cold paths.
+    run_transfers(&pairs, 50, args.concurrency, "warmup").await?;
+    wait_posted(&pool, "warmup", 50).await?;
+
+    println!("no-op ceiling: {} workflows ...", args.transfers);
+    let started = Instant::now();
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let noop_results: Vec<anyhow::Result<()>> = futures::stream::iter(0..args.transfers)
+        .map(|i| {
+            let temporal = temporal.clone();
+            let options = WorkflowStartOptions::new(args.task_queue.clone(), format!("bench-noop:{run}:{i}")).build();
+            async move {
+                let handle = temporal.start_workflow(NoopWorkflow::run, (), options).await?;
+                handle.get_result(WorkflowGetResultOptions::default()).await?;
+                Ok(())
+            }
+        })
+        .buffer_unordered(args.concurrency)
+        .collect()
+        .await;
+    let noop_elapsed = started.elapsed();
+    if let Some(error) = noop_results.into_iter().find_map(Result::err) {
+        bail!("a no-op workflow failed: {error}");
+    }
+    let noop_rate = args.transfers as f64 / noop_elapsed.as_secs_f64();
+
+    println!("transfers: {} through GraphQL ...", args.transfers);
+    let worker_before = args.worker_pid.map(usage).transpose()?;
+    let started = Instant::now();
+    let mut mutation_latencies = run_transfers(&pairs, args.transfers, args.concurrency, &run).await?;
+    wait_posted(&pool, &run, args.transfers).await?;
+    let transfer_elapsed = started.elapsed();
+    let worker_after = args.worker_pid.map(usage).transpose()?;
+    let transfer_rate = args.transfers as f64 / transfer_elapsed.as_secs_f64();
+
+    let mut to_posted: Vec<Duration> = sqlx::query_scalar::<_, f64>(
+        "SELECT extract(epoch FROM updated_at - created_at)::float8 FROM operations WHERE idempotency_key LIKE $1 || '-%' AND status = 'posted'",
+    )
+    .bind(&run)
+    .fetch_all(&pool)
+    .await?
+    .into_iter()
+    .map(Duration::from_secs_f64)
+    .collect();
+    mutation_latencies.sort();
+    to_posted.sort();
+
+    println!();
+    println!("Djinn benchmark: {} transfers, {} in flight, {} users", args.transfers, args.concurrency, args.users);
+    println!("  no-op workflow ceiling      {noop_rate:8.1} workflows/s ({:.1} s)", noop_elapsed.as_secs_f64());
+    println!("  transfers end to end        {transfer_rate:8.1} transfers/s ({:.1} s, to POSTED)", transfer_elapsed.as_secs_f64());
+    println!("  ratio to ceiling            {:8.1} %  (target >= 80 %)", 100.0 * transfer_rate / noop_rate);
+    println!("  createTransfer latency      p50 {}  p95 {}  p99 {}", millis(percentile(&mutation_latencies, 50.0)), millis(percentile(&mutation_latencies, 95.0)), millis(percentile(&mutation_latencies, 99.0)));
+    println!("  time to POSTED              p50 {}  p95 {}  p99 {}", millis(percentile(&to_posted, 50.0)), millis(percentile(&to_posted, 95.0)), millis(percentile(&to_posted, 99.0)));
+    if let (Some(before), Some(after)) = (worker_before, worker_after) {
+        let per_thousand = (after.cpu_seconds - before.cpu_seconds) * 1000.0 / args.transfers as f64;
+        println!("  worker CPU                  {per_thousand:8.2} s per 1,000 transfers");
+        println!("  worker peak RSS             {:8.1} MiB", after.peak_rss_mib);
+    }
+    if let Some(pid) = args.api_pid {
+        let api = usage(pid)?;
+        println!("  api peak RSS                {:8.1} MiB (CPU {:.1} s over the whole run)", api.peak_rss_mib, api.cpu_seconds);
+    }
+    Ok(())
+}
+
+/// Sends `count` transfers spread over the users, `concurrency` at a time; returns the latency
+/// of each mutation. Keys are "<run>-<i>" so the run's operations can be found afterwards.
+async fn run_transfers(pairs: &[(Client, String, String)], count: usize, concurrency: usize, run: &str) -> anyhow::Result<Vec<Duration>> {
+    let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..count)
+        .map(|i| {
+            let (client, from, to) = &pairs[i % pairs.len()];
+            let key = format!("{run}-{i}");
+            async move {
+                let started = Instant::now();
+                let payload = client.create_transfer(&key, from, to, "0.01", "USD").await?;
+                if payload["transfer"].is_null() {
+                    bail!("transfer refused: {payload}");
+                }
+                Ok(started.elapsed())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+async fn wait_posted(pool: &sqlx::PgPool, run: &str, count: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let posted: i64 = sqlx::query_scalar("SELECT count(*) FROM operations WHERE idempotency_key LIKE $1 || '-%' AND status = 'posted'")
+            .bind(run)
+            .fetch_one(pool)
+            .await?;
+        if posted as usize >= count {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("only {posted} of {count} transfers posted");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make bench`: a release build of the stack on its own ports (a fresh PostgreSQL cluster and an
+# in-memory Temporal dev server), then bench/ drives transfers through the GraphQL API and
+# no-op workflows through the same server, and prints the figures. Nothing is asserted on time.
+# Arguments are passed to the benchmark, e.g. `scripts/bench.sh --transfers 5000`.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+BENCH_PG_PORT="${DJINN_BENCH_PG_PORT:-54339}"
+BENCH_TEMPORAL_PORT="${DJINN_BENCH_TEMPORAL_PORT:-27233}"
+BENCH_TEMPORAL_UI_PORT="${DJINN_BENCH_TEMPORAL_UI_PORT:-28233}"
+BENCH_API_ADDR="127.0.0.1:${DJINN_BENCH_API_PORT:-18080}"
+
+mkdir -p "$DATA_DIR"
+temporary_dir=""
+cleanup() {
+  stop_started
+  if [[ -n "$temporary_dir" ]]; then rm -rf "$temporary_dir"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cd "$ROOT"
+log "building the release binaries (a clean build takes several minutes)"
+cargo build --release --bin djinn --bin djinn-bench
+
+if [[ "$(id -u)" == 0 ]]; then
+  temporary_dir="$(mktemp -d "${TMPDIR:-/tmp}/djinn-bench-pg.XXXXXX")"
+  chmod 755 "$temporary_dir"
+  bench_pg_dir="$temporary_dir/data"
+else
+  bench_pg_dir="$DATA_DIR/bench-pg"
+  rm -rf "$bench_pg_dir"
+fi
+start_private_postgres "$bench_pg_dir" "$BENCH_PG_PORT" djinn_bench
+start_temporal "$BENCH_TEMPORAL_PORT" "$BENCH_TEMPORAL_UI_PORT"
+
+export DATABASE_URL="$PRIVATE_DATABASE_URL"
+export TEMPORAL_ADDRESS="127.0.0.1:$BENCH_TEMPORAL_PORT"
+export TEMPORAL_NAMESPACE=default
+export DJINN_TASK_QUEUE=djinn-bench
+export DJINN_API_ADDR="$BENCH_API_ADDR"
+export FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099
+export FIREBASE_PROJECT_ID=djinn-test
+export DJINN_LOG_FORMAT=json RUST_LOG=warn
+
+DJINN="$ROOT/target/release/djinn"
+"$DJINN" migrate
+"$DJINN" worker 2>"$DATA_DIR/bench-worker.log" &
+worker_pid=$!
+STARTED_PIDS+=("$worker_pid")
+"$DJINN" api 2>"$DATA_DIR/bench-api.log" &
+api_pid=$!
+STARTED_PIDS+=("$api_pid")
+for attempt in $(seq 1 60); do
+  curl -fsS "http://$BENCH_API_ADDR/healthz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+
+"$ROOT/target/release/djinn-bench" --api "http://$BENCH_API_ADDR" --worker-pid "$worker_pid" --api-pid "$api_pid" "$@"
