@@ -27,30 +27,64 @@ impl LedgerActivities {
 #[temporalio_macros::activities]
 impl LedgerActivities {
     #[activity(definition = markers::ReserveTransfer)]
-    pub async fn reserve_transfer(self: Arc<Self>, ctx: ActivityContext, input: TransferInput) -> Result<(), ActivityError> {
+    pub async fn reserve_transfer(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: TransferInput,
+    ) -> Result<(), ActivityError> {
         let workflow_id = ctx.info().workflow_id.clone().unwrap_or_default();
-        ledger::reserve_transfer(&self.pool, input.transfer_id, input.user_id, &input.idempotency_key, &workflow_id, &input.request)
-            .await
-            .map_err(to_activity_error)?;
+        ledger::reserve_transfer(
+            &self.pool,
+            input.transfer_id,
+            input.user_id,
+            &input.idempotency_key,
+            &workflow_id,
+            &input.request,
+        )
+        .await
+        .map_err(to_activity_error)?;
         chaos::abort_after("reserve_transfer");
         Ok(())
     }
 
     #[activity(definition = markers::PostTransfer)]
-    pub async fn post_transfer(self: Arc<Self>, _ctx: ActivityContext, transfer_id: OperationId) -> Result<(), ActivityError> {
-        ledger::post_transfer(&self.pool, transfer_id).await.map_err(to_activity_error)?;
+    pub async fn post_transfer(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        transfer_id: OperationId,
+    ) -> Result<(), ActivityError> {
+        ledger::post_transfer(&self.pool, transfer_id)
+            .await
+            .map_err(to_activity_error)?;
         chaos::abort_after("post_transfer");
         Ok(())
     }
 
     #[activity(definition = markers::VoidTransfer)]
-    pub async fn void_transfer(self: Arc<Self>, _ctx: ActivityContext, input: VoidTransferInput) -> Result<(), ActivityError> {
-        ledger::void_transfer(&self.pool, input.transfer_id, &input.code, &input.message).await.map_err(to_activity_error)?;
+    pub async fn void_transfer(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: VoidTransferInput,
+    ) -> Result<(), ActivityError> {
+        ledger::void_transfer(
+            &self.pool,
+            input.transfer_id,
+            input.user_id,
+            &input.idempotency_key,
+            &input.code,
+            &input.message,
+        )
+        .await
+        .map_err(to_activity_error)?;
         Ok(())
     }
 
     #[activity(definition = markers::OpenAccount)]
-    pub async fn open_account(self: Arc<Self>, _ctx: ActivityContext, input: OpenAccountInput) -> Result<(), ActivityError> {
+    pub async fn open_account(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: OpenAccountInput,
+    ) -> Result<(), ActivityError> {
         let account = NewAccount {
             operation_id: input.operation_id,
             account_id: input.account_id,
@@ -59,7 +93,9 @@ impl LedgerActivities {
             kind: input.kind,
             opening_balance: input.opening_balance,
         };
-        ledger::open_account(&self.pool, &account).await.map_err(to_activity_error)?;
+        ledger::open_account(&self.pool, &account)
+            .await
+            .map_err(to_activity_error)?;
         Ok(())
     }
 }
@@ -76,7 +112,12 @@ fn to_activity_error(error: StoreError) -> ActivityError {
         // nobody: staff see it in the Temporal UI and the ledger stays untouched.
         StoreError::Invariant(message) => {
             tracing::error!(%message, "ledger invariant broken");
-            ActivityError::application(ApplicationFailure::builder(message).type_name("LEDGER_INVARIANT".to_owned()).non_retryable(true).build())
+            ActivityError::application(
+                ApplicationFailure::builder(message)
+                    .type_name("LEDGER_INVARIANT".to_owned())
+                    .non_retryable(true)
+                    .build(),
+            )
         }
         StoreError::Database(error) => {
             tracing::warn!(%error, "ledger step failed; it will be retried");

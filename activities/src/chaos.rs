@@ -8,7 +8,9 @@ pub const CHAOS_ENV: &str = "DJINN_CHAOS_ABORT_AFTER";
 
 fn configured() -> Option<&'static str> {
     static ABORT_AFTER: OnceLock<Option<String>> = OnceLock::new();
-    ABORT_AFTER.get_or_init(|| std::env::var(CHAOS_ENV).ok().filter(|v| !v.is_empty())).as_deref()
+    ABORT_AFTER
+        .get_or_init(|| std::env::var(CHAOS_ENV).ok().filter(|v| !v.is_empty()))
+        .as_deref()
 }
 
 /// Aborts the process when chaos is configured for `step`.

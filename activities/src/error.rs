@@ -12,7 +12,10 @@ pub struct LedgerRejection {
 
 impl LedgerRejection {
     pub fn new(code: RejectionCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -26,18 +29,30 @@ pub enum StoreError {
     Invariant(String),
     /// The database could not be reached or failed; retrying may help.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
 }
 
-impl StoreError {
-    /// Postgres reports `bigint out of range` as SQLSTATE 22003: an amount that cannot be held,
-    /// which no retry will fix.
-    pub(crate) fn from_sqlx(error: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &error
-            && db.code().as_deref() == Some("22003")
-        {
-            return LedgerRejection::new(RejectionCode::AmountOutOfRange, "the amount is out of range for this account").into();
+impl From<sqlx::Error> for StoreError {
+    /// Sorts database errors into those a retry may fix and those it never will, so that an
+    /// activity does not retry a deterministic failure for days.
+    fn from(error: sqlx::Error) -> Self {
+        let code = match &error {
+            sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+            _ => None,
+        };
+        match code.as_deref() {
+            // `bigint out of range`: an amount that cannot be held.
+            Some("22003") => LedgerRejection::new(
+                RejectionCode::AmountOutOfRange,
+                "the amount is out of range for this account",
+            )
+            .into(),
+            // Integrity constraint violations (class 23) and privilege errors (42501) repeat
+            // identically on every attempt: the code and the schema disagree.
+            Some(code) if code.starts_with("23") || code == "42501" => {
+                StoreError::Invariant(error.to_string())
+            }
+            _ => StoreError::Database(error),
         }
-        StoreError::Database(error)
     }
 }

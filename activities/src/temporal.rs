@@ -12,7 +12,9 @@ use temporalio_client::grpc::OperatorService;
 use temporalio_client::tonic::{Code, Request};
 use temporalio_client::{Client, ClientOptions};
 use temporalio_common::protos::temporal::api::enums::v1::IndexedValueType;
-use temporalio_common::protos::temporal::api::operatorservice::v1::{AddSearchAttributesRequest, ListSearchAttributesRequest};
+use temporalio_common::protos::temporal::api::operatorservice::v1::{
+    AddSearchAttributesRequest, ListSearchAttributesRequest,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemporalError {
@@ -26,10 +28,13 @@ pub enum TemporalError {
 
 /// Connects with the settings of the environment (and profile file, when there is one).
 pub async fn connect_from_env(identity: &str) -> Result<Client, TemporalError> {
-    let (mut connection, client) = ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
-        .map_err(|e| TemporalError::Config(e.to_string()))?;
+    let (mut connection, client) =
+        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
+            .map_err(|e| TemporalError::Config(e.to_string()))?;
     connection.identity = identity.to_owned();
-    Client::connect(connection, client).await.map_err(|e| TemporalError::Connect(e.to_string()))
+    Client::connect(connection, client)
+        .await
+        .map_err(|e| TemporalError::Connect(e.to_string()))
 }
 
 /// Adds any of Djinn's search attributes the namespace lacks. Idempotent; when the credentials
@@ -39,7 +44,9 @@ pub async fn register_search_attributes(client: &Client) -> Result<(), TemporalE
     let namespace = client.options().namespace.clone();
     let mut operator = client.clone();
     let existing = operator
-        .list_search_attributes(Request::new(ListSearchAttributesRequest { namespace: namespace.clone() }))
+        .list_search_attributes(Request::new(ListSearchAttributesRequest {
+            namespace: namespace.clone(),
+        }))
         .await
         .map_err(|e| TemporalError::SearchAttributes(e.message().to_owned()))?
         .into_inner();
@@ -52,7 +59,13 @@ pub async fn register_search_attributes(client: &Client) -> Result<(), TemporalE
         return Ok(());
     }
     tracing::info!(attributes = ?missing.keys().collect::<Vec<_>>(), "registering search attributes");
-    match operator.add_search_attributes(Request::new(AddSearchAttributesRequest { search_attributes: missing, namespace })).await {
+    match operator
+        .add_search_attributes(Request::new(AddSearchAttributesRequest {
+            search_attributes: missing,
+            namespace,
+        }))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(status) if status.code() == Code::AlreadyExists => Ok(()),
         Err(status) => Err(TemporalError::SearchAttributes(status.message().to_owned())),

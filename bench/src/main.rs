@@ -23,7 +23,11 @@ struct Args {
     /// Users (each with a funded source and a destination account).
     #[arg(long, default_value_t = 32)]
     users: usize,
-    #[arg(long, env = "DJINN_BENCH_API", default_value = "http://127.0.0.1:18080")]
+    #[arg(
+        long,
+        env = "DJINN_BENCH_API",
+        default_value = "http://127.0.0.1:18080"
+    )]
     api: String,
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
@@ -45,7 +49,12 @@ struct ProcessUsage {
 fn usage(pid: u32) -> anyhow::Result<ProcessUsage> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name (which may contain spaces) start after the last ')'.
-    let fields: Vec<&str> = stat.rsplit_once(')').context("a stat line")?.1.split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("a stat line")?
+        .1
+        .split_whitespace()
+        .collect();
     let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
     let ticks_per_second = 100.0; // USER_HZ on Linux
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -55,7 +64,10 @@ fn usage(pid: u32) -> anyhow::Result<ProcessUsage> {
         .and_then(|v| v.split_whitespace().next())
         .context("VmHWM")?
         .parse()?;
-    Ok(ProcessUsage { cpu_seconds: ticks / ticks_per_second, peak_rss_mib: peak_kib / 1024.0 })
+    Ok(ProcessUsage {
+        cpu_seconds: ticks / ticks_per_second,
+        peak_rss_mib: peak_kib / 1024.0,
+    })
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -75,13 +87,24 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let pool = db::connect(&args.database_url, 4).await?;
     let temporal = temporal::connect_from_env("djinn-bench").await?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
 
     println!("setting up {} users ...", args.users);
     let mut pairs = Vec::new();
     for user in 0..args.users {
-        let client = Client { address: args.api.clone(), token: djinn_tests::token_for(&format!("bench-{user}-{}", uuid::Uuid::now_v7().simple())), http: http.clone() };
-        let from = client.open_account("Source", "USD", Some("1000000.00")).await?;
+        let client = Client {
+            address: args.api.clone(),
+            token: djinn_tests::token_for(&format!(
+                "bench-{user}-{}",
+                uuid::Uuid::now_v7().simple()
+            )),
+            http: http.clone(),
+        };
+        let from = client
+            .open_account("Source", "USD", Some("1000000.00"))
+            .await?;
         let to = client.open_account("Destination", "USD", None).await?;
         pairs.push((client, from, to));
     }
@@ -96,10 +119,16 @@ async fn main() -> anyhow::Result<()> {
     let noop_results: Vec<anyhow::Result<()>> = futures::stream::iter(0..args.transfers)
         .map(|i| {
             let temporal = temporal.clone();
-            let options = WorkflowStartOptions::new(args.task_queue.clone(), format!("bench-noop:{run}:{i}")).build();
+            let options =
+                WorkflowStartOptions::new(args.task_queue.clone(), format!("bench-noop:{run}:{i}"))
+                    .build();
             async move {
-                let handle = temporal.start_workflow(NoopWorkflow::run, (), options).await?;
-                handle.get_result(WorkflowGetResultOptions::default()).await?;
+                let handle = temporal
+                    .start_workflow(NoopWorkflow::run, (), options)
+                    .await?;
+                handle
+                    .get_result(WorkflowGetResultOptions::default())
+                    .await?;
                 Ok(())
             }
         })
@@ -115,7 +144,8 @@ async fn main() -> anyhow::Result<()> {
     println!("transfers: {} through GraphQL ...", args.transfers);
     let worker_before = args.worker_pid.map(usage).transpose()?;
     let started = Instant::now();
-    let mut mutation_latencies = run_transfers(&pairs, args.transfers, args.concurrency, &run).await?;
+    let mut mutation_latencies =
+        run_transfers(&pairs, args.transfers, args.concurrency, &run).await?;
     wait_posted(&pool, &run, args.transfers).await?;
     let transfer_elapsed = started.elapsed();
     let worker_after = args.worker_pid.map(usage).transpose()?;
@@ -134,34 +164,70 @@ async fn main() -> anyhow::Result<()> {
     to_posted.sort();
 
     println!();
-    println!("Djinn benchmark: {} transfers, {} in flight, {} users", args.transfers, args.concurrency, args.users);
-    println!("  no-op workflow ceiling      {noop_rate:8.1} workflows/s ({:.1} s)", noop_elapsed.as_secs_f64());
-    println!("  transfers end to end        {transfer_rate:8.1} transfers/s ({:.1} s, to POSTED)", transfer_elapsed.as_secs_f64());
-    println!("  ratio to ceiling            {:8.1} %  (target >= 80 %)", 100.0 * transfer_rate / noop_rate);
-    println!("  createTransfer latency      p50 {}  p95 {}  p99 {}", millis(percentile(&mutation_latencies, 50.0)), millis(percentile(&mutation_latencies, 95.0)), millis(percentile(&mutation_latencies, 99.0)));
-    println!("  time to POSTED              p50 {}  p95 {}  p99 {}", millis(percentile(&to_posted, 50.0)), millis(percentile(&to_posted, 95.0)), millis(percentile(&to_posted, 99.0)));
+    println!(
+        "Djinn benchmark: {} transfers, {} in flight, {} users",
+        args.transfers, args.concurrency, args.users
+    );
+    println!(
+        "  no-op workflow ceiling      {noop_rate:8.1} workflows/s ({:.1} s)",
+        noop_elapsed.as_secs_f64()
+    );
+    println!(
+        "  transfers end to end        {transfer_rate:8.1} transfers/s ({:.1} s, to POSTED)",
+        transfer_elapsed.as_secs_f64()
+    );
+    println!(
+        "  ratio to ceiling            {:8.1} %  (target >= 80 %)",
+        100.0 * transfer_rate / noop_rate
+    );
+    println!(
+        "  createTransfer latency      p50 {}  p95 {}  p99 {}",
+        millis(percentile(&mutation_latencies, 50.0)),
+        millis(percentile(&mutation_latencies, 95.0)),
+        millis(percentile(&mutation_latencies, 99.0))
+    );
+    println!(
+        "  time to POSTED              p50 {}  p95 {}  p99 {}",
+        millis(percentile(&to_posted, 50.0)),
+        millis(percentile(&to_posted, 95.0)),
+        millis(percentile(&to_posted, 99.0))
+    );
     if let (Some(before), Some(after)) = (worker_before, worker_after) {
-        let per_thousand = (after.cpu_seconds - before.cpu_seconds) * 1000.0 / args.transfers as f64;
+        let per_thousand =
+            (after.cpu_seconds - before.cpu_seconds) * 1000.0 / args.transfers as f64;
         println!("  worker CPU                  {per_thousand:8.2} s per 1,000 transfers");
-        println!("  worker peak RSS             {:8.1} MiB", after.peak_rss_mib);
+        println!(
+            "  worker peak RSS             {:8.1} MiB",
+            after.peak_rss_mib
+        );
     }
     if let Some(pid) = args.api_pid {
         let api = usage(pid)?;
-        println!("  api peak RSS                {:8.1} MiB (CPU {:.1} s over the whole run)", api.peak_rss_mib, api.cpu_seconds);
+        println!(
+            "  api peak RSS                {:8.1} MiB (CPU {:.1} s over the whole run)",
+            api.peak_rss_mib, api.cpu_seconds
+        );
     }
     Ok(())
 }
 
 /// Sends `count` transfers spread over the users, `concurrency` at a time; returns the latency
 /// of each mutation. Keys are "<run>-<i>" so the run's operations can be found afterwards.
-async fn run_transfers(pairs: &[(Client, String, String)], count: usize, concurrency: usize, run: &str) -> anyhow::Result<Vec<Duration>> {
+async fn run_transfers(
+    pairs: &[(Client, String, String)],
+    count: usize,
+    concurrency: usize,
+    run: &str,
+) -> anyhow::Result<Vec<Duration>> {
     let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..count)
         .map(|i| {
             let (client, from, to) = &pairs[i % pairs.len()];
             let key = format!("{run}-{i}");
             async move {
                 let started = Instant::now();
-                let payload = client.create_transfer(&key, from, to, "0.01", "USD").await?;
+                let payload = client
+                    .create_transfer(&key, from, to, "0.01", "USD")
+                    .await?;
                 if payload["transfer"].is_null() {
                     bail!("transfer refused: {payload}");
                 }

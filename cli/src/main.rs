@@ -46,25 +46,50 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init();
     match cli.command {
-        Command::Api { database, temporal: temporal_settings, api: settings } => {
+        Command::Api {
+            database,
+            temporal: temporal_settings,
+            api: settings,
+        } => {
             let verifier = api::verifier(&settings)?;
-            let pool = db::connect(&database.database_url, database.pool_size).await.context("connecting to PostgreSQL")?;
+            let pool = db::connect(&database.database_url, database.pool_size)
+                .await
+                .context("connecting to PostgreSQL")?;
             let client = temporal::connect_from_env("djinn-api").await?;
-            let config = ApiConfig { listen_addr: settings.listen_addr(), task_queue: temporal_settings.task_queue.clone() };
-            let app = Application::build(&config, api::state(pool, client, temporal_settings.task_queue, verifier)).await?;
+            let config = ApiConfig {
+                listen_addr: settings.listen_addr(),
+            };
+            let app = Application::build(
+                &config,
+                api::state(pool, client, temporal_settings.task_queue, verifier),
+            )
+            .await?;
             tracing::info!(addr = %app.local_addr()?, "api listening");
             app.run_until_stopped(shutdown_signal()).await?;
         }
-        Command::Worker { database, temporal: temporal_settings } => {
-            let pool = db::connect(&database.database_url, database.pool_size).await.context("connecting to PostgreSQL")?;
+        Command::Worker {
+            database,
+            temporal: temporal_settings,
+        } => {
+            let pool = db::connect(&database.database_url, database.pool_size)
+                .await
+                .context("connecting to PostgreSQL")?;
             let client = temporal::connect_from_env("djinn-worker").await?;
             if let Err(error) = temporal::register_search_attributes(&client).await {
                 tracing::warn!(%error, "search attributes could not be registered; add them with `temporal operator search-attribute create`");
             }
-            worker::run(pool, client, &temporal_settings.task_queue, shutdown_signal()).await?;
+            worker::run(
+                pool,
+                client,
+                &temporal_settings.task_queue,
+                shutdown_signal(),
+            )
+            .await?;
         }
         Command::Migrate { database } => {
-            let pool = db::connect(&database.database_url, 2).await.context("connecting to PostgreSQL")?;
+            let pool = db::connect(&database.database_url, 2)
+                .await
+                .context("connecting to PostgreSQL")?;
             db::migrate(&pool).await?;
             tracing::info!("migrations applied");
         }

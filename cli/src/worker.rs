@@ -17,7 +17,12 @@ const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(10);
 
 /// Runs the worker until `shutdown` resolves, then lets in-flight tasks finish. The returned
 /// future is not Send (the SDK's worker is not): await it from `main` or a dedicated thread.
-pub async fn run(pool: PgPool, client: Client, task_queue: &str, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    pool: PgPool,
+    client: Client,
+    task_queue: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
     let options = WorkerOptions::new(task_queue)
         .register_workflow::<TransferWorkflow>()?

@@ -20,5 +20,6 @@ pub use ledger::{LedgerError, Posting, assert_balanced};
 pub use money::{Money, MoneyError};
 pub use rejection::RejectionCode;
 pub use transfer::{
-    Description, IdempotencyKey, TransferError, TransferRequest, transfer_workflow_id,
+    AMOUNT_MAX_MINOR, Description, IdempotencyKey, TransferError, TransferRequest,
+    transfer_workflow_id,
 };

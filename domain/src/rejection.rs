@@ -18,6 +18,7 @@ pub enum RejectionCode {
     AmountOutOfRange,
     TransferVoided,
     NotReserved,
+    IdempotencyKeyReused,
 }
 
 impl RejectionCode {
@@ -32,6 +33,7 @@ impl RejectionCode {
             RejectionCode::AmountOutOfRange => "AMOUNT_OUT_OF_RANGE",
             RejectionCode::TransferVoided => "TRANSFER_VOIDED",
             RejectionCode::NotReserved => "NOT_RESERVED",
+            RejectionCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
         }
     }
 
@@ -46,6 +48,7 @@ impl RejectionCode {
             RejectionCode::AmountOutOfRange,
             RejectionCode::TransferVoided,
             RejectionCode::NotReserved,
+            RejectionCode::IdempotencyKeyReused,
         ]
         .into_iter()
         .find(|candidate| candidate.as_str() == code)
@@ -58,13 +61,13 @@ impl fmt::Display for RejectionCode {
     }
 }
 
-
 impl From<crate::TransferError> for RejectionCode {
     fn from(error: crate::TransferError) -> Self {
         match error {
             crate::TransferError::SameAccount => RejectionCode::SameAccount,
             crate::TransferError::NotPositive
             | crate::TransferError::InvalidIdempotencyKey
+            | crate::TransferError::TooLarge
             | crate::TransferError::InvalidDescription => RejectionCode::InvalidAmount,
         }
     }
@@ -76,8 +79,17 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for code in ["INVALID_AMOUNT", "SAME_ACCOUNT", "ACCOUNT_NOT_FOUND", "INSUFFICIENT_FUNDS", "TRANSFER_VOIDED"] {
-            assert_eq!(RejectionCode::parse(code).map(RejectionCode::as_str), Some(code));
+        for code in [
+            "INVALID_AMOUNT",
+            "SAME_ACCOUNT",
+            "ACCOUNT_NOT_FOUND",
+            "INSUFFICIENT_FUNDS",
+            "TRANSFER_VOIDED",
+        ] {
+            assert_eq!(
+                RejectionCode::parse(code).map(RejectionCode::as_str),
+                Some(code)
+            );
         }
         assert_eq!(RejectionCode::parse("nope"), None);
     }

@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 
 /// Longest idempotency key a client may send, in bytes.
 pub const IDEMPOTENCY_KEY_MAX_BYTES: usize = 100;
+/// The largest amount a single transfer or opening balance may carry, in minor units (10^15:
+/// ten trillion dollars). Far above any personal transfer, and far enough below `i64::MAX` that
+/// balances built from such amounts cannot overflow in any realistic ledger.
+pub const AMOUNT_MAX_MINOR: i64 = 1_000_000_000_000_000;
 /// Longest transfer description, in characters.
 pub const DESCRIPTION_MAX_CHARS: usize = 500;
 
@@ -22,6 +26,8 @@ pub enum TransferError {
     SameAccount,
     #[error("the amount must be greater than zero")]
     NotPositive,
+    #[error("the amount is larger than a single transfer may carry")]
+    TooLarge,
 }
 
 /// The client's key for a money-moving request. It becomes part of the workflow id, so it is
@@ -102,6 +108,9 @@ impl TransferRequest {
         }
         if self.amount.amount_minor() <= 0 {
             return Err(TransferError::NotPositive);
+        }
+        if self.amount.amount_minor() > AMOUNT_MAX_MINOR {
+            return Err(TransferError::TooLarge);
         }
         Ok(())
     }

@@ -45,7 +45,9 @@ pub struct EmulatorTokenVerifier {
 
 impl EmulatorTokenVerifier {
     pub fn new(project_id: impl Into<String>) -> Self {
-        Self { project_id: project_id.into() }
+        Self {
+            project_id: project_id.into(),
+        }
     }
 }
 
@@ -61,10 +63,14 @@ struct Claims {
 impl TokenVerifier for EmulatorTokenVerifier {
     fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let mut parts = token.split('.');
-        let (Some(_header), Some(payload), Some(_signature), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(_header), Some(payload), Some(_signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(AuthError::Malformed);
         };
-        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| AuthError::Malformed)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| AuthError::Malformed)?;
         let claims: Claims = serde_json::from_slice(&payload).map_err(|_| AuthError::Malformed)?;
         let issuer = format!("https://securetoken.google.com/{}", self.project_id);
         if claims.iss.as_deref() != Some(issuer.as_str()) {
@@ -81,7 +87,9 @@ impl TokenVerifier for EmulatorTokenVerifier {
             return Err(AuthError::Rejected("issued in the future"));
         }
         match claims.sub {
-            Some(sub) if !sub.is_empty() && sub.len() <= UID_MAX_BYTES => Ok(Principal { firebase_uid: sub }),
+            Some(sub) if !sub.is_empty() && sub.len() <= UID_MAX_BYTES => {
+                Ok(Principal { firebase_uid: sub })
+            }
             _ => Err(AuthError::Rejected("missing subject")),
         }
     }
@@ -99,7 +107,9 @@ impl TokenVerifier for UnconfiguredVerifier {
 
 /// The token of an `Authorization: Bearer <token>` header.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
-    let value = headers.get(header::AUTHORIZATION).ok_or(AuthError::Missing)?;
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?;
     let value = value.to_str().map_err(|_| AuthError::Malformed)?;
     let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
@@ -124,8 +134,15 @@ mod tests {
 
     #[test]
     fn accepts_emulator_tokens_of_the_project() {
-        let t = token(json!({"iss": "https://securetoken.google.com/djinn-dev", "aud": "djinn-dev", "sub": "alice"}));
-        assert_eq!(verifier().verify(&t), Ok(Principal { firebase_uid: "alice".into() }));
+        let t = token(
+            json!({"iss": "https://securetoken.google.com/djinn-dev", "aud": "djinn-dev", "sub": "alice"}),
+        );
+        assert_eq!(
+            verifier().verify(&t),
+            Ok(Principal {
+                firebase_uid: "alice".into()
+            })
+        );
     }
 
     #[test]
@@ -139,9 +156,16 @@ mod tests {
             json!({"iss": "https://securetoken.google.com/djinn-dev", "aud": "djinn-dev"}),
         ];
         for claims in cases {
-            assert!(verifier().verify(&token(claims.clone())).is_err(), "{claims}");
+            assert!(
+                verifier().verify(&token(claims.clone())).is_err(),
+                "{claims}"
+            );
         }
         assert_eq!(verifier().verify("not-a-jwt"), Err(AuthError::Malformed));
-        assert!(UnconfiguredVerifier.verify(&token(json!({"sub": "a"}))).is_err());
+        assert!(
+            UnconfiguredVerifier
+                .verify(&token(json!({"sub": "a"})))
+                .is_err()
+        );
     }
 }

@@ -8,81 +8,146 @@
 //! crash between the two steps starts the workflow that the first attempt did not.
 
 use crate::schema::ids::{self, NodeType};
-use crate::schema::{Account, CreateTransferInput, CreateTransferPayload, OpenAccountInput, OpenAccountPayload, Transfer, UserError, internal};
-use crate::server::AppState;
 use crate::schema::money::MoneyInputError;
+use crate::schema::{
+    Account, CreateTransferInput, CreateTransferPayload, OpenAccountInput, OpenAccountPayload,
+    Transfer, UserError, internal,
+};
+use crate::server::AppState;
 use async_graphql::Result;
 use djinn_activities::store::accounts;
-use djinn_activities::store::operations::{self, Registration, TransferView};
+use djinn_activities::store::operations::{self, OperationStatus, Registration, TransferView};
 use djinn_domain::{
-    AccountId, AccountName, Description, IdempotencyKey, Money, OperationId, RejectionCode, TransferError, TransferRequest, UserId,
-    transfer_workflow_id,
+    AMOUNT_MAX_MINOR, AccountId, AccountName, Description, IdempotencyKey, Money, OperationId,
+    RejectionCode, TransferError, TransferRequest, UserId, transfer_workflow_id,
 };
 use djinn_workflows::search_attributes::{DJINN_OPERATION, DJINN_STATUS, DJINN_USER_ID};
-use djinn_workflows::{OpenAccountInput as OpenAccountWorkflowInput, OpenAccountWorkflow, TransferInput, TransferWorkflow};
+use djinn_workflows::{
+    OpenAccountInput as OpenAccountWorkflowInput, OpenAccountWorkflow, TransferInput,
+    TransferWorkflow,
+};
 use std::time::Duration;
 use temporalio_client::errors::WorkflowStartError;
-use temporalio_client::{WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions};
+use temporalio_client::{
+    WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
+};
 use temporalio_common::search_attributes::SearchAttributes;
 
 /// How long `openAccount` waits for its workflow before answering with an error.
 const OPEN_ACCOUNT_WAIT: Duration = Duration::from_secs(15);
 
-pub async fn create_transfer(app: &AppState, user: UserId, input: CreateTransferInput) -> Result<CreateTransferPayload> {
+pub async fn create_transfer(
+    app: &AppState,
+    user: UserId,
+    input: CreateTransferInput,
+) -> Result<CreateTransferPayload> {
     let request = match parse_transfer(&input) {
         Ok(parsed) => parsed,
-        Err(user_errors) => return Ok(CreateTransferPayload { transfer: None, user_errors }),
+        Err(user_errors) => {
+            return Ok(CreateTransferPayload {
+                transfer: None,
+                user_errors,
+            });
+        }
     };
     let (key, request) = request;
 
     // A retry of a request that already moved money must get that transfer back, not a
     // complaint about the funds it moved, so the key is looked up before anything else.
-    if let Some(existing) = operations::find_transfer_by_key(&app.pool, user, &key).await.map_err(internal)? {
+    if let Some(existing) = operations::find_transfer_by_key(&app.pool, user, &key)
+        .await
+        .map_err(internal)?
+    {
         return answer_existing(app, existing, &request).await;
     }
     if let Some(error) = check_accounts(app, user, &request).await? {
-        return Ok(CreateTransferPayload { transfer: None, user_errors: vec![error] });
+        return Ok(CreateTransferPayload {
+            transfer: None,
+            user_errors: vec![error],
+        });
     }
 
     let workflow_id = transfer_workflow_id(user, &key);
-    let registration = operations::register_transfer(&app.pool, OperationId::generate(), user, &key, &workflow_id, &request)
-        .await
-        .map_err(internal)?;
+    let registration = operations::register_transfer(
+        &app.pool,
+        OperationId::generate(),
+        user,
+        &key,
+        &workflow_id,
+        &request,
+    )
+    .await
+    .map_err(internal)?;
     match registration {
         Registration::Created(view) => {
             start_transfer(app, &view).await?;
-            Ok(CreateTransferPayload { transfer: Some(Transfer(view)), user_errors: vec![] })
+            Ok(CreateTransferPayload {
+                transfer: Some(Transfer(view)),
+                user_errors: vec![],
+            })
         }
         // Another request with the same key won the race to register.
         Registration::Existing(view) => answer_existing(app, view, &request).await,
     }
 }
 
-fn parse_transfer(input: &CreateTransferInput) -> Result<(IdempotencyKey, TransferRequest), Vec<UserError>> {
+fn parse_transfer(
+    input: &CreateTransferInput,
+) -> Result<(IdempotencyKey, TransferRequest), Vec<UserError>> {
     let mut errors = Vec::new();
     let key = IdempotencyKey::parse(&input.idempotency_key)
-        .map_err(|e| errors.push(UserError::new(&["input", "idempotencyKey"], "INVALID_IDEMPOTENCY_KEY", e.to_string())))
+        .map_err(|e| {
+            errors.push(UserError::new(
+                &["input", "idempotencyKey"],
+                "INVALID_IDEMPOTENCY_KEY",
+                e.to_string(),
+            ))
+        })
         .ok();
     let from = account_id(&input.from_account_id, "fromAccountId", &mut errors);
     let to = account_id(&input.to_account_id, "toAccountId", &mut errors);
-    let amount = input.amount.positive().map_err(|e| errors.push(money_error(e, &["input", "amount"]))).ok();
-    let description = Description::parse(input.description.as_deref().unwrap_or(""))
-        .map_err(|e| errors.push(UserError::new(&["input", "description"], "INVALID_DESCRIPTION", e.to_string())))
+    let amount = input
+        .amount
+        .positive()
+        .map_err(|e| errors.push(money_error(e, &["input", "amount"])))
         .ok();
-    let (Some(key), Some(from), Some(to), Some(amount), Some(description)) = (key, from, to, amount, description) else {
+    let description = Description::parse(input.description.as_deref().unwrap_or(""))
+        .map_err(|e| {
+            errors.push(UserError::new(
+                &["input", "description"],
+                "INVALID_DESCRIPTION",
+                e.to_string(),
+            ))
+        })
+        .ok();
+    let (Some(key), Some(from), Some(to), Some(amount), Some(description)) =
+        (key, from, to, amount, description)
+    else {
         return Err(errors);
     };
     match TransferRequest::new(from, to, amount, description) {
         Ok(request) => Ok((key, request)),
-        Err(error @ TransferError::SameAccount) => Err(vec![UserError::rejection(&["input", "toAccountId"], RejectionCode::SameAccount, error.to_string())]),
-        Err(error) => Err(vec![UserError::rejection(&["input", "amount", "amount"], RejectionCode::InvalidAmount, error.to_string())]),
+        Err(error @ TransferError::SameAccount) => Err(vec![UserError::rejection(
+            &["input", "toAccountId"],
+            RejectionCode::SameAccount,
+            error.to_string(),
+        )]),
+        Err(error) => Err(vec![UserError::rejection(
+            &["input", "amount", "amount"],
+            RejectionCode::InvalidAmount,
+            error.to_string(),
+        )]),
     }
 }
 
 fn account_id(id: &str, field: &str, errors: &mut Vec<UserError>) -> Option<AccountId> {
     let uuid = ids::decode_as(id, NodeType::Account);
     if uuid.is_none() {
-        errors.push(UserError::rejection(&["input", field], RejectionCode::AccountNotFound, "no such account"));
+        errors.push(UserError::rejection(
+            &["input", field],
+            RejectionCode::AccountNotFound,
+            "no such account",
+        ));
     }
     uuid.map(AccountId::from_uuid)
 }
@@ -90,123 +155,315 @@ fn account_id(id: &str, field: &str, errors: &mut Vec<UserError>) -> Option<Acco
 fn money_error(error: MoneyInputError, path: &[&str]) -> UserError {
     let field = |leaf: &'static str| -> Vec<&str> { path.iter().copied().chain([leaf]).collect() };
     match error {
-        MoneyInputError::Currency(message) => UserError::new(&field("currency"), "INVALID_CURRENCY", message),
-        MoneyInputError::Amount(error) => UserError::rejection(&field("amount"), RejectionCode::InvalidAmount, error.to_string()),
+        MoneyInputError::Currency(message) => {
+            UserError::new(&field("currency"), "INVALID_CURRENCY", message)
+        }
+        MoneyInputError::Amount(error) => UserError::rejection(
+            &field("amount"),
+            RejectionCode::InvalidAmount,
+            error.to_string(),
+        ),
     }
 }
 
 /// The checks that need the ledger, done early so that the usual mistakes are answered at once.
 /// The reservation re-checks all of them atomically; these only spare a doomed workflow.
-async fn check_accounts(app: &AppState, user: UserId, request: &TransferRequest) -> Result<Option<UserError>> {
+async fn check_accounts(
+    app: &AppState,
+    user: UserId,
+    request: &TransferRequest,
+) -> Result<Option<UserError>> {
     let mut found = Vec::with_capacity(2);
     for (id, field) in [(request.from, "fromAccountId"), (request.to, "toAccountId")] {
         match accounts::get(&app.pool, user, id).await.map_err(internal)? {
-            Some(account) if !account.kind.is_system() => found.push(account),
-            _ => return Ok(Some(UserError::rejection(&["input", field], RejectionCode::AccountNotFound, "no such account"))),
+            Some(account) => found.push(account),
+            None => {
+                return Ok(Some(UserError::rejection(
+                    &["input", field],
+                    RejectionCode::AccountNotFound,
+                    "no such account",
+                )));
+            }
         }
     }
     let currency = request.amount.currency();
     if let Some(account) = found.iter().find(|account| account.currency != currency) {
-        let message = format!("the account holds {}, the amount is in {currency}", account.currency);
-        return Ok(Some(UserError::rejection(&["input", "amount", "currency"], RejectionCode::CurrencyMismatch, message)));
+        let message = format!(
+            "the account holds {}, the amount is in {currency}",
+            account.currency
+        );
+        return Ok(Some(UserError::rejection(
+            &["input", "amount", "currency"],
+            RejectionCode::CurrencyMismatch,
+            message,
+        )));
     }
     if found.iter().any(|account| !account.is_open) {
-        return Ok(Some(UserError::rejection(&["input"], RejectionCode::AccountClosed, "the account is closed")));
+        return Ok(Some(UserError::rejection(
+            &["input"],
+            RejectionCode::AccountClosed,
+            "the account is closed",
+        )));
     }
     if found[0].available_balance.amount_minor() < request.amount.amount_minor() {
-        let message = format!("the available balance is {}", found[0].available_balance.to_decimal_string());
-        return Ok(Some(UserError::rejection(&["input", "amount", "amount"], RejectionCode::InsufficientFunds, message)));
+        let message = format!(
+            "the available balance is {}",
+            found[0].available_balance.to_decimal_string()
+        );
+        return Ok(Some(UserError::rejection(
+            &["input", "amount", "amount"],
+            RejectionCode::InsufficientFunds,
+            message,
+        )));
     }
     Ok(None)
 }
 
-async fn answer_existing(app: &AppState, existing: TransferView, request: &TransferRequest) -> Result<CreateTransferPayload> {
+async fn answer_existing(
+    app: &AppState,
+    existing: TransferView,
+    request: &TransferRequest,
+) -> Result<CreateTransferPayload> {
     if !existing.matches(request) {
         let error = UserError::new(
             &["input", "idempotencyKey"],
             "IDEMPOTENCY_KEY_REUSED",
             "this idempotency key was used for a different transfer",
         );
-        return Ok(CreateTransferPayload { transfer: None, user_errors: vec![error] });
+        return Ok(CreateTransferPayload {
+            transfer: None,
+            user_errors: vec![error],
+        });
     }
-    start_transfer(app, &existing).await?;
-    Ok(CreateTransferPayload { transfer: Some(Transfer(existing)), user_errors: vec![] })
+    // A transfer still in flight may be one whose first request crashed between registering and
+    // starting: start it (a no-op when running). A settled one is never started again, even
+    // after Temporal forgot its run.
+    if matches!(
+        existing.operation.status,
+        OperationStatus::Pending | OperationStatus::AwaitingApproval
+    ) {
+        start_transfer(app, &existing).await?;
+    }
+    Ok(CreateTransferPayload {
+        transfer: Some(Transfer(existing)),
+        user_errors: vec![],
+    })
 }
 
 /// Starts the transfer's workflow, or finds it started: the id derives from the key, a running
 /// workflow is reused and a finished one is never started again.
 async fn start_transfer(app: &AppState, view: &TransferView) -> Result<()> {
-    let description = view.description.as_deref().map(Description::parse).transpose().map_err(internal)?.flatten();
+    let description = view
+        .description
+        .as_deref()
+        .map(Description::parse)
+        .transpose()
+        .map_err(internal)?
+        .flatten();
     let input = TransferInput {
         transfer_id: view.operation.id,
         user_id: view.operation.user_id,
         idempotency_key: view.operation.idempotency_key.clone(),
-        request: TransferRequest { from: view.from, to: view.to, amount: view.amount, description },
+        request: TransferRequest {
+            from: view.from,
+            to: view.to,
+            amount: view.amount,
+            description,
+        },
     };
-    let options = WorkflowStartOptions::new(app.task_queue.clone(), view.operation.workflow_id.clone())
-        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-        .search_attributes(SearchAttributes::new([
-            DJINN_USER_ID.value_set(view.operation.user_id.to_string()),
-            DJINN_OPERATION.value_set("transfer".to_owned()),
-            DJINN_STATUS.value_set("PENDING".to_owned()),
-        ]))
-        .build();
-    match app.temporal.start_workflow(TransferWorkflow::run, input, options).await {
+    let options =
+        WorkflowStartOptions::new(app.task_queue.clone(), view.operation.workflow_id.clone())
+            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+            .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+            .search_attributes(SearchAttributes::new([
+                DJINN_USER_ID.value_set(view.operation.user_id.to_string()),
+                DJINN_OPERATION.value_set("transfer".to_owned()),
+                DJINN_STATUS.value_set("PENDING".to_owned()),
+            ]))
+            .build();
+    match app
+        .temporal
+        .start_workflow(TransferWorkflow::run, input, options)
+        .await
+    {
         Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(()),
         Err(error) => Err(internal(error)),
     }
 }
 
-pub async fn open_account(app: &AppState, user: UserId, input: OpenAccountInput) -> Result<OpenAccountPayload> {
+pub async fn open_account(
+    app: &AppState,
+    user: UserId,
+    input: OpenAccountInput,
+) -> Result<OpenAccountPayload> {
     let mut errors = Vec::new();
+    let key = input
+        .idempotency_key
+        .as_deref()
+        .map(IdempotencyKey::parse)
+        .transpose()
+        .map_err(|e| {
+            errors.push(UserError::new(
+                &["input", "idempotencyKey"],
+                "INVALID_IDEMPOTENCY_KEY",
+                e.to_string(),
+            ))
+        })
+        .ok();
     let name = AccountName::parse(&input.name)
-        .map_err(|e| errors.push(UserError::new(&["input", "name"], "INVALID_NAME", e.to_string())))
+        .map_err(|e| {
+            errors.push(UserError::new(
+                &["input", "name"],
+                "INVALID_NAME",
+                e.to_string(),
+            ))
+        })
         .ok();
     let currency = djinn_domain::Currency::parse(&input.currency)
-        .map_err(|e| errors.push(UserError::new(&["input", "currency"], "INVALID_CURRENCY", e.to_string())))
+        .map_err(|e| {
+            errors.push(UserError::new(
+                &["input", "currency"],
+                "INVALID_CURRENCY",
+                e.to_string(),
+            ))
+        })
         .ok();
     let opening_balance = match (&input.opening_balance, currency) {
         (None, Some(currency)) => Some(Money::zero(currency)),
-        (Some(opening), Some(currency)) => opening_balance(opening, currency).map_err(|e| errors.push(e)).ok(),
+        (Some(opening), Some(currency)) => opening_balance(opening, currency)
+            .map_err(|e| errors.push(e))
+            .ok(),
         (_, None) => None,
     };
-    let (Some(name), Some(opening_balance)) = (name, opening_balance) else {
-        return Ok(OpenAccountPayload { account: None, user_errors: errors });
+    let (Some(key), Some(name), Some(opening_balance)) = (key, name, opening_balance) else {
+        return Ok(OpenAccountPayload {
+            account: None,
+            user_errors: errors,
+        });
     };
 
-    let operation_id = OperationId::generate();
+    // Without a key, every request opens a new account, keyed by its own id.
     let account_id = AccountId::generate();
-    let workflow_id = format!("open-account:{user}:{account_id}");
-    operations::register_open_account(&app.pool, operation_id, user, account_id, &workflow_id).await.map_err(internal)?;
-    let workflow_input = OpenAccountWorkflowInput { operation_id, account_id, user_id: user, name, kind: input.kind.into(), opening_balance };
-    let options = WorkflowStartOptions::new(app.task_queue.clone(), workflow_id)
+    let key = key.map_or_else(|| account_id.to_string(), |key| key.as_str().to_owned());
+    let workflow_id = format!("open-account:{user}:{key}");
+    let operation = operations::register_open_account(
+        &app.pool,
+        OperationId::from_uuid(account_id.as_uuid()),
+        user,
+        &key,
+        &workflow_id,
+    )
+    .await
+    .map_err(internal)?;
+    let account_id = AccountId::from_uuid(operation.id.as_uuid());
+    let kind = input.kind.into();
+    if let Some(existing) = accounts::get(&app.pool, user, account_id)
+        .await
+        .map_err(internal)?
+    {
+        if existing.name != name.as_str()
+            || existing.kind != kind
+            || existing.currency != opening_balance.currency()
+        {
+            let error = UserError::new(
+                &["input", "idempotencyKey"],
+                "IDEMPOTENCY_KEY_REUSED",
+                "this idempotency key opened a different account",
+            );
+            return Ok(OpenAccountPayload {
+                account: None,
+                user_errors: vec![error],
+            });
+        }
+        return Ok(OpenAccountPayload {
+            account: Some(Account(existing)),
+            user_errors: vec![],
+        });
+    }
+
+    let workflow_input = OpenAccountWorkflowInput {
+        operation_id: operation.id,
+        account_id,
+        user_id: user,
+        name,
+        kind,
+        opening_balance,
+    };
+    let options = WorkflowStartOptions::new(app.task_queue.clone(), operation.workflow_id.clone())
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
         .search_attributes(SearchAttributes::new([
             DJINN_USER_ID.value_set(user.to_string()),
             DJINN_OPERATION.value_set("open_account".to_owned()),
         ]))
         .build();
-    let handle = app.temporal.start_workflow(OpenAccountWorkflow::run, workflow_input, options).await.map_err(internal)?;
-    match tokio::time::timeout(OPEN_ACCOUNT_WAIT, handle.get_result(WorkflowGetResultOptions::default())).await {
+    match app
+        .temporal
+        .start_workflow(OpenAccountWorkflow::run, workflow_input, options)
+        .await
+    {
+        Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => {}
+        Err(error) => return Err(internal(error)),
+    }
+    let handle = app
+        .temporal
+        .get_workflow_handle::<OpenAccountWorkflow>(operation.workflow_id.clone());
+    match tokio::time::timeout(
+        OPEN_ACCOUNT_WAIT,
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    {
         Ok(Ok(())) => {}
         Ok(Err(error)) => return Err(internal(error)),
-        Err(_) => return Err(async_graphql::Error::new("the account is still being opened; query it again shortly")),
+        Err(_) => {
+            return Err(async_graphql::Error::new(
+                "the account is still being opened; repeat the request with the same idempotencyKey",
+            ));
+        }
     }
-    let account = accounts::get(&app.pool, user, account_id).await.map_err(internal)?;
-    Ok(OpenAccountPayload { account: account.map(Account), user_errors: vec![] })
+    let account = accounts::get(&app.pool, user, account_id)
+        .await
+        .map_err(internal)?;
+    Ok(OpenAccountPayload {
+        account: account.map(Account),
+        user_errors: vec![],
+    })
 }
 
-fn opening_balance(opening: &crate::schema::MoneyInput, currency: djinn_domain::Currency) -> Result<Money, UserError> {
+fn opening_balance(
+    opening: &crate::schema::MoneyInput,
+    currency: djinn_domain::Currency,
+) -> Result<Money, UserError> {
     let path = ["input", "openingBalance"];
     let opening_currency = opening.currency().map_err(|e| money_error(e, &path))?;
     if opening_currency != currency {
-        return Err(UserError::rejection(&["input", "openingBalance", "currency"], RejectionCode::CurrencyMismatch, "the opening balance must be in the account's currency"));
+        return Err(UserError::rejection(
+            &["input", "openingBalance", "currency"],
+            RejectionCode::CurrencyMismatch,
+            "the opening balance must be in the account's currency",
+        ));
     }
-    let money = Money::parse(&opening.amount.0, currency)
-        .map_err(|e| UserError::rejection(&["input", "openingBalance", "amount"], RejectionCode::InvalidAmount, e.to_string()))?;
+    let money = Money::parse(&opening.amount.0, currency).map_err(|e| {
+        UserError::rejection(
+            &["input", "openingBalance", "amount"],
+            RejectionCode::InvalidAmount,
+            e.to_string(),
+        )
+    })?;
     if money.amount_minor() < 0 {
-        return Err(UserError::rejection(&["input", "openingBalance", "amount"], RejectionCode::InvalidAmount, "the opening balance must not be negative"));
+        return Err(UserError::rejection(
+            &["input", "openingBalance", "amount"],
+            RejectionCode::InvalidAmount,
+            "the opening balance must not be negative",
+        ));
+    }
+    if money.amount_minor() > AMOUNT_MAX_MINOR {
+        return Err(UserError::rejection(
+            &["input", "openingBalance", "amount"],
+            RejectionCode::InvalidAmount,
+            "the opening balance is too large",
+        ));
     }
     Ok(money)
 }

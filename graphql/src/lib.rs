@@ -7,8 +7,8 @@
 
 pub mod auth;
 mod commands;
-mod server;
 pub mod schema;
+mod server;
 
 pub use auth::{EmulatorTokenVerifier, TokenVerifier, UnconfiguredVerifier};
 pub use server::{ApiConfig, AppState, Application, REQUEST_BODY_MAX_BYTES};

@@ -26,7 +26,6 @@ pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     pub listen_addr: SocketAddr,
-    pub task_queue: String,
 }
 
 /// Shared by every request.
@@ -69,8 +68,13 @@ impl Application {
         self.listener.local_addr()
     }
 
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
     }
 }
 
@@ -78,29 +82,50 @@ async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").finish())
 }
 
-async fn graphql(State(state): State<ServerState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
-    let principal = match auth::bearer_token(&headers).and_then(|token| state.app.verifier.verify(token)) {
-        Ok(principal) => principal,
-        Err(error) => return unauthorized(&error),
-    };
+async fn graphql(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let principal =
+        match auth::bearer_token(&headers).and_then(|token| state.app.verifier.verify(token)) {
+            Ok(principal) => principal,
+            Err(error) => return unauthorized(&error),
+        };
     let user = match current_user(&state.app, &principal).await {
         Ok(user) => user,
         Err(response) => return response,
     };
-    let response: GraphQLResponse = state.schema.execute(request.into_inner().data(user)).await.into();
+    let response: GraphQLResponse = state
+        .schema
+        .execute(request.into_inner().data(user))
+        .await
+        .into();
     response.into_response()
 }
 
 async fn current_user(app: &AppState, principal: &Principal) -> Result<CurrentUser, Response> {
-    users::ensure_user(&app.pool, &principal.firebase_uid).await.map(CurrentUser).map_err(|error| {
-        tracing::error!(%error, "cannot resolve the user");
-        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"errors": [{"message": "service unavailable"}]}))).into_response()
-    })
+    users::ensure_user(&app.pool, &principal.firebase_uid)
+        .await
+        .map(CurrentUser)
+        .map_err(|error| {
+            tracing::error!(%error, "cannot resolve the user");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"errors": [{"message": "service unavailable"}]})),
+            )
+                .into_response()
+        })
 }
 
 fn unauthorized(error: &AuthError) -> Response {
     let body = serde_json::json!({"errors": [{"message": format!("unauthenticated: {error}"), "extensions": {"code": "UNAUTHENTICATED"}}]});
-    (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], Json(body)).into_response()
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        Json(body),
+    )
+        .into_response()
 }
 
 async fn healthz() -> &'static str {
@@ -109,7 +134,10 @@ async fn healthz() -> &'static str {
 
 /// Ready when both Postgres and Temporal answer.
 async fn readyz(State(state): State<ServerState>) -> Response {
-    let database = sqlx::query("SELECT 1").execute(&state.app.pool).await.is_ok();
+    let database = sqlx::query("SELECT 1")
+        .execute(&state.app.pool)
+        .await
+        .is_ok();
     let mut temporal = state.app.temporal.clone();
     let temporal_ok = temporalio_client::grpc::WorkflowService::get_system_info(
         &mut temporal,
@@ -117,6 +145,14 @@ async fn readyz(State(state): State<ServerState>) -> Response {
     )
     .await
     .is_ok();
-    let status = if database && temporal_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(serde_json::json!({"postgres": database, "temporal": temporal_ok}))).into_response()
+    let status = if database && temporal_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(serde_json::json!({"postgres": database, "temporal": temporal_ok})),
+    )
+        .into_response()
 }

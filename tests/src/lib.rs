@@ -20,11 +20,14 @@ pub const PROJECT_ID: &str = "djinn-test";
 
 /// The admin URL of the PostgreSQL server tests create their databases in.
 pub fn admin_database_url() -> String {
-    std::env::var("DJINN_TEST_DATABASE_URL").expect("DJINN_TEST_DATABASE_URL is set by `make test` (scripts/test.sh)")
+    std::env::var("DJINN_TEST_DATABASE_URL")
+        .expect("DJINN_TEST_DATABASE_URL is set by `make test` (scripts/test.sh)")
 }
 
 fn with_database(url: &str, database: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("a database URL ends with /<database>");
+    let (base, _) = url
+        .rsplit_once('/')
+        .expect("a database URL ends with /<database>");
     format!("{base}/{database}")
 }
 
@@ -32,8 +35,12 @@ fn with_database(url: &str, database: &str) -> String {
 pub async fn fresh_database() -> anyhow::Result<(String, PgPool)> {
     let admin_url = admin_database_url();
     let name = format!("djinn_test_{}", uuid::Uuid::now_v7().simple());
-    let admin = db::connect(&admin_url, 1).await.context("connecting to the test PostgreSQL")?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await?;
+    let admin = db::connect(&admin_url, 1)
+        .await
+        .context("connecting to the test PostgreSQL")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await?;
     admin.close().await;
     let url = with_database(&admin_url, &name);
     let pool = db::connect(&url, 60).await?;
@@ -53,10 +60,17 @@ impl WorkerThread {
         let (stop, stopped) = oneshot::channel::<()>();
         let (database_url, task_queue) = (database_url.to_owned(), task_queue.to_owned());
         let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
             runtime.block_on(async move {
-                let pool = db::connect(&database_url, 20).await.expect("worker connects to PostgreSQL");
-                let client = temporal::connect_from_env("djinn-test-worker").await.expect("worker connects to Temporal");
+                let pool = db::connect(&database_url, 20)
+                    .await
+                    .expect("worker connects to PostgreSQL");
+                let client = temporal::connect_from_env("djinn-test-worker")
+                    .await
+                    .expect("worker connects to Temporal");
                 djinn::worker::run(pool, client, &task_queue, async move {
                     let _ = stopped.await;
                 })
@@ -64,7 +78,10 @@ impl WorkerThread {
                 .expect("worker runs");
             });
         });
-        Self { stop: Some(stop), thread: Some(thread) }
+        Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     pub fn stop(mut self) {
@@ -130,7 +147,9 @@ pub async fn spawn_api() -> anyhow::Result<TestApp> {
         task_queue: task_queue.clone(),
         verifier: Arc::new(EmulatorTokenVerifier::new(PROJECT_ID)),
     };
-    let config = ApiConfig { listen_addr: "127.0.0.1:0".parse()?, task_queue: task_queue.clone() };
+    let config = ApiConfig {
+        listen_addr: "127.0.0.1:0".parse()?,
+    };
     let application = Application::build(&config, state).await?;
     let address = format!("http://{}", application.local_addr()?);
     let (api_stop, stopped) = oneshot::channel::<()>();
@@ -152,8 +171,10 @@ pub async fn spawn_api() -> anyhow::Result<TestApp> {
 /// An unsigned Firebase-emulator token for `uid`, as the emulator issues them.
 pub fn token_for(uid: &str) -> String {
     let now = chrono::Utc::now().timestamp();
-    unsigned_token(&json!({"iss": format!("https://securetoken.google.com/{PROJECT_ID}"), "aud": PROJECT_ID,
-        "sub": uid, "iat": now, "exp": now + 3600}))
+    unsigned_token(
+        &json!({"iss": format!("https://securetoken.google.com/{PROJECT_ID}"), "aud": PROJECT_ID,
+        "sub": uid, "iat": now, "exp": now + 3600}),
+    )
 }
 
 /// An unsigned token with exactly these claims.
@@ -172,7 +193,11 @@ pub struct Client {
 
 impl TestApp {
     pub fn client(&self, uid: &str) -> Client {
-        Client { address: self.address.clone(), token: token_for(uid), http: self.http.clone() }
+        Client {
+            address: self.address.clone(),
+            token: token_for(uid),
+            http: self.http.clone(),
+        }
     }
 
     /// Every posting of every transaction balances, and every account's posted balance equals
@@ -203,11 +228,15 @@ impl TestApp {
 
     /// (posted, pending debit) of an account, straight from the projection.
     pub async fn balance_minor(&self, account_global_id: &str) -> anyhow::Result<(i64, i64)> {
-        let uuid = djinn_graphql::schema::ids::decode(account_global_id).context("an account id")?.1;
-        Ok(sqlx::query_as("SELECT posted_minor, pending_debit_minor FROM account_balances WHERE account_id = $1")
-            .bind(uuid)
-            .fetch_one(&self.db)
-            .await?)
+        let uuid = djinn_graphql::schema::ids::decode(account_global_id)
+            .context("an account id")?
+            .1;
+        Ok(sqlx::query_as(
+            "SELECT posted_minor, pending_debit_minor FROM account_balances WHERE account_id = $1",
+        )
+        .bind(uuid)
+        .fetch_one(&self.db)
+        .await?)
     }
 }
 
@@ -239,7 +268,12 @@ impl Client {
     }
 
     /// Opens an account and returns its global id.
-    pub async fn open_account(&self, name: &str, currency: &str, opening: Option<&str>) -> anyhow::Result<String> {
+    pub async fn open_account(
+        &self,
+        name: &str,
+        currency: &str,
+        opening: Option<&str>,
+    ) -> anyhow::Result<String> {
         let opening = opening.map(|amount| json!({"amount": amount, "currency": currency}));
         let data = self
             .data(
@@ -247,11 +281,21 @@ impl Client {
                 json!({"input": {"name": name, "kind": "CHECKING", "currency": currency, "openingBalance": opening}}),
             )
             .await?;
-        data["openAccount"]["account"]["id"].as_str().map(str::to_owned).with_context(|| format!("openAccount failed: {data}"))
+        data["openAccount"]["account"]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("openAccount failed: {data}"))
     }
 
     /// Sends createTransfer and returns the payload (transfer and userErrors).
-    pub async fn create_transfer(&self, key: &str, from: &str, to: &str, amount: &str, currency: &str) -> anyhow::Result<Value> {
+    pub async fn create_transfer(
+        &self,
+        key: &str,
+        from: &str,
+        to: &str,
+        amount: &str,
+        currency: &str,
+    ) -> anyhow::Result<Value> {
         let data = self
             .data(
                 "mutation($input: CreateTransferInput!) { createTransfer(input: $input) {
@@ -290,7 +334,12 @@ impl Client {
         let data = self
             .data("query($id: ID!) { account(id: $id) { balance { amount } availableBalance { amount } } }", json!({"id": account}))
             .await?;
-        let amount = |field: &str| data["account"][field]["amount"].as_str().map(str::to_owned).context("an amount");
+        let amount = |field: &str| {
+            data["account"][field]["amount"]
+                .as_str()
+                .map(str::to_owned)
+                .context("an amount")
+        };
         Ok((amount("balance")?, amount("availableBalance")?))
     }
 }
@@ -301,10 +350,35 @@ pub fn djinn_binary() -> anyhow::Result<std::path::PathBuf> {
         return Ok(path.into());
     }
     let exe = std::env::current_exe()?;
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).context("test binary lives in target/<profile>/deps")?;
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("test binary lives in target/<profile>/deps")?;
     let binary = profile_dir.join("djinn");
     if !binary.exists() {
-        bail!("{} is missing: run `cargo build --bin djinn` first (make test does)", binary.display());
+        bail!(
+            "{} is missing: run `cargo build --bin djinn` first (make test does)",
+            binary.display()
+        );
     }
     Ok(binary)
+}
+
+/// Replays a finished transfer's history from the server against today's workflow code: a
+/// change that breaks determinism fails here rather than in production.
+pub async fn replay_transfer(
+    temporal: &temporalio_client::Client,
+    workflow_id: &str,
+) -> anyhow::Result<()> {
+    use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+    let history = temporal
+        .get_workflow_handle::<djinn_workflows::TransferWorkflow>(workflow_id)
+        .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default());
+    let replayer = WorkflowReplayer::new(
+        WorkflowReplayerOptions::new()
+            .register_workflow::<djinn_workflows::TransferWorkflow>()?
+            .build(),
+    )?;
+    replayer.replay_workflow(history).await?;
+    Ok(())
 }

@@ -7,7 +7,9 @@ use serde_json::json;
 async fn bad_amounts_are_refused_and_nothing_changes() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     let alice = app.client("alice");
-    let from = alice.open_account("Checking", "USD", Some("100.00")).await?;
+    let from = alice
+        .open_account("Checking", "USD", Some("100.00"))
+        .await?;
     let to = alice.open_account("Savings", "USD", None).await?;
 
     let cases = [
@@ -20,15 +22,30 @@ async fn bad_amounts_are_refused_and_nothing_changes() -> anyhow::Result<()> {
         (" 1.00", "INVALID_AMOUNT"),
         ("", "INVALID_AMOUNT"),
         ("92233720368547758.08", "INVALID_AMOUNT"),
+        ("10000000000000.01", "INVALID_AMOUNT"),
         ("99999999999999999999999", "INVALID_AMOUNT"),
         ("100.01", "INSUFFICIENT_FUNDS"),
     ];
     for (index, (amount, code)) in cases.iter().enumerate() {
-        let payload = alice.create_transfer(&format!("bad-{index}"), &from, &to, amount, "USD").await?;
+        let payload = alice
+            .create_transfer(&format!("bad-{index}"), &from, &to, amount, "USD")
+            .await?;
         assert_eq!(payload["transfer"], json!(null), "{amount:?}");
-        assert_eq!(payload["userErrors"][0]["code"], *code, "{amount:?}: {payload}");
-        assert_eq!(payload["userErrors"][0]["field"], json!(["input", "amount", "amount"]), "{amount:?}");
-        assert!(!payload["userErrors"][0]["message"].as_str().unwrap_or("").is_empty());
+        assert_eq!(
+            payload["userErrors"][0]["code"], *code,
+            "{amount:?}: {payload}"
+        );
+        assert_eq!(
+            payload["userErrors"][0]["field"],
+            json!(["input", "amount", "amount"]),
+            "{amount:?}"
+        );
+        assert!(
+            !payload["userErrors"][0]["message"]
+                .as_str()
+                .unwrap_or("")
+                .is_empty()
+        );
     }
 
     // Amounts as JSON numbers are malformed requests: a top-level error, not a float.
@@ -38,29 +55,65 @@ async fn bad_amounts_are_refused_and_nothing_changes() -> anyhow::Result<()> {
             json!({"input": {"idempotencyKey": "num", "fromAccountId": from, "toAccountId": to, "amount": {"amount": 1.5, "currency": "USD"}}}),
         )
         .await?;
-    assert!(body["errors"].as_array().is_some_and(|e| !e.is_empty()), "{body}");
+    assert!(
+        body["errors"].as_array().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
 
     let other_cases = [
-        (json!({"idempotencyKey": "c1", "fromAccountId": from, "toAccountId": to, "amount": {"amount": "1.00", "currency": "EUR"}}), "CURRENCY_MISMATCH"),
-        (json!({"idempotencyKey": "c2", "fromAccountId": from, "toAccountId": to, "amount": {"amount": "1.00", "currency": "usd"}}), "INVALID_CURRENCY"),
-        (json!({"idempotencyKey": "c3", "fromAccountId": from, "toAccountId": from, "amount": {"amount": "1.00", "currency": "USD"}}), "SAME_ACCOUNT"),
-        (json!({"idempotencyKey": "c4", "fromAccountId": "nonsense", "toAccountId": to, "amount": {"amount": "1.00", "currency": "USD"}}), "ACCOUNT_NOT_FOUND"),
-        (json!({"idempotencyKey": "c5", "fromAccountId": from, "toAccountId": "QWNjb3VudDowMTkzYTBjNC04ZTJiLTdjYzEtOWMxZS0zYjVlOWQyZjFhMDA", "amount": {"amount": "1.00", "currency": "USD"}}), "ACCOUNT_NOT_FOUND"),
-        (json!({"idempotencyKey": "has space", "fromAccountId": from, "toAccountId": to, "amount": {"amount": "1.00", "currency": "USD"}}), "INVALID_IDEMPOTENCY_KEY"),
-        (json!({"idempotencyKey": "c6", "fromAccountId": from, "toAccountId": to, "amount": {"amount": "1.00", "currency": "USD"}, "description": "x".repeat(501)}), "INVALID_DESCRIPTION"),
+        (
+            json!({"idempotencyKey": "c1", "fromAccountId": from, "toAccountId": to, "amount": {"amount": "1.00", "currency": "EUR"}}),
+            "CURRENCY_MISMATCH",
+        ),
+        (
+            json!({"idempotencyKey": "c2", "fromAccountId": from, "toAccountId": to, "amount": {"amount": "1.00", "currency": "usd"}}),
+            "INVALID_CURRENCY",
+        ),
+        (
+            json!({"idempotencyKey": "c3", "fromAccountId": from, "toAccountId": from, "amount": {"amount": "1.00", "currency": "USD"}}),
+            "SAME_ACCOUNT",
+        ),
+        (
+            json!({"idempotencyKey": "c4", "fromAccountId": "nonsense", "toAccountId": to, "amount": {"amount": "1.00", "currency": "USD"}}),
+            "ACCOUNT_NOT_FOUND",
+        ),
+        (
+            json!({"idempotencyKey": "c5", "fromAccountId": from, "toAccountId": "QWNjb3VudDowMTkzYTBjNC04ZTJiLTdjYzEtOWMxZS0zYjVlOWQyZjFhMDA", "amount": {"amount": "1.00", "currency": "USD"}}),
+            "ACCOUNT_NOT_FOUND",
+        ),
+        (
+            json!({"idempotencyKey": "has space", "fromAccountId": from, "toAccountId": to, "amount": {"amount": "1.00", "currency": "USD"}}),
+            "INVALID_IDEMPOTENCY_KEY",
+        ),
+        (
+            json!({"idempotencyKey": "c6", "fromAccountId": from, "toAccountId": to, "amount": {"amount": "1.00", "currency": "USD"}, "description": "x".repeat(501)}),
+            "INVALID_DESCRIPTION",
+        ),
     ];
     for (input, code) in other_cases {
         let data = alice
             .data("mutation($input: CreateTransferInput!) { createTransfer(input: $input) { transfer { id } userErrors { code } } }", json!({"input": input}))
             .await?;
         assert_eq!(data["createTransfer"]["transfer"], json!(null), "{code}");
-        assert_eq!(data["createTransfer"]["userErrors"][0]["code"], code, "{data}");
+        assert_eq!(
+            data["createTransfer"]["userErrors"][0]["code"], code,
+            "{data}"
+        );
     }
 
-    assert_eq!(alice.balances(&from).await?, ("100.00".into(), "100.00".into()));
+    assert_eq!(
+        alice.balances(&from).await?,
+        ("100.00".into(), "100.00".into())
+    );
     assert_eq!(alice.balances(&to).await?, ("0.00".into(), "0.00".into()));
-    let transfers: i64 = sqlx::query_scalar("SELECT count(*) FROM operations WHERE kind = 'transfer'").fetch_one(&app.db).await?;
-    assert_eq!(transfers, 0, "no refused request may leave an operation behind");
+    let transfers: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM operations WHERE kind = 'transfer'")
+            .fetch_one(&app.db)
+            .await?;
+    assert_eq!(
+        transfers, 0,
+        "no refused request may leave an operation behind"
+    );
     app.assert_ledger_consistent().await?;
     Ok(())
 }
@@ -71,21 +124,72 @@ async fn bad_accounts_are_refused() -> anyhow::Result<()> {
     let alice = app.client("alice");
     let query = "mutation($input: OpenAccountInput!) { openAccount(input: $input) { account { id } userErrors { field code } } }";
     let cases = [
-        (json!({"name": " ", "kind": "CASH", "currency": "USD"}), "INVALID_NAME"),
-        (json!({"name": "x".repeat(101), "kind": "CASH", "currency": "USD"}), "INVALID_NAME"),
-        (json!({"name": "Wallet", "kind": "CASH", "currency": "XYZ"}), "INVALID_CURRENCY"),
-        (json!({"name": "Wallet", "kind": "CASH", "currency": "USD", "openingBalance": {"amount": "-5.00", "currency": "USD"}}), "INVALID_AMOUNT"),
-        (json!({"name": "Wallet", "kind": "CASH", "currency": "USD", "openingBalance": {"amount": "5.001", "currency": "USD"}}), "INVALID_AMOUNT"),
-        (json!({"name": "Wallet", "kind": "CASH", "currency": "JPY", "openingBalance": {"amount": "5.5", "currency": "JPY"}}), "INVALID_AMOUNT"),
-        (json!({"name": "Wallet", "kind": "CASH", "currency": "USD", "openingBalance": {"amount": "5.00", "currency": "EUR"}}), "CURRENCY_MISMATCH"),
+        (
+            json!({"name": " ", "kind": "CASH", "currency": "USD"}),
+            "INVALID_NAME",
+        ),
+        (
+            json!({"name": "x".repeat(101), "kind": "CASH", "currency": "USD"}),
+            "INVALID_NAME",
+        ),
+        (
+            json!({"name": "Wallet", "kind": "CASH", "currency": "XYZ"}),
+            "INVALID_CURRENCY",
+        ),
+        (
+            json!({"name": "Wallet", "kind": "CASH", "currency": "USD", "openingBalance": {"amount": "-5.00", "currency": "USD"}}),
+            "INVALID_AMOUNT",
+        ),
+        (
+            json!({"name": "Wallet", "kind": "CASH", "currency": "USD", "openingBalance": {"amount": "5.001", "currency": "USD"}}),
+            "INVALID_AMOUNT",
+        ),
+        (
+            json!({"name": "Wallet", "kind": "CASH", "currency": "JPY", "openingBalance": {"amount": "5.5", "currency": "JPY"}}),
+            "INVALID_AMOUNT",
+        ),
+        (
+            json!({"name": "Wallet", "kind": "CASH", "currency": "USD", "openingBalance": {"amount": "5.00", "currency": "EUR"}}),
+            "CURRENCY_MISMATCH",
+        ),
     ];
     for (input, code) in cases {
         let data = alice.data(query, json!({"input": input})).await?;
         assert_eq!(data["openAccount"]["account"], json!(null), "{code}");
         assert_eq!(data["openAccount"]["userErrors"][0]["code"], code, "{data}");
     }
-    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts").fetch_one(&app.db).await?;
+    let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts")
+        .fetch_one(&app.db)
+        .await?;
     assert_eq!(accounts, 0);
+    let too_large = json!({"name": "Wallet", "kind": "CASH", "currency": "USD", "openingBalance": {"amount": "10000000000000.01", "currency": "USD"}});
+    let data = alice.data(query, json!({"input": too_large})).await?;
+    assert_eq!(
+        data["openAccount"]["userErrors"][0]["code"],
+        "INVALID_AMOUNT"
+    );
+    // The same key opens one account; reusing it for another account is refused.
+    let keyed = json!({"idempotencyKey": "wallet-1", "name": "Wallet", "kind": "CASH", "currency": "USD", "openingBalance": {"amount": "5.00", "currency": "USD"}});
+    let first = alice.data(query, json!({"input": keyed})).await?;
+    let again = alice.data(query, json!({"input": keyed})).await?;
+    assert_eq!(
+        first["openAccount"]["account"]["id"],
+        again["openAccount"]["account"]["id"]
+    );
+    assert!(first["openAccount"]["account"]["id"].is_string(), "{first}");
+    let renamed =
+        json!({"idempotencyKey": "wallet-1", "name": "Other", "kind": "CASH", "currency": "USD"});
+    let reused = alice.data(query, json!({"input": renamed})).await?;
+    assert_eq!(
+        reused["openAccount"]["userErrors"][0]["code"],
+        "IDEMPOTENCY_KEY_REUSED"
+    );
+    let opening_transactions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM transactions WHERE kind = 'opening'")
+            .fetch_one(&app.db)
+            .await?;
+    assert_eq!(opening_transactions, 1, "one opening balance for one key");
+
     // JPY has no minor unit: whole yen are exact.
     let yen = alice.open_account("Yen", "JPY", Some("1500")).await?;
     assert_eq!(alice.balances(&yen).await?.0, "1500");

@@ -7,14 +7,20 @@ async fn concurrent_transfers_never_overdraw_and_conserve_money() -> anyhow::Res
     let app = spawn_app().await?;
     let alice = app.client("alice");
     // 100.00 in the source; 50 transfers of 3.00 ask for 150.00, so at most 33 can post.
-    let source = alice.open_account("Checking", "USD", Some("100.00")).await?;
+    let source = alice
+        .open_account("Checking", "USD", Some("100.00"))
+        .await?;
     let mut targets = Vec::new();
     for name in ["A", "B", "C"] {
         targets.push(alice.open_account(name, "USD", None).await?);
     }
 
     let keys: Vec<String> = (0..50).map(|i| format!("burst-{i}")).collect();
-    let requests: Vec<_> = keys.iter().enumerate().map(|(i, key)| alice.create_transfer(key, &source, &targets[i % 3], "3.00", "USD")).collect();
+    let requests: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| alice.create_transfer(key, &source, &targets[i % 3], "3.00", "USD"))
+        .collect();
     let mut ids = Vec::new();
     let mut refused_at_creation = 0;
     for payload in futures::future::join_all(requests).await {
@@ -22,7 +28,10 @@ async fn concurrent_transfers_never_overdraw_and_conserve_money() -> anyhow::Res
         match payload["transfer"]["id"].as_str() {
             Some(id) => ids.push(id.to_owned()),
             None => {
-                assert_eq!(payload["userErrors"][0]["code"], "INSUFFICIENT_FUNDS", "{payload}");
+                assert_eq!(
+                    payload["userErrors"][0]["code"], "INSUFFICIENT_FUNDS",
+                    "{payload}"
+                );
                 refused_at_creation += 1;
             }
         }
@@ -32,11 +41,22 @@ async fn concurrent_transfers_never_overdraw_and_conserve_money() -> anyhow::Res
         let transfer = alice.settled_transfer(id).await?;
         match transfer["status"].as_str() {
             Some("POSTED") => posted += 1,
-            Some("VOIDED") => assert_eq!(transfer["failureCode"], "INSUFFICIENT_FUNDS", "{transfer}"),
+            Some("VOIDED") => {
+                assert_eq!(transfer["failureCode"], "INSUFFICIENT_FUNDS", "{transfer}");
+                // A voided history replays too: the rejection path is deterministic.
+                djinn_tests::replay_transfer(
+                    &app.temporal,
+                    transfer["workflowId"].as_str().unwrap_or_default(),
+                )
+                .await?;
+            }
             other => panic!("unexpected status {other:?}"),
         }
     }
-    assert_eq!(posted, 33, "exactly as many as the balance allows ({refused_at_creation} refused at creation)");
+    assert_eq!(
+        posted, 33,
+        "exactly as many as the balance allows ({refused_at_creation} refused at creation)"
+    );
 
     let (source_posted, source_pending) = app.balance_minor(&source).await?;
     assert_eq!((source_posted, source_pending), (10_000 - posted * 300, 0));

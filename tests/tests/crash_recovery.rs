@@ -11,7 +11,9 @@ async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
     let app = spawn_api().await?;
     let alice = app.client("alice");
     let opener = WorkerThread::start(&app.database_url, &app.task_queue);
-    let from = alice.open_account("Checking", "USD", Some("100.00")).await?;
+    let from = alice
+        .open_account("Checking", "USD", Some("100.00"))
+        .await?;
     let to = alice.open_account("Savings", "USD", None).await?;
     opener.stop();
 
@@ -24,18 +26,40 @@ async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()?;
-    let payload = alice.create_transfer(key, &from, &to, "25.00", "USD").await?;
-    let id = payload["transfer"]["id"].as_str().expect("an id").to_owned();
+    let payload = alice
+        .create_transfer(key, &from, &to, "25.00", "USD")
+        .await?;
+    let id = payload["transfer"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
     let status = tokio::time::timeout(Duration::from_secs(60), doomed.wait()).await??;
     assert!(!status.success(), "the worker must have died mid-transfer");
-    let transaction = djinn_graphql::schema::ids::decode(&id).expect("a transfer id").1;
-    let committed: String = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1").bind(transaction).fetch_one(&app.db).await?;
-    assert_eq!(committed, if step == "reserve_transfer" { "pending" } else { "posted" }, "the step committed before the crash");
+    let transaction = djinn_graphql::schema::ids::decode(&id)
+        .expect("a transfer id")
+        .1;
+    let committed: String = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
+        .bind(transaction)
+        .fetch_one(&app.db)
+        .await?;
+    assert_eq!(
+        committed,
+        if step == "reserve_transfer" {
+            "pending"
+        } else {
+            "posted"
+        },
+        "the step committed before the crash"
+    );
 
     let _survivor = WorkerThread::start(&app.database_url, &app.task_queue);
     let settled = alice.settled_transfer(&id).await?;
     assert_eq!(settled["status"], "POSTED");
-    let postings: i64 = sqlx::query_scalar("SELECT count(*) FROM postings WHERE transaction_id = $1").bind(transaction).fetch_one(&app.db).await?;
+    let postings: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM postings WHERE transaction_id = $1")
+            .bind(transaction)
+            .fetch_one(&app.db)
+            .await?;
     assert_eq!(postings, 2, "exactly one posting pair");
     assert_eq!(app.balance_minor(&from).await?, (7_500, 0));
     assert_eq!(app.balance_minor(&to).await?, (2_500, 0));

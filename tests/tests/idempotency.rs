@@ -10,7 +10,9 @@ async fn the_same_key_and_input_return_the_same_transfer() -> anyhow::Result<()>
     let from = alice.open_account("Checking", "USD", Some("50.00")).await?;
     let to = alice.open_account("Savings", "USD", None).await?;
 
-    let first = alice.create_transfer("once", &from, &to, "10.00", "USD").await?;
+    let first = alice
+        .create_transfer("once", &from, &to, "10.00", "USD")
+        .await?;
     let id = first["transfer"]["id"].as_str().expect("an id").to_owned();
     alice.settled_transfer(&id).await?;
     // Retries after it posted, and a burst of concurrent duplicates: all the same transfer.
@@ -25,7 +27,10 @@ async fn the_same_key_and_input_return_the_same_transfer() -> anyhow::Result<()>
     }
     assert_eq!(alice.balances(&from).await?.0, "40.00");
     assert_eq!(alice.balances(&to).await?.0, "10.00");
-    let transactions: i64 = sqlx::query_scalar("SELECT count(*) FROM transactions WHERE kind = 'transfer'").fetch_one(&app.db).await?;
+    let transactions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM transactions WHERE kind = 'transfer'")
+            .fetch_one(&app.db)
+            .await?;
     assert_eq!(transactions, 1);
     app.assert_ledger_consistent().await?;
     Ok(())
@@ -37,12 +42,19 @@ async fn concurrent_first_requests_with_one_key_make_one_transfer() -> anyhow::R
     let alice = app.client("alice");
     let from = alice.open_account("Checking", "USD", Some("50.00")).await?;
     let to = alice.open_account("Savings", "USD", None).await?;
-    let requests: Vec<_> = (0..8).map(|_| alice.create_transfer("race", &from, &to, "7.00", "USD")).collect();
+    let requests: Vec<_> = (0..8)
+        .map(|_| alice.create_transfer("race", &from, &to, "7.00", "USD"))
+        .collect();
     let mut ids = std::collections::BTreeSet::new();
     for payload in futures::future::join_all(requests).await {
         let payload = payload?;
         assert_eq!(payload["userErrors"], json!([]));
-        ids.insert(payload["transfer"]["id"].as_str().expect("an id").to_owned());
+        ids.insert(
+            payload["transfer"]["id"]
+                .as_str()
+                .expect("an id")
+                .to_owned(),
+        );
     }
     assert_eq!(ids.len(), 1, "one key, one transfer");
     let id = ids.into_iter().next().expect("one id");
@@ -57,21 +69,33 @@ async fn the_same_key_with_a_different_input_is_refused() -> anyhow::Result<()> 
     let alice = app.client("alice");
     let from = alice.open_account("Checking", "USD", Some("50.00")).await?;
     let to = alice.open_account("Savings", "USD", None).await?;
-    let first = alice.create_transfer("k", &from, &to, "10.00", "USD").await?;
-    alice.settled_transfer(first["transfer"]["id"].as_str().expect("an id")).await?;
+    let first = alice
+        .create_transfer("k", &from, &to, "10.00", "USD")
+        .await?;
+    alice
+        .settled_transfer(first["transfer"]["id"].as_str().expect("an id"))
+        .await?;
 
     for (from, to, amount) in [(&from, &to, "10.01"), (&to, &from, "10.00")] {
         let reused = alice.create_transfer("k", from, to, amount, "USD").await?;
         assert_eq!(reused["transfer"], json!(null));
         assert_eq!(reused["userErrors"][0]["code"], "IDEMPOTENCY_KEY_REUSED");
-        assert_eq!(reused["userErrors"][0]["field"], json!(["input", "idempotencyKey"]));
+        assert_eq!(
+            reused["userErrors"][0]["field"],
+            json!(["input", "idempotencyKey"])
+        );
     }
     assert_eq!(alice.balances(&from).await?.0, "40.00");
     assert_eq!(alice.balances(&to).await?.0, "10.00");
     // Keys are per user: Bob may use the same key for his own transfer.
     let bob = app.client("bob");
-    let (bob_from, bob_to) = (bob.open_account("A", "USD", Some("5.00")).await?, bob.open_account("B", "USD", None).await?);
-    let bobs = bob.create_transfer("k", &bob_from, &bob_to, "1.00", "USD").await?;
+    let (bob_from, bob_to) = (
+        bob.open_account("A", "USD", Some("5.00")).await?,
+        bob.open_account("B", "USD", None).await?,
+    );
+    let bobs = bob
+        .create_transfer("k", &bob_from, &bob_to, "1.00", "USD")
+        .await?;
     assert_eq!(bobs["userErrors"], json!([]));
     Ok(())
 }

@@ -8,54 +8,129 @@ use temporalio_client::WorkflowDescribeOptions;
 async fn a_transfer_moves_money_and_reads_back_everywhere() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     let alice = app.client("alice");
-    let checking = alice.open_account("Checking", "USD", Some("100.00")).await?;
+    let checking = alice
+        .open_account("Checking", "USD", Some("100.00"))
+        .await?;
     let savings = alice.open_account("Savings", "USD", None).await?;
-    assert_eq!(alice.balances(&checking).await?, ("100.00".into(), "100.00".into()));
+    assert_eq!(
+        alice.balances(&checking).await?,
+        ("100.00".into(), "100.00".into())
+    );
 
-    let payload = alice.create_transfer("rent-2026-11", &checking, &savings, "12.34", "USD").await?;
+    let payload = alice
+        .create_transfer("rent-2026-11", &checking, &savings, "12.34", "USD")
+        .await?;
     assert_eq!(payload["userErrors"], json!([]));
     let transfer = &payload["transfer"];
     assert_eq!(transfer["status"], "PENDING");
-    assert_eq!(transfer["amount"], json!({"amount": "12.34", "currency": "USD"}));
+    assert_eq!(
+        transfer["amount"],
+        json!({"amount": "12.34", "currency": "USD"})
+    );
     let workflow_id = transfer["workflowId"].as_str().expect("a workflow id");
-    assert!(workflow_id.starts_with("transfer:") && workflow_id.ends_with(":rent-2026-11"), "{workflow_id}");
+    assert!(
+        workflow_id.starts_with("transfer:") && workflow_id.ends_with(":rent-2026-11"),
+        "{workflow_id}"
+    );
 
     let id = transfer["id"].as_str().expect("an id");
     let settled = alice.settled_transfer(id).await?;
     assert_eq!(settled["status"], "POSTED");
-    assert_eq!(alice.balances(&checking).await?, ("87.66".into(), "87.66".into()));
-    assert_eq!(alice.balances(&savings).await?, ("12.34".into(), "12.34".into()));
+    assert_eq!(
+        alice.balances(&checking).await?,
+        ("87.66".into(), "87.66".into())
+    );
+    assert_eq!(
+        alice.balances(&savings).await?,
+        ("12.34".into(), "12.34".into())
+    );
 
     // The workflow's own view, through GraphQL (a Temporal query) and through Temporal.
     let data = alice
         .data("query($id: ID!) { transfer(id: $id) { workflowStatus fromAccount { name } toAccount { name } } }", json!({"id": id}))
         .await?;
-    assert_eq!(data["transfer"], json!({"workflowStatus": "POSTED", "fromAccount": {"name": "Checking"}, "toAccount": {"name": "Savings"}}));
-    let description = app.temporal.get_workflow_handle::<djinn_workflows::TransferWorkflow>(workflow_id).describe(WorkflowDescribeOptions::default()).await?;
-    let attributes = format!("{:?}", description.raw().workflow_execution_info.as_ref().and_then(|info| info.search_attributes.clone()));
-    assert!(attributes.contains("DjinnStatus") && attributes.contains("DjinnUserId"), "{attributes}");
+    assert_eq!(
+        data["transfer"],
+        json!({"workflowStatus": "POSTED", "fromAccount": {"name": "Checking"}, "toAccount": {"name": "Savings"}})
+    );
+    let description = app
+        .temporal
+        .get_workflow_handle::<djinn_workflows::TransferWorkflow>(workflow_id)
+        .describe(WorkflowDescribeOptions::default())
+        .await?;
+    let attributes = format!(
+        "{:?}",
+        description
+            .raw()
+            .workflow_execution_info
+            .as_ref()
+            .and_then(|info| info.search_attributes.clone())
+    );
+    assert!(
+        attributes.contains("DjinnStatus") && attributes.contains("DjinnUserId"),
+        "{attributes}"
+    );
 
     // The ledger read back: one transaction, two postings summing to zero, never editable.
-    let transaction = djinn_graphql::schema::ids::decode(id).expect("a transfer id").1;
+    let transaction = djinn_graphql::schema::ids::decode(id)
+        .expect("a transfer id")
+        .1;
     let postings: Vec<(i64, String)> = sqlx::query_as("SELECT amount_minor, currency::text FROM postings WHERE transaction_id = $1 ORDER BY amount_minor")
         .bind(transaction)
         .fetch_all(&app.db)
         .await?;
-    assert_eq!(postings, vec![(-1234, "USD".to_owned()), (1234, "USD".to_owned())]);
-    let update = sqlx::query("UPDATE postings SET amount_minor = 1 WHERE transaction_id = $1").bind(transaction).execute(&app.db).await;
+    assert_eq!(
+        postings,
+        vec![(-1234, "USD".to_owned()), (1234, "USD".to_owned())]
+    );
+    let update = sqlx::query("UPDATE postings SET amount_minor = 1 WHERE transaction_id = $1")
+        .bind(transaction)
+        .execute(&app.db)
+        .await;
     assert!(update.is_err(), "postings must be immutable");
-    let delete = sqlx::query("DELETE FROM postings WHERE transaction_id = $1").bind(transaction).execute(&app.db).await;
+    let delete = sqlx::query("DELETE FROM postings WHERE transaction_id = $1")
+        .bind(transaction)
+        .execute(&app.db)
+        .await;
     assert!(delete.is_err(), "postings must be immutable");
     app.assert_ledger_consistent().await?;
+    djinn_tests::replay_transfer(&app.temporal, workflow_id).await?;
 
     // Lists are served from Postgres: two account openings and the transfer, newest first.
     let data = alice.data("{ me { id } operations(first: 10) { edges { node { kind status transfer { id } } } } }", json!({})).await?;
-    let kinds: Vec<_> = data["operations"]["edges"].as_array().expect("edges").iter().map(|e| e["node"]["kind"].clone()).collect();
-    assert_eq!(kinds, vec![json!("TRANSFER"), json!("OPEN_ACCOUNT"), json!("OPEN_ACCOUNT")]);
+    let kinds: Vec<_> = data["operations"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"]["kind"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            json!("TRANSFER"),
+            json!("OPEN_ACCOUNT"),
+            json!("OPEN_ACCOUNT")
+        ]
+    );
     assert_eq!(data["operations"]["edges"][0]["node"]["status"], "POSTED");
-    let only_transfers = alice.data("{ operations(kind: TRANSFER) { edges { node { kind } } } }", json!({})).await?;
-    assert_eq!(only_transfers["operations"]["edges"].as_array().map(Vec::len), Some(1));
-    let node = alice.data("query($id: ID!) { node(id: $id) { id ... on Transfer { status } } }", json!({"id": id})).await?;
+    let only_transfers = alice
+        .data(
+            "{ operations(kind: TRANSFER) { edges { node { kind } } } }",
+            json!({}),
+        )
+        .await?;
+    assert_eq!(
+        only_transfers["operations"]["edges"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let node = alice
+        .data(
+            "query($id: ID!) { node(id: $id) { id ... on Transfer { status } } }",
+            json!({"id": id}),
+        )
+        .await?;
     assert_eq!(node["node"]["status"], "POSTED");
     Ok(())
 }
@@ -70,17 +145,37 @@ async fn accounts_page_with_relay_cursors() -> anyhow::Result<()> {
     }
     let query = "query($after: String) { accounts(first: 2, after: $after) { edges { cursor node { id name currency } } pageInfo { hasNextPage } } }";
     let first = alice.data(query, json!({"after": null})).await?;
-    let edges = first["accounts"]["edges"].as_array().expect("edges").clone();
+    let edges = first["accounts"]["edges"]
+        .as_array()
+        .expect("edges")
+        .clone();
     assert_eq!(edges.len(), 2);
     assert_eq!(first["accounts"]["pageInfo"]["hasNextPage"], true);
-    let second = alice.data(query, json!({"after": edges[1]["cursor"]})).await?;
-    assert_eq!(second["accounts"]["edges"].as_array().map(Vec::len), Some(1));
+    let second = alice
+        .data(query, json!({"after": edges[1]["cursor"]}))
+        .await?;
+    assert_eq!(
+        second["accounts"]["edges"].as_array().map(Vec::len),
+        Some(1)
+    );
     assert_eq!(second["accounts"]["pageInfo"]["hasNextPage"], false);
-    let seen: Vec<_> = edges.iter().chain(second["accounts"]["edges"].as_array().expect("edges")).map(|e| e["node"]["id"].clone()).collect();
+    let seen: Vec<_> = edges
+        .iter()
+        .chain(second["accounts"]["edges"].as_array().expect("edges"))
+        .map(|e| e["node"]["id"].clone())
+        .collect();
     assert_eq!(seen, opened.iter().map(|id| json!(id)).collect::<Vec<_>>());
     // The cap: asking for more than 100 returns at most 100, and the opening-balance equity
     // account never shows up in the list.
-    let capped = alice.data("{ accounts(first: 1000) { edges { node { name } } } }", json!({})).await?;
-    assert_eq!(capped["accounts"]["edges"].as_array().map(Vec::len), Some(3));
+    let capped = alice
+        .data(
+            "{ accounts(first: 1000) { edges { node { name } } } }",
+            json!({}),
+        )
+        .await?;
+    assert_eq!(
+        capped["accounts"]["edges"].as_array().map(Vec::len),
+        Some(3)
+    );
     Ok(())
 }

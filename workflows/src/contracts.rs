@@ -2,7 +2,9 @@
 //! in `djinn-activities`, which refers to the markers here, so a mismatch in name or type is a
 //! compile error rather than a failed workflow task.
 
-use djinn_domain::{AccountId, AccountKind, AccountName, Money, OperationId, TransferRequest, UserId};
+use djinn_domain::{
+    AccountId, AccountKind, AccountName, Money, OperationId, TransferRequest, UserId,
+};
 use serde::{Deserialize, Serialize};
 use temporalio_common::ActivityError;
 
@@ -19,6 +21,8 @@ pub struct TransferInput {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VoidTransferInput {
     pub transfer_id: OperationId,
+    pub user_id: UserId,
+    pub idempotency_key: String,
     /// A stable rejection code, such as INSUFFICIENT_FUNDS.
     pub code: String,
     pub message: String,

@@ -14,7 +14,9 @@ mod open_account;
 pub mod search_attributes;
 mod transfer;
 
-pub use contracts::{OpenAccountInput, TransferInput, TransferOutcome, TransferStatus, VoidTransferInput};
+pub use contracts::{
+    OpenAccountInput, TransferInput, TransferOutcome, TransferStatus, VoidTransferInput,
+};
 pub use noop::NoopWorkflow;
 pub use open_account::OpenAccountWorkflow;
 pub use transfer::TransferWorkflow;

@@ -13,8 +13,12 @@ pub struct OpenAccountWorkflow;
 #[workflow_methods]
 impl OpenAccountWorkflow {
     #[run]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, input: OpenAccountInput) -> WorkflowResult<()> {
-        ctx.execute_local_activity(LedgerActivities::open_account, input, ledger_step_options()).await?;
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: OpenAccountInput,
+    ) -> WorkflowResult<()> {
+        ctx.execute_local_activity(LedgerActivities::open_account, input, ledger_step_options())
+            .await?;
         Ok(())
     }
 }

@@ -5,7 +5,8 @@
 use temporalio_common::search_attributes::SearchAttributeKey;
 
 pub const DJINN_USER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("DjinnUserId");
-pub const DJINN_OPERATION: SearchAttributeKey<String> = SearchAttributeKey::keyword("DjinnOperation");
+pub const DJINN_OPERATION: SearchAttributeKey<String> =
+    SearchAttributeKey::keyword("DjinnOperation");
 pub const DJINN_STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("DjinnStatus");
 
 /// Names of every custom attribute, all of type Keyword.

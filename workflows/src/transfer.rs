@@ -7,24 +7,35 @@
 //! single transactions, well inside the workflow task timeout. Their results are recorded as
 //! markers in the history, and each step is idempotent, so a worker that dies mid-transfer is
 //! replaced by one that replays the history and re-runs the step at worst once more, harmlessly.
+//! Once money is reserved, posting (or voiding) must happen: a step that keeps failing through
+//! an outage moves from a local to a regular activity, which retries without growing history.
 
-use crate::contracts::{LedgerActivities, TransferInput, TransferOutcome, TransferStatus, VoidTransferInput};
+use crate::contracts::{
+    LedgerActivities, TransferInput, TransferOutcome, TransferStatus, VoidTransferInput,
+};
 use crate::failure::rejection;
 use crate::search_attributes::DJINN_STATUS;
 use djinn_domain::RejectionCode;
 use std::time::Duration;
-use temporalio_common::RetryPolicy;
+use temporalio_common::{ActivityCloseTimeouts, RetryPolicy};
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{LocalActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
+use temporalio_sdk::{
+    ActivityExecutionError, ActivityOptions, LocalActivityOptions, WorkflowContext,
+    WorkflowContextView, WorkflowResult,
+};
 
 /// How long one attempt of a ledger step may take: a single short database transaction.
 const LEDGER_STEP_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a reservation keeps being retried through infrastructure failures before the
 /// transfer is voided instead: the user is waiting for an answer.
 const RESERVE_DEADLINE: Duration = Duration::from_secs(10 * 60);
-/// Posting and voiding must eventually happen once money is reserved, so they keep retrying
-/// (idempotently) for much longer; past this, the workflow fails and staff repair it.
-const SETTLE_DEADLINE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// Posting and voiding must eventually happen once money is reserved. They first run as local
+/// activities for this long; a local activity that keeps failing heartbeats the workflow task
+/// and grows the history, so past this the step continues as a regular activity.
+const SETTLE_LOCAL_DEADLINE: Duration = Duration::from_secs(5 * 60);
+/// How long a regular activity keeps retrying a settling step (idempotently) through an outage;
+/// past this, the workflow fails and staff repair it from the Temporal UI.
+const SETTLE_DEADLINE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 fn retry_policy() -> RetryPolicy {
     RetryPolicy::builder()
@@ -36,7 +47,16 @@ fn retry_policy() -> RetryPolicy {
 }
 
 pub(crate) fn ledger_step_options() -> LocalActivityOptions {
-    step_options(SETTLE_DEADLINE)
+    step_options(SETTLE_LOCAL_DEADLINE)
+}
+
+fn settle_fallback_options() -> ActivityOptions {
+    ActivityOptions::with_close_timeouts(ActivityCloseTimeouts::ScheduleAndStartToClose {
+        schedule_to_close: SETTLE_DEADLINE,
+        start_to_close: LEDGER_STEP_ATTEMPT_TIMEOUT,
+    })
+    .retry_policy(retry_policy())
+    .build()
 }
 
 fn step_options(deadline: Duration) -> LocalActivityOptions {
@@ -55,29 +75,61 @@ pub struct TransferWorkflow {
 
 impl Default for TransferWorkflow {
     fn default() -> Self {
-        Self { status: TransferStatus::Pending }
+        Self {
+            status: TransferStatus::Pending,
+        }
     }
 }
 
 #[workflow_methods]
 impl TransferWorkflow {
     #[run]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, input: TransferInput) -> WorkflowResult<TransferOutcome> {
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: TransferInput,
+    ) -> WorkflowResult<TransferOutcome> {
         if let Err(invalid) = input.request.validate() {
-            return Self::void(ctx, &input, RejectionCode::from(invalid.clone()), invalid.to_string()).await;
+            return Self::void(
+                ctx,
+                &input,
+                RejectionCode::from(invalid.clone()),
+                invalid.to_string(),
+            )
+            .await;
         }
 
         let reserved = ctx
-            .execute_local_activity(LedgerActivities::reserve_transfer, input.clone(), step_options(RESERVE_DEADLINE))
+            .execute_local_activity(
+                LedgerActivities::reserve_transfer,
+                input.clone(),
+                step_options(RESERVE_DEADLINE),
+            )
             .await;
         if let Err(error) = reserved {
-            let (code, message) = rejection(&error).unwrap_or((RejectionCode::NotReserved, error.to_string()));
+            let (code, message) =
+                rejection(&error).unwrap_or((RejectionCode::NotReserved, error.to_string()));
             return Self::void(ctx, &input, code, message).await;
         }
 
-        let posted = ctx
-            .execute_local_activity(LedgerActivities::post_transfer, input.transfer_id, ledger_step_options())
+        let mut posted = ctx
+            .execute_local_activity(
+                LedgerActivities::post_transfer,
+                input.transfer_id,
+                ledger_step_options(),
+            )
             .await;
+        if posted
+            .as_ref()
+            .is_err_and(|error| rejection(error).is_none())
+        {
+            posted = ctx
+                .execute_activity(
+                    LedgerActivities::post_transfer,
+                    input.transfer_id,
+                    settle_fallback_options(),
+                )
+                .await;
+        }
         if let Err(error) = posted {
             return match rejection(&error) {
                 Some((code, message)) => Self::void(ctx, &input, code, message).await,
@@ -85,7 +137,10 @@ impl TransferWorkflow {
             };
         }
         Self::settle(ctx, TransferStatus::Posted);
-        Ok(TransferOutcome { status: TransferStatus::Posted, failure_code: None })
+        Ok(TransferOutcome {
+            status: TransferStatus::Posted,
+            failure_code: None,
+        })
     }
 
     /// The transfer's status as the workflow sees it.
@@ -96,11 +151,44 @@ impl TransferWorkflow {
 }
 
 impl TransferWorkflow {
-    async fn void(ctx: &mut WorkflowContext<Self>, input: &TransferInput, code: RejectionCode, message: String) -> WorkflowResult<TransferOutcome> {
-        let void = VoidTransferInput { transfer_id: input.transfer_id, code: code.as_str().to_owned(), message };
-        ctx.execute_local_activity(LedgerActivities::void_transfer, void, ledger_step_options()).await?;
+    async fn void(
+        ctx: &mut WorkflowContext<Self>,
+        input: &TransferInput,
+        code: RejectionCode,
+        message: String,
+    ) -> WorkflowResult<TransferOutcome> {
+        let void = VoidTransferInput {
+            transfer_id: input.transfer_id,
+            user_id: input.user_id,
+            idempotency_key: input.idempotency_key.clone(),
+            code: code.as_str().to_owned(),
+            message,
+        };
+        let voided = ctx
+            .execute_local_activity(
+                LedgerActivities::void_transfer,
+                void.clone(),
+                ledger_step_options(),
+            )
+            .await;
+        if voided
+            .as_ref()
+            .is_err_and(|error: &ActivityExecutionError| rejection(error).is_none())
+        {
+            ctx.execute_activity(
+                LedgerActivities::void_transfer,
+                void,
+                settle_fallback_options(),
+            )
+            .await?;
+        } else {
+            voided?;
+        }
         Self::settle(ctx, TransferStatus::Voided);
-        Ok(TransferOutcome { status: TransferStatus::Voided, failure_code: Some(code.as_str().to_owned()) })
+        Ok(TransferOutcome {
+            status: TransferStatus::Voided,
+            failure_code: Some(code.as_str().to_owned()),
+        })
     }
 
     fn settle(ctx: &mut WorkflowContext<Self>, status: TransferStatus) {

@@ -37,8 +37,10 @@ struct AccountRow {
 impl TryFrom<AccountRow> for AccountView {
     type Error = StoreError;
     fn try_from(row: AccountRow) -> Result<Self, StoreError> {
-        let currency = Currency::parse(&row.currency).map_err(|e| StoreError::Invariant(e.to_string()))?;
-        let kind = AccountKind::parse(&row.kind).ok_or_else(|| StoreError::Invariant(format!("unknown account kind {}", row.kind)))?;
+        let currency =
+            Currency::parse(&row.currency).map_err(|e| StoreError::Invariant(e.to_string()))?;
+        let kind = AccountKind::parse(&row.kind)
+            .ok_or_else(|| StoreError::Invariant(format!("unknown account kind {}", row.kind)))?;
         let available = row
             .posted_minor
             .checked_sub(row.pending_debit_minor)
@@ -66,20 +68,32 @@ macro_rules! select_account {
     };
 }
 
-/// One of the user's accounts, system accounts included. Another user's id reads as unknown.
+/// One of the user's own accounts. Another user's id, and a system account's, read as unknown.
 #[tracing::instrument(skip_all, fields(account_id = %id))]
-pub async fn get(pool: &PgPool, user: UserId, id: AccountId) -> Result<Option<AccountView>, StoreError> {
-    let row: Option<AccountRow> = sqlx::query_as(concat!(select_account!(), " WHERE a.id = $1 AND a.user_id = $2"))
-        .bind(id.as_uuid())
-        .bind(user.as_uuid())
-        .fetch_optional(pool)
-        .await?;
+pub async fn get(
+    pool: &PgPool,
+    user: UserId,
+    id: AccountId,
+) -> Result<Option<AccountView>, StoreError> {
+    let row: Option<AccountRow> = sqlx::query_as(concat!(
+        select_account!(),
+        " WHERE a.id = $1 AND a.user_id = $2 AND a.kind NOT IN ('equity', 'clearing')"
+    ))
+    .bind(id.as_uuid())
+    .bind(user.as_uuid())
+    .fetch_optional(pool)
+    .await?;
     row.map(AccountView::try_from).transpose()
 }
 
 /// The user's own (non-system) accounts in id order, after the cursor, at most `limit`.
 #[tracing::instrument(skip_all)]
-pub async fn list(pool: &PgPool, user: UserId, after: Option<AccountId>, limit: i64) -> Result<Vec<AccountView>, StoreError> {
+pub async fn list(
+    pool: &PgPool,
+    user: UserId,
+    after: Option<AccountId>,
+    limit: i64,
+) -> Result<Vec<AccountView>, StoreError> {
     let rows: Vec<AccountRow> = sqlx::query_as(concat!(
         select_account!(),
         " WHERE a.user_id = $1 AND a.kind NOT IN ('equity', 'clearing')

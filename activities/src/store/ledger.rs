@@ -7,11 +7,30 @@
 
 use crate::{LedgerRejection, RejectionCode, StoreError};
 use djinn_domain::{
-    AccountId, AccountKind, AccountName, Money, OperationId, Posting, PostingId, TransactionId, TransferRequest, UserId,
-    assert_balanced,
+    AccountId, AccountKind, AccountName, Money, OperationId, Posting, PostingId, TransactionId,
+    TransferRequest, UserId, assert_balanced,
 };
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+/// How long a ledger write waits for a row lock, and how long any of its statements may run.
+/// Both stay well below the 10 s attempt timeout of the activity, so an attempt that Temporal
+/// gave up on cannot linger and commit after a later attempt (or a void) has moved on.
+const LOCK_TIMEOUT: &str = "3s";
+const STATEMENT_TIMEOUT: &str = "8s";
+
+/// Begins a database transaction with the timeouts above.
+async fn begin(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
+    )
+    .bind(LOCK_TIMEOUT)
+    .bind(STATEMENT_TIMEOUT)
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
+}
 
 /// What a ledger write found: it did the work now, or the work was already done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,12 +52,16 @@ pub async fn reserve_transfer(
     workflow_id: &str,
     request: &TransferRequest,
 ) -> Result<Applied, StoreError> {
-    request.validate().map_err(|e| LedgerRejection::new(RejectionCode::from(e.clone()), e.to_string()))?;
+    request
+        .validate()
+        .map_err(|e| LedgerRejection::new(RejectionCode::from(e.clone()), e.to_string()))?;
     let transaction_id = transaction_for(transfer_id);
-    let mut tx = pool.begin().await?;
+    let mut tx = begin(pool).await?;
+    // Claims the transfer's journal entry. A row with this id means an earlier attempt reserved
+    // (or a void got here first and left a tombstone): either way there is nothing to do.
     let claimed: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO transactions (id, user_id, kind, status, idempotency_key, workflow_id, description)
-         VALUES ($1, $2, 'transfer', 'pending', $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING id",
+         VALUES ($1, $2, 'transfer', 'pending', $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(transaction_id.as_uuid())
     .bind(user.as_uuid())
@@ -48,15 +71,34 @@ pub async fn reserve_transfer(
     .fetch_optional(&mut *tx)
     .await?;
     if claimed.is_none() {
-        return Ok(Applied::Already);
+        let ours: Option<Uuid> = sqlx::query_scalar("SELECT id FROM transactions WHERE id = $1")
+            .bind(transaction_id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
+        return match ours {
+            Some(_) => Ok(Applied::Already),
+            None => Err(LedgerRejection::new(
+                RejectionCode::IdempotencyKeyReused,
+                "another transfer of this user holds the same idempotency key",
+            )
+            .into()),
+        };
     }
 
     check_accounts(&mut tx, user, request).await?;
     let amount_minor = request.amount.amount_minor();
     let currency = request.amount.currency();
     let postings = [
-        Posting { account_id: request.from, amount_minor: amount_minor.checked_neg().ok_or_else(out_of_range)?, currency },
-        Posting { account_id: request.to, amount_minor, currency },
+        Posting {
+            account_id: request.from,
+            amount_minor: amount_minor.checked_neg().ok_or_else(out_of_range)?,
+            currency,
+        },
+        Posting {
+            account_id: request.to,
+            amount_minor,
+            currency,
+        },
     ];
     assert_balanced(&postings).map_err(|e| StoreError::Invariant(e.to_string()))?;
 
@@ -73,11 +115,14 @@ pub async fn reserve_transfer(
             .bind(amount_minor)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(StoreError::from_sqlx)?;
+            .map_err(StoreError::from)?;
             if held.is_none() {
                 return Err(LedgerRejection::new(
                     RejectionCode::InsufficientFunds,
-                    format!("the available balance of the source account is below {}", request.amount),
+                    format!(
+                        "the available balance of the source account is below {}",
+                        request.amount
+                    ),
                 )
                 .into());
             }
@@ -90,7 +135,7 @@ pub async fn reserve_transfer(
             .bind(amount_minor)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::from_sqlx)?;
+            .map_err(StoreError::from)?;
         }
     }
     insert_postings(&mut tx, transaction_id, &postings).await?;
@@ -103,7 +148,7 @@ pub async fn reserve_transfer(
 #[tracing::instrument(skip_all, fields(transfer_id = %transfer_id))]
 pub async fn post_transfer(pool: &PgPool, transfer_id: OperationId) -> Result<Applied, StoreError> {
     let transaction_id = transaction_for(transfer_id);
-    let mut tx = pool.begin().await?;
+    let mut tx = begin(pool).await?;
     let claimed: Option<Uuid> = sqlx::query_scalar(
         "UPDATE transactions SET status = 'posted', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id",
     )
@@ -111,14 +156,23 @@ pub async fn post_transfer(pool: &PgPool, transfer_id: OperationId) -> Result<Ap
     .fetch_optional(&mut *tx)
     .await?;
     if claimed.is_none() {
-        let status: Option<String> = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
-            .bind(transaction_id.as_uuid())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
+                .bind(transaction_id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
         return match status.as_deref() {
             Some("posted") => Ok(Applied::Already),
-            Some("voided") => Err(LedgerRejection::new(RejectionCode::TransferVoided, "the transfer was voided").into()),
-            _ => Err(LedgerRejection::new(RejectionCode::NotReserved, "the transfer was never reserved").into()),
+            Some("voided") => Err(LedgerRejection::new(
+                RejectionCode::TransferVoided,
+                "the transfer was voided",
+            )
+            .into()),
+            _ => Err(LedgerRejection::new(
+                RejectionCode::NotReserved,
+                "the transfer was never reserved",
+            )
+            .into()),
         };
     }
     // read_postings returns them in account-id order, the order rows are locked in.
@@ -139,7 +193,7 @@ pub async fn post_transfer(pool: &PgPool, transfer_id: OperationId) -> Result<Ap
         .bind(credit_minor)
         .execute(&mut *tx)
         .await
-        .map_err(StoreError::from_sqlx)?;
+        .map_err(StoreError::from)?;
     }
     set_operation_status(&mut tx, transfer_id, "posted", None).await?;
     tx.commit().await?;
@@ -148,16 +202,40 @@ pub async fn post_transfer(pool: &PgPool, transfer_id: OperationId) -> Result<Ap
 
 /// Voids a transfer that has not been posted: releases what was reserved (if anything was) and
 /// records why on the operation. A posted transfer is left alone: it can only be reversed.
+///
+/// When nothing was reserved, the void leaves a `voided` journal entry without postings as a
+/// tombstone, so that a reservation attempt still in flight (or a workflow restarted from the
+/// Temporal UI) finds the entry claimed and can never hold the money afterwards.
 #[tracing::instrument(skip_all, fields(transfer_id = %transfer_id, code))]
-pub async fn void_transfer(pool: &PgPool, transfer_id: OperationId, code: &str, message: &str) -> Result<Applied, StoreError> {
+pub async fn void_transfer(
+    pool: &PgPool,
+    transfer_id: OperationId,
+    user: UserId,
+    idempotency_key: &str,
+    code: &str,
+    message: &str,
+) -> Result<Applied, StoreError> {
     let transaction_id = transaction_for(transfer_id);
-    let mut tx = pool.begin().await?;
-    let released: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE transactions SET status = 'voided', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id",
+    let mut tx = begin(pool).await?;
+    let tombstone: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO transactions (id, user_id, kind, status, idempotency_key, description)
+         VALUES ($1, $2, 'transfer', 'voided', $3, 'voided before it was reserved') ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(transaction_id.as_uuid())
+    .bind(user.as_uuid())
+    .bind(idempotency_key)
     .fetch_optional(&mut *tx)
     .await?;
+    let released: Option<Uuid> = if tombstone.is_some() {
+        None
+    } else {
+        sqlx::query_scalar(
+        "UPDATE transactions SET status = 'voided', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id",
+    )
+        .bind(transaction_id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?
+    };
     if released.is_some() {
         for posting in read_postings(&mut tx, transaction_id).await? {
             let (debit_minor, credit_minor) = pending_parts(posting.amount_minor)?;
@@ -175,9 +253,14 @@ pub async fn void_transfer(pool: &PgPool, transfer_id: OperationId, code: &str, 
             .await?;
         }
     }
-    let changed = set_operation_status(&mut tx, transfer_id, "voided", Some((code, message))).await?;
+    let changed =
+        set_operation_status(&mut tx, transfer_id, "voided", Some((code, message))).await?;
     tx.commit().await?;
-    Ok(if changed || released.is_some() { Applied::Now } else { Applied::Already })
+    Ok(if changed || released.is_some() || tombstone.is_some() {
+        Applied::Now
+    } else {
+        Applied::Already
+    })
 }
 
 /// What opening an account writes.
@@ -197,7 +280,7 @@ pub struct NewAccount {
 #[tracing::instrument(skip_all, fields(account_id = %account.account_id))]
 pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied, StoreError> {
     let currency = account.opening_balance.currency();
-    let mut tx = pool.begin().await?;
+    let mut tx = begin(pool).await?;
     let claimed: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO accounts (id, user_id, name, kind, currency) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO NOTHING RETURNING id",
@@ -212,7 +295,11 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
     if claimed.is_none() {
         return Ok(Applied::Already);
     }
-    let floor = if account.kind.is_system() { None } else { Some(0_i64) };
+    let floor = if account.kind.is_system() {
+        None
+    } else {
+        Some(0_i64)
+    };
     sqlx::query("INSERT INTO account_balances (account_id, floor_minor) VALUES ($1, $2)")
         .bind(account.account_id.as_uuid())
         .bind(floor)
@@ -221,7 +308,9 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
 
     let opening_minor = account.opening_balance.amount_minor();
     if opening_minor != 0 {
-        let equity = ensure_system_account(&mut tx, account.user, AccountKind::Equity, currency.code()).await?;
+        let equity =
+            ensure_system_account(&mut tx, account.user, AccountKind::Equity, currency.code())
+                .await?;
         let transaction_id = TransactionId::from_uuid(account.operation_id.as_uuid());
         sqlx::query(
             "INSERT INTO transactions (id, user_id, kind, status, idempotency_key, description)
@@ -233,8 +322,16 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
         .execute(&mut *tx)
         .await?;
         let postings = [
-            Posting { account_id: account.account_id, amount_minor: opening_minor, currency },
-            Posting { account_id: equity, amount_minor: opening_minor.checked_neg().ok_or_else(out_of_range)?, currency },
+            Posting {
+                account_id: account.account_id,
+                amount_minor: opening_minor,
+                currency,
+            },
+            Posting {
+                account_id: equity,
+                amount_minor: opening_minor.checked_neg().ok_or_else(out_of_range)?,
+                currency,
+            },
         ];
         assert_balanced(&postings).map_err(|e| StoreError::Invariant(e.to_string()))?;
         for posting in sorted_by_account(postings) {
@@ -243,7 +340,7 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
                 .bind(posting.amount_minor)
                 .execute(&mut *tx)
                 .await
-                .map_err(StoreError::from_sqlx)?;
+                .map_err(StoreError::from)?;
         }
         insert_postings(&mut tx, transaction_id, &postings).await?;
     }
@@ -253,7 +350,12 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
 }
 
 /// The user's system account of `kind` in `currency`, created on first use.
-async fn ensure_system_account(tx: &mut PgConnection, user: UserId, kind: AccountKind, currency: &str) -> Result<AccountId, StoreError> {
+async fn ensure_system_account(
+    tx: &mut PgConnection,
+    user: UserId,
+    kind: AccountKind,
+    currency: &str,
+) -> Result<AccountId, StoreError> {
     let name = match kind {
         AccountKind::Equity => "Opening balances",
         _ => "External clearing",
@@ -276,20 +378,28 @@ async fn ensure_system_account(tx: &mut PgConnection, user: UserId, kind: Accoun
             .await?;
         return Ok(AccountId::from_uuid(id));
     }
-    let id: Uuid = sqlx::query_scalar("SELECT id FROM accounts WHERE user_id = $1 AND currency = $2 AND kind = $3")
-        .bind(user.as_uuid())
-        .bind(currency)
-        .bind(kind.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
+    let id: Uuid = sqlx::query_scalar(
+        "SELECT id FROM accounts WHERE user_id = $1 AND currency = $2 AND kind = $3",
+    )
+    .bind(user.as_uuid())
+    .bind(currency)
+    .bind(kind.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
     Ok(AccountId::from_uuid(id))
 }
 
-/// Locks both accounts (in id order) and checks they are the user's, open, and in the transfer's
-/// currency. Another user's account is reported exactly like an unknown one.
-async fn check_accounts(tx: &mut PgConnection, user: UserId, request: &TransferRequest) -> Result<(), StoreError> {
+/// Locks both accounts (in id order) and checks they are the user's own (never a system
+/// account, which has no floor), open, and in the transfer's currency. Another user's account
+/// is reported exactly like an unknown one.
+async fn check_accounts(
+    tx: &mut PgConnection,
+    user: UserId,
+    request: &TransferRequest,
+) -> Result<(), StoreError> {
     let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "SELECT id, currency::text, status FROM accounts WHERE id = ANY($1) AND user_id = $2 ORDER BY id FOR SHARE",
+        "SELECT id, currency::text, status FROM accounts
+          WHERE id = ANY($1) AND user_id = $2 AND kind NOT IN ('equity', 'clearing') ORDER BY id FOR SHARE",
     )
     .bind(vec![request.from.as_uuid(), request.to.as_uuid()])
     .bind(user.as_uuid())
@@ -302,18 +412,29 @@ async fn check_accounts(tx: &mut PgConnection, user: UserId, request: &TransferR
         if currency != request.amount.currency().code() {
             return Err(LedgerRejection::new(
                 RejectionCode::CurrencyMismatch,
-                format!("the accounts hold {currency}, the amount is in {}", request.amount.currency()),
+                format!(
+                    "the accounts hold {currency}, the amount is in {}",
+                    request.amount.currency()
+                ),
             )
             .into());
         }
         if status != "open" {
-            return Err(LedgerRejection::new(RejectionCode::AccountClosed, "the account is closed").into());
+            return Err(LedgerRejection::new(
+                RejectionCode::AccountClosed,
+                "the account is closed",
+            )
+            .into());
         }
     }
     Ok(())
 }
 
-async fn insert_postings(tx: &mut PgConnection, transaction_id: TransactionId, postings: &[Posting]) -> Result<(), StoreError> {
+async fn insert_postings(
+    tx: &mut PgConnection,
+    transaction_id: TransactionId,
+    postings: &[Posting],
+) -> Result<(), StoreError> {
     for posting in postings {
         sqlx::query("INSERT INTO postings (id, transaction_id, account_id, amount_minor, currency) VALUES ($1, $2, $3, $4, $5)")
             .bind(PostingId::generate().as_uuid())
@@ -328,7 +449,10 @@ async fn insert_postings(tx: &mut PgConnection, transaction_id: TransactionId, p
 }
 
 /// Reads a transaction's postings back and checks that they still balance.
-pub(crate) async fn read_postings(tx: &mut PgConnection, transaction_id: TransactionId) -> Result<Vec<Posting>, StoreError> {
+pub(crate) async fn read_postings(
+    tx: &mut PgConnection,
+    transaction_id: TransactionId,
+) -> Result<Vec<Posting>, StoreError> {
     let rows: Vec<(Uuid, i64, String)> =
         sqlx::query_as("SELECT account_id, amount_minor, currency::text FROM postings WHERE transaction_id = $1 ORDER BY account_id")
             .bind(transaction_id.as_uuid())
@@ -337,15 +461,26 @@ pub(crate) async fn read_postings(tx: &mut PgConnection, transaction_id: Transac
     let postings = rows
         .into_iter()
         .map(|(account_id, amount_minor, currency)| {
-            let currency = djinn_domain::Currency::parse(&currency).map_err(|e| StoreError::Invariant(e.to_string()))?;
-            Ok(Posting { account_id: AccountId::from_uuid(account_id), amount_minor, currency })
+            let currency = djinn_domain::Currency::parse(&currency)
+                .map_err(|e| StoreError::Invariant(e.to_string()))?;
+            Ok(Posting {
+                account_id: AccountId::from_uuid(account_id),
+                amount_minor,
+                currency,
+            })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    assert_balanced(&postings).map_err(|e| StoreError::Invariant(format!("transaction {transaction_id}: {e}")))?;
+    assert_balanced(&postings)
+        .map_err(|e| StoreError::Invariant(format!("transaction {transaction_id}: {e}")))?;
     Ok(postings)
 }
 
-async fn set_operation_status(tx: &mut PgConnection, id: OperationId, status: &str, failure: Option<(&str, &str)>) -> Result<bool, StoreError> {
+async fn set_operation_status(
+    tx: &mut PgConnection,
+    id: OperationId,
+    status: &str,
+    failure: Option<(&str, &str)>,
+) -> Result<bool, StoreError> {
     let result = sqlx::query(
         "UPDATE operations SET status = $2, failure_code = $3, failure_message = $4, updated_at = now()
           WHERE id = $1 AND status IN ('pending', 'awaiting_approval')",
@@ -379,5 +514,9 @@ fn pending_parts(amount_minor: i64) -> Result<(i64, i64), StoreError> {
 }
 
 fn out_of_range() -> StoreError {
-    LedgerRejection::new(RejectionCode::AmountOutOfRange, "the amount is out of range").into()
+    LedgerRejection::new(
+        RejectionCode::AmountOutOfRange,
+        "the amount is out of range",
+    )
+    .into()
 }

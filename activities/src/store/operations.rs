@@ -4,7 +4,9 @@
 
 use crate::StoreError;
 use chrono::{DateTime, Utc};
-use djinn_domain::{AccountId, Currency, IdempotencyKey, Money, OperationId, TransferRequest, UserId};
+use djinn_domain::{
+    AccountId, Currency, IdempotencyKey, Money, OperationId, TransferRequest, UserId,
+};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -25,7 +27,9 @@ impl OperationKind {
         match kind {
             "transfer" => Ok(OperationKind::Transfer),
             "open_account" => Ok(OperationKind::OpenAccount),
-            other => Err(StoreError::Invariant(format!("unknown operation kind {other}"))),
+            other => Err(StoreError::Invariant(format!(
+                "unknown operation kind {other}"
+            ))),
         }
     }
 }
@@ -59,7 +63,11 @@ impl OperationStatus {
             "voided" => OperationStatus::Voided,
             "completed" => OperationStatus::Completed,
             "failed" => OperationStatus::Failed,
-            other => return Err(StoreError::Invariant(format!("unknown operation status {other}"))),
+            other => {
+                return Err(StoreError::Invariant(format!(
+                    "unknown operation status {other}"
+                )));
+            }
         })
     }
 }
@@ -143,7 +151,8 @@ struct TransferRow {
 impl TryFrom<TransferRow> for TransferView {
     type Error = StoreError;
     fn try_from(row: TransferRow) -> Result<Self, StoreError> {
-        let currency = Currency::parse(&row.currency).map_err(|e| StoreError::Invariant(e.to_string()))?;
+        let currency =
+            Currency::parse(&row.currency).map_err(|e| StoreError::Invariant(e.to_string()))?;
         Ok(TransferView {
             operation: row.operation.try_into()?,
             from: AccountId::from_uuid(row.from_account_id),
@@ -217,55 +226,98 @@ pub async fn register_transfer(
         .execute(&mut *tx)
         .await?;
     }
-    let row: TransferRow = sqlx::query_as(concat!(select_transfer!(), " WHERE o.user_id = $1 AND o.kind = 'transfer' AND o.idempotency_key = $2"))
-        .bind(user.as_uuid())
-        .bind(key.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
+    let row: TransferRow = sqlx::query_as(concat!(
+        select_transfer!(),
+        " WHERE o.user_id = $1 AND o.kind = 'transfer' AND o.idempotency_key = $2"
+    ))
+    .bind(user.as_uuid())
+    .bind(key.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     let view = TransferView::try_from(row)?;
-    Ok(if inserted.is_some() { Registration::Created(view) } else { Registration::Existing(view) })
+    Ok(if inserted.is_some() {
+        Registration::Created(view)
+    } else {
+        Registration::Existing(view)
+    })
 }
 
-/// Registers the opening of an account (one operation per account id).
+/// Registers the opening of an account under the user's key and returns the operation that
+/// holds the key: this one, or the one registered first. The operation's id is also the id of
+/// the account it opens, so a repeated request finds its account.
 #[tracing::instrument(skip_all, fields(operation_id = %id))]
-pub async fn register_open_account(pool: &PgPool, id: OperationId, user: UserId, account: AccountId, workflow_id: &str) -> Result<(), StoreError> {
+pub async fn register_open_account(
+    pool: &PgPool,
+    id: OperationId,
+    user: UserId,
+    key: &str,
+    workflow_id: &str,
+) -> Result<OperationView, StoreError> {
     sqlx::query(
         "INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
-         VALUES ($1, $2, 'open_account', $3, $4, 'pending') ON CONFLICT (id) DO NOTHING",
+         VALUES ($1, $2, 'open_account', $3, $4, 'pending') ON CONFLICT (user_id, kind, idempotency_key) DO NOTHING",
     )
     .bind(id.as_uuid())
     .bind(user.as_uuid())
-    .bind(account.to_string())
+    .bind(key)
     .bind(workflow_id)
     .execute(pool)
     .await?;
-    Ok(())
+    let row: OperationRow = sqlx::query_as(concat!(
+        select_operation!(),
+        " WHERE o.user_id = $1 AND o.kind = 'open_account' AND o.idempotency_key = $2"
+    ))
+    .bind(user.as_uuid())
+    .bind(key)
+    .fetch_one(pool)
+    .await?;
+    row.try_into()
 }
 
 #[tracing::instrument(skip_all, fields(operation_id = %id))]
-pub async fn get_transfer(pool: &PgPool, user: UserId, id: OperationId) -> Result<Option<TransferView>, StoreError> {
-    let row: Option<TransferRow> = sqlx::query_as(concat!(select_transfer!(), " WHERE o.id = $1 AND o.user_id = $2"))
-        .bind(id.as_uuid())
-        .bind(user.as_uuid())
-        .fetch_optional(pool)
-        .await?;
+pub async fn get_transfer(
+    pool: &PgPool,
+    user: UserId,
+    id: OperationId,
+) -> Result<Option<TransferView>, StoreError> {
+    let row: Option<TransferRow> = sqlx::query_as(concat!(
+        select_transfer!(),
+        " WHERE o.id = $1 AND o.user_id = $2"
+    ))
+    .bind(id.as_uuid())
+    .bind(user.as_uuid())
+    .fetch_optional(pool)
+    .await?;
     row.map(TransferView::try_from).transpose()
 }
 
 #[tracing::instrument(skip_all, fields(operation_id = %id))]
-pub async fn get(pool: &PgPool, user: UserId, id: OperationId) -> Result<Option<OperationView>, StoreError> {
-    let row: Option<OperationRow> = sqlx::query_as(concat!(select_operation!(), " WHERE o.id = $1 AND o.user_id = $2"))
-        .bind(id.as_uuid())
-        .bind(user.as_uuid())
-        .fetch_optional(pool)
-        .await?;
+pub async fn get(
+    pool: &PgPool,
+    user: UserId,
+    id: OperationId,
+) -> Result<Option<OperationView>, StoreError> {
+    let row: Option<OperationRow> = sqlx::query_as(concat!(
+        select_operation!(),
+        " WHERE o.id = $1 AND o.user_id = $2"
+    ))
+    .bind(id.as_uuid())
+    .bind(user.as_uuid())
+    .fetch_optional(pool)
+    .await?;
     row.map(OperationView::try_from).transpose()
 }
 
 /// The user's operations, newest first, before the cursor, at most `limit`.
 #[tracing::instrument(skip_all)]
-pub async fn list(pool: &PgPool, user: UserId, kind: Option<OperationKind>, before: Option<OperationId>, limit: i64) -> Result<Vec<OperationView>, StoreError> {
+pub async fn list(
+    pool: &PgPool,
+    user: UserId,
+    kind: Option<OperationKind>,
+    before: Option<OperationId>,
+    limit: i64,
+) -> Result<Vec<OperationView>, StoreError> {
     let rows: Vec<OperationRow> = sqlx::query_as(concat!(
         select_operation!(),
         " WHERE o.user_id = $1 AND ($2::text IS NULL OR o.kind = $2)
@@ -282,11 +334,18 @@ pub async fn list(pool: &PgPool, user: UserId, kind: Option<OperationKind>, befo
 
 /// The transfer the user registered under this idempotency key, if any.
 #[tracing::instrument(skip_all)]
-pub async fn find_transfer_by_key(pool: &PgPool, user: UserId, key: &IdempotencyKey) -> Result<Option<TransferView>, StoreError> {
-    let row: Option<TransferRow> = sqlx::query_as(concat!(select_transfer!(), " WHERE o.user_id = $1 AND o.kind = 'transfer' AND o.idempotency_key = $2"))
-        .bind(user.as_uuid())
-        .bind(key.as_str())
-        .fetch_optional(pool)
-        .await?;
+pub async fn find_transfer_by_key(
+    pool: &PgPool,
+    user: UserId,
+    key: &IdempotencyKey,
+) -> Result<Option<TransferView>, StoreError> {
+    let row: Option<TransferRow> = sqlx::query_as(concat!(
+        select_transfer!(),
+        " WHERE o.user_id = $1 AND o.kind = 'transfer' AND o.idempotency_key = $2"
+    ))
+    .bind(user.as_uuid())
+    .bind(key.as_str())
+    .fetch_optional(pool)
+    .await?;
     row.map(TransferView::try_from).transpose()
 }

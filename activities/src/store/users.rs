@@ -8,10 +8,11 @@ use sqlx::PgPool;
 /// concurrency: two first requests of the same new user resolve to the same row.
 #[tracing::instrument(skip_all)]
 pub async fn ensure_user(pool: &PgPool, firebase_uid: &str) -> Result<UserId, StoreError> {
-    let existing: Option<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM users WHERE firebase_uid = $1")
-        .bind(firebase_uid)
-        .fetch_optional(pool)
-        .await?;
+    let existing: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM users WHERE firebase_uid = $1")
+            .bind(firebase_uid)
+            .fetch_optional(pool)
+            .await?;
     if let Some(id) = existing {
         return Ok(UserId::from_uuid(id));
     }

@@ -37,7 +37,9 @@ impl AccountKind {
             DomainKind::CreditCard => AccountKind::CreditCard,
             DomainKind::Cash => AccountKind::Cash,
             DomainKind::Loan => AccountKind::Loan,
-            DomainKind::Checking | DomainKind::Equity | DomainKind::Clearing => AccountKind::Checking,
+            DomainKind::Checking | DomainKind::Equity | DomainKind::Clearing => {
+                AccountKind::Checking
+            }
         }
     }
 }
@@ -74,6 +76,8 @@ impl Account {
 
 #[derive(InputObject, Clone, Debug)]
 pub struct OpenAccountInput {
+    /// Optional: the same key returns the same account instead of opening another one.
+    pub idempotency_key: Option<String>,
     pub name: String,
     pub kind: AccountKind,
     pub currency: String,

@@ -34,15 +34,22 @@ pub fn decode(id: &str) -> Option<(NodeType, Uuid)> {
     let bytes = URL_SAFE_NO_PAD.decode(id).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;
     let (prefix, uuid) = text.split_once(':')?;
-    let node_type = [NodeType::User, NodeType::Account, NodeType::Transfer, NodeType::Operation]
-        .into_iter()
-        .find(|candidate| candidate.prefix() == prefix)?;
+    let node_type = [
+        NodeType::User,
+        NodeType::Account,
+        NodeType::Transfer,
+        NodeType::Operation,
+    ]
+    .into_iter()
+    .find(|candidate| candidate.prefix() == prefix)?;
     Some((node_type, Uuid::parse_str(uuid).ok()?))
 }
 
 /// The uuid behind a global id of the expected type.
 pub fn decode_as(id: &str, expected: NodeType) -> Option<Uuid> {
-    decode(id).filter(|(node_type, _)| *node_type == expected).map(|(_, uuid)| uuid)
+    decode(id)
+        .filter(|(node_type, _)| *node_type == expected)
+        .map(|(_, uuid)| uuid)
 }
 
 /// Page cursors are opaque too: base64 of the row's uuid.

@@ -35,12 +35,16 @@ pub struct CurrentUser(pub UserId);
 pub const PAGE_SIZE_DEFAULT: i32 = 20;
 
 pub fn build(app: AppState) -> DjinnSchema {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription).data(app).finish()
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .data(app)
+        .finish()
 }
 
 /// The SDL of the schema, as committed in `graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription).finish().sdl()
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .finish()
+        .sdl()
 }
 
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> Result<(&'a AppState, UserId)> {
@@ -75,14 +79,16 @@ fn page_size(first: Option<i32>) -> Result<i64> {
 
 fn cursor(after: Option<String>) -> Result<Option<uuid::Uuid>> {
     after
-        .map(|cursor| ids::decode_cursor(&cursor).ok_or_else(|| async_graphql::Error::new("invalid cursor")))
+        .map(|cursor| {
+            ids::decode_cursor(&cursor).ok_or_else(|| async_graphql::Error::new("invalid cursor"))
+        })
         .transpose()
 }
 
 #[derive(Debug)]
 pub struct QueryRoot;
 
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let (_, user) = state(ctx)?;
@@ -92,50 +98,96 @@ impl QueryRoot {
     /// Any object by its global id. Another user's id reads as unknown: null.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let (app, user) = state(ctx)?;
-        let Some((node_type, uuid)) = ids::decode(&id) else { return Ok(None) };
+        let Some((node_type, uuid)) = ids::decode(&id) else {
+            return Ok(None);
+        };
         Ok(match node_type {
             NodeType::User => (uuid == user.as_uuid()).then_some(Node::User(User(user))),
-            NodeType::Account => accounts::get(&app.pool, user, AccountId::from_uuid(uuid)).await.map_err(internal)?.map(|a| Node::Account(Account(a))),
-            NodeType::Transfer => operations::get_transfer(&app.pool, user, OperationId::from_uuid(uuid)).await.map_err(internal)?.map(|t| Node::Transfer(Transfer(t))),
-            NodeType::Operation => operations::get(&app.pool, user, OperationId::from_uuid(uuid)).await.map_err(internal)?.map(|o| Node::Operation(Operation(o))),
+            NodeType::Account => accounts::get(&app.pool, user, AccountId::from_uuid(uuid))
+                .await
+                .map_err(internal)?
+                .map(|a| Node::Account(Account(a))),
+            NodeType::Transfer => {
+                operations::get_transfer(&app.pool, user, OperationId::from_uuid(uuid))
+                    .await
+                    .map_err(internal)?
+                    .map(|t| Node::Transfer(Transfer(t)))
+            }
+            NodeType::Operation => operations::get(&app.pool, user, OperationId::from_uuid(uuid))
+                .await
+                .map_err(internal)?
+                .map(|o| Node::Operation(Operation(o))),
         })
     }
 
     /// The user's accounts, oldest first. `first` is capped at 100.
-    async fn accounts(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Connection<String, Account>> {
+    async fn accounts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Account>> {
         let (app, user) = state(ctx)?;
         let limit = page_size(first)?;
         let after = cursor(after)?.map(AccountId::from_uuid);
-        let mut rows = accounts::list(&app.pool, user, after, limit + 1).await.map_err(internal)?;
+        let mut rows = accounts::list(&app.pool, user, after, limit + 1)
+            .await
+            .map_err(internal)?;
         let has_next = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(rows.into_iter().map(|row| Edge::new(ids::encode_cursor(row.id.as_uuid()), Account(row))));
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|row| Edge::new(ids::encode_cursor(row.id.as_uuid()), Account(row))),
+        );
         Ok(connection)
     }
 
     async fn account(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Account>> {
         let (app, user) = state(ctx)?;
-        let Some(uuid) = ids::decode_as(&id, NodeType::Account) else { return Ok(None) };
-        Ok(accounts::get(&app.pool, user, AccountId::from_uuid(uuid)).await.map_err(internal)?.map(Account))
+        let Some(uuid) = ids::decode_as(&id, NodeType::Account) else {
+            return Ok(None);
+        };
+        Ok(accounts::get(&app.pool, user, AccountId::from_uuid(uuid))
+            .await
+            .map_err(internal)?
+            .map(Account))
     }
 
     async fn transfer(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Transfer>> {
         let (app, user) = state(ctx)?;
-        let Some(uuid) = ids::decode_as(&id, NodeType::Transfer) else { return Ok(None) };
-        Ok(operations::get_transfer(&app.pool, user, OperationId::from_uuid(uuid)).await.map_err(internal)?.map(Transfer))
+        let Some(uuid) = ids::decode_as(&id, NodeType::Transfer) else {
+            return Ok(None);
+        };
+        Ok(
+            operations::get_transfer(&app.pool, user, OperationId::from_uuid(uuid))
+                .await
+                .map_err(internal)?
+                .map(Transfer),
+        )
     }
 
     /// The user's operations, newest first. `first` is capped at 100.
-    async fn operations(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>, kind: Option<OperationKind>) -> Result<Connection<String, Operation>> {
+    async fn operations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        kind: Option<OperationKind>,
+    ) -> Result<Connection<String, Operation>> {
         let (app, user) = state(ctx)?;
         let limit = page_size(first)?;
         let after = cursor(after)?.map(OperationId::from_uuid);
-        let mut rows = operations::list(&app.pool, user, kind.map(Into::into), after, limit + 1).await.map_err(internal)?;
+        let mut rows = operations::list(&app.pool, user, kind.map(Into::into), after, limit + 1)
+            .await
+            .map_err(internal)?;
         let has_next = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(rows.into_iter().map(|row| Edge::new(ids::encode_cursor(row.id.as_uuid()), Operation(row))));
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|row| Edge::new(ids::encode_cursor(row.id.as_uuid()), Operation(row))),
+        );
         Ok(connection)
     }
 }
@@ -143,17 +195,25 @@ impl QueryRoot {
 #[derive(Debug)]
 pub struct MutationRoot;
 
-#[Object]
+#[Object(name = "Mutation")]
 impl MutationRoot {
     /// Opens an account, posting the opening balance (if any) against the user's equity account.
-    async fn open_account(&self, ctx: &Context<'_>, input: OpenAccountInput) -> Result<OpenAccountPayload> {
+    async fn open_account(
+        &self,
+        ctx: &Context<'_>,
+        input: OpenAccountInput,
+    ) -> Result<OpenAccountPayload> {
         let (app, user) = state(ctx)?;
         commands::open_account(app, user, input).await
     }
 
     /// Starts a transfer between two of the user's accounts. Returns at once with the transfer
     /// PENDING; it becomes POSTED, or VOIDED with a failure code, moments later.
-    async fn create_transfer(&self, ctx: &Context<'_>, input: CreateTransferInput) -> Result<CreateTransferPayload> {
+    async fn create_transfer(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTransferInput,
+    ) -> Result<CreateTransferPayload> {
         let (app, user) = state(ctx)?;
         commands::create_transfer(app, user, input).await
     }
@@ -166,6 +226,9 @@ mod tests {
     #[test]
     fn committed_sdl_matches_the_code() {
         let committed = include_str!("../../schema.graphql");
-        assert!(committed == super::sdl(), "graphql/schema.graphql drifted from the code; regenerate it and review the diff");
+        assert!(
+            committed == super::sdl(),
+            "graphql/schema.graphql drifted from the code; regenerate it and review the diff"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! Money on the wire: amounts are exact decimal strings, never JSON numbers, so no client or
 //! intermediary can round them through a float.
 
-use async_graphql::{InputObject, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
+use async_graphql::{
+    InputObject, InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value,
+};
 use djinn_domain::{Currency, Money as DomainMoney, MoneyError};
 
 /// An exact decimal number as a string, e.g. "1234.56". JSON numbers are refused.
@@ -31,7 +33,10 @@ pub struct Money {
 
 impl From<DomainMoney> for Money {
     fn from(money: DomainMoney) -> Self {
-        Money { amount: Decimal(money.to_decimal_string()), currency: money.currency().code().to_owned() }
+        Money {
+            amount: Decimal(money.to_decimal_string()),
+            currency: money.currency().code().to_owned(),
+        }
     }
 }
 
@@ -55,6 +60,7 @@ impl MoneyInput {
 
     /// An amount above zero, exact in its currency.
     pub fn positive(&self) -> Result<DomainMoney, MoneyInputError> {
-        DomainMoney::parse_positive(&self.amount.0, self.currency()?).map_err(MoneyInputError::Amount)
+        DomainMoney::parse_positive(&self.amount.0, self.currency()?)
+            .map_err(MoneyInputError::Amount)
     }
 }

@@ -5,7 +5,9 @@ use super::transfer::Transfer;
 use super::{internal, state};
 use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
-use djinn_activities::store::operations::{self, OperationKind as StoreKind, OperationStatus as StoreStatus, OperationView};
+use djinn_activities::store::operations::{
+    self, OperationKind as StoreKind, OperationStatus as StoreStatus, OperationView,
+};
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum OperationKind {
@@ -74,6 +76,9 @@ impl Operation {
             return Ok(None);
         }
         let (app, user) = state(ctx)?;
-        Ok(operations::get_transfer(&app.pool, user, self.0.id).await.map_err(internal)?.map(Transfer))
+        Ok(operations::get_transfer(&app.pool, user, self.0.id)
+            .await
+            .map_err(internal)?
+            .map(Transfer))
     }
 }

@@ -85,8 +85,17 @@ impl Transfer {
     /// workflow cannot be asked right now. Costs a round trip: ask only when needed.
     async fn workflow_status(&self, ctx: &Context<'_>) -> Option<TransferStatus> {
         let (app, _) = state(ctx).ok()?;
-        let handle = app.temporal.get_workflow_handle::<TransferWorkflow>(self.0.operation.workflow_id.clone());
-        match handle.query(TransferWorkflow::status, (), WorkflowQueryOptions::default()).await {
+        let handle = app
+            .temporal
+            .get_workflow_handle::<TransferWorkflow>(self.0.operation.workflow_id.clone());
+        match handle
+            .query(
+                TransferWorkflow::status,
+                (),
+                WorkflowQueryOptions::default(),
+            )
+            .await
+        {
             Ok(status) => Some(status.into()),
             Err(error) => {
                 tracing::warn!(%error, workflow_id = %self.0.operation.workflow_id, "status query failed");
@@ -98,7 +107,11 @@ impl Transfer {
 
 async fn account(ctx: &Context<'_>, id: AccountId) -> Result<Account> {
     let (app, user) = state(ctx)?;
-    accounts::get(&app.pool, user, id).await.map_err(internal)?.map(Account).ok_or_else(|| internal("a transfer's account is missing"))
+    accounts::get(&app.pool, user, id)
+        .await
+        .map_err(internal)?
+        .map(Account)
+        .ok_or_else(|| internal("a transfer's account is missing"))
 }
 
 #[derive(InputObject, Clone, Debug)]

@@ -14,8 +14,13 @@ pub struct UserError {
 
 impl UserError {
     pub fn new(field: &[&str], code: &str, message: impl Into<String>) -> Self {
-        let field = (!field.is_empty()).then(|| field.iter().map(|part| (*part).to_owned()).collect());
-        Self { field, code: code.to_owned(), message: message.into() }
+        let field =
+            (!field.is_empty()).then(|| field.iter().map(|part| (*part).to_owned()).collect());
+        Self {
+            field,
+            code: code.to_owned(),
+            message: message.into(),
+        }
     }
 
     pub fn rejection(field: &[&str], code: RejectionCode, message: impl Into<String>) -> Self {

@@ -1,0 +1,218 @@
+//! The ledger writes themselves, against a real PostgreSQL: each is idempotent (replaying it
+//! changes nothing), refusals change nothing, and a void always wins over a late reservation.
+
+use djinn_activities::store::ledger::{self, Applied, NewAccount};
+use djinn_activities::store::users;
+use djinn_activities::{RejectionCode, StoreError};
+use djinn_domain::{
+    AccountId, AccountKind, AccountName, Currency, Money, OperationId, TransferRequest, UserId,
+};
+use djinn_tests::fresh_database;
+use sqlx::PgPool;
+
+fn usd(amount_minor: i64) -> Money {
+    Money::from_minor(amount_minor, Currency::parse("USD").expect("USD"))
+}
+
+async fn account(pool: &PgPool, user: UserId, opening_minor: i64) -> anyhow::Result<AccountId> {
+    let account_id = AccountId::generate();
+    let new = NewAccount {
+        operation_id: OperationId::from_uuid(account_id.as_uuid()),
+        account_id,
+        user,
+        name: AccountName::parse("Account")?,
+        kind: AccountKind::Checking,
+        opening_balance: usd(opening_minor),
+    };
+    assert_eq!(ledger::open_account(pool, &new).await?, Applied::Now);
+    assert_eq!(
+        ledger::open_account(pool, &new).await?,
+        Applied::Already,
+        "opening replayed changes nothing"
+    );
+    Ok(account_id)
+}
+
+async fn balances(pool: &PgPool) -> anyhow::Result<Vec<(uuid::Uuid, i64, i64, i64)>> {
+    Ok(sqlx::query_as("SELECT account_id, posted_minor, pending_debit_minor, pending_credit_minor FROM account_balances ORDER BY account_id")
+        .fetch_all(pool)
+        .await?)
+}
+
+async fn postings(pool: &PgPool) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM postings")
+        .fetch_one(pool)
+        .await?)
+}
+
+fn rejection(result: Result<Applied, StoreError>) -> Option<RejectionCode> {
+    match result {
+        Err(StoreError::Rejected(rejection)) => Some(rejection.code),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn every_ledger_step_replayed_changes_nothing() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let user = users::ensure_user(&pool, "alice").await?;
+    assert_eq!(users::ensure_user(&pool, "alice").await?, user);
+    let (from, to) = (
+        account(&pool, user, 10_000).await?,
+        account(&pool, user, 0).await?,
+    );
+    let transfer = OperationId::generate();
+    let request = TransferRequest::new(from, to, usd(2_500), None)?;
+
+    assert_eq!(
+        ledger::reserve_transfer(&pool, transfer, user, "k", "wf", &request).await?,
+        Applied::Now
+    );
+    let reserved = (balances(&pool).await?, postings(&pool).await?);
+    assert_eq!(
+        ledger::reserve_transfer(&pool, transfer, user, "k", "wf", &request).await?,
+        Applied::Already
+    );
+    assert_eq!((balances(&pool).await?, postings(&pool).await?), reserved);
+
+    assert_eq!(ledger::post_transfer(&pool, transfer).await?, Applied::Now);
+    let posted = (balances(&pool).await?, postings(&pool).await?);
+    assert_eq!(
+        ledger::post_transfer(&pool, transfer).await?,
+        Applied::Already
+    );
+    assert_eq!(
+        ledger::reserve_transfer(&pool, transfer, user, "k", "wf", &request).await?,
+        Applied::Already
+    );
+    // Voiding a posted transfer leaves it posted: it can only be reversed.
+    ledger::void_transfer(&pool, transfer, user, "k", "LATE", "too late").await?;
+    assert_eq!((balances(&pool).await?, postings(&pool).await?), posted);
+
+    let status: String = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
+        .bind(transfer.as_uuid())
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(status, "posted");
+    Ok(())
+}
+
+#[tokio::test]
+async fn refusals_change_nothing() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let alice = users::ensure_user(&pool, "alice").await?;
+    let bob = users::ensure_user(&pool, "bob").await?;
+    let (from, to) = (
+        account(&pool, alice, 1_000).await?,
+        account(&pool, alice, 0).await?,
+    );
+    let bobs = account(&pool, bob, 1_000).await?;
+    let before = (balances(&pool).await?, postings(&pool).await?);
+
+    let too_much = TransferRequest::new(from, to, usd(1_001), None)?;
+    assert_eq!(
+        rejection(
+            ledger::reserve_transfer(&pool, OperationId::generate(), alice, "a", "wf", &too_much)
+                .await
+        ),
+        Some(RejectionCode::InsufficientFunds)
+    );
+    let foreign = TransferRequest::new(bobs, to, usd(1), None)?;
+    assert_eq!(
+        rejection(
+            ledger::reserve_transfer(&pool, OperationId::generate(), alice, "b", "wf", &foreign)
+                .await
+        ),
+        Some(RejectionCode::AccountNotFound)
+    );
+    let yen = TransferRequest::new(
+        from,
+        to,
+        Money::from_minor(1, Currency::parse("JPY")?),
+        None,
+    )?;
+    assert_eq!(
+        rejection(
+            ledger::reserve_transfer(&pool, OperationId::generate(), alice, "c", "wf", &yen).await
+        ),
+        Some(RejectionCode::CurrencyMismatch)
+    );
+    // The user's equity account has no floor: it must never be a transfer's source.
+    let equity: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM accounts WHERE kind = 'equity' AND user_id = $1")
+            .bind(alice.as_uuid())
+            .fetch_one(&pool)
+            .await?;
+    let from_equity = TransferRequest::new(AccountId::from_uuid(equity), to, usd(1_000_000), None)?;
+    assert_eq!(
+        rejection(
+            ledger::reserve_transfer(
+                &pool,
+                OperationId::generate(),
+                alice,
+                "d",
+                "wf",
+                &from_equity
+            )
+            .await
+        ),
+        Some(RejectionCode::AccountNotFound)
+    );
+    assert_eq!(
+        rejection(ledger::post_transfer(&pool, OperationId::generate()).await),
+        Some(RejectionCode::NotReserved)
+    );
+
+    let transactions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM transactions WHERE kind = 'transfer'")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(transactions, 0);
+    assert_eq!((balances(&pool).await?, postings(&pool).await?), before);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_void_wins_over_a_late_reservation() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let user = users::ensure_user(&pool, "alice").await?;
+    let (from, to) = (
+        account(&pool, user, 1_000).await?,
+        account(&pool, user, 0).await?,
+    );
+    let before = balances(&pool).await?;
+
+    // The workflow gave up on a slow reservation and voided; then the slow attempt arrives.
+    let transfer = OperationId::generate();
+    assert_eq!(
+        ledger::void_transfer(&pool, transfer, user, "k", "NOT_RESERVED", "gave up").await?,
+        Applied::Now
+    );
+    let request = TransferRequest::new(from, to, usd(500), None)?;
+    assert_eq!(
+        ledger::reserve_transfer(&pool, transfer, user, "k", "wf", &request).await?,
+        Applied::Already
+    );
+    assert_eq!(
+        balances(&pool).await?,
+        before,
+        "nothing may be held after a void"
+    );
+    assert_eq!(
+        rejection(ledger::post_transfer(&pool, transfer).await),
+        Some(RejectionCode::TransferVoided)
+    );
+
+    // A reserved transfer that is voided releases exactly what it held.
+    let second = OperationId::generate();
+    ledger::reserve_transfer(&pool, second, user, "k2", "wf", &request).await?;
+    assert_ne!(balances(&pool).await?, before);
+    ledger::void_transfer(&pool, second, user, "k2", "CANCELLED", "cancelled").await?;
+    assert_eq!(balances(&pool).await?, before);
+    assert_eq!(
+        ledger::void_transfer(&pool, second, user, "k2", "CANCELLED", "cancelled").await?,
+        Applied::Already
+    );
+    assert_eq!(balances(&pool).await?, before);
+    Ok(())
+}
