@@ -11,27 +11,14 @@ BENCH_TEMPORAL_UI_PORT="${DJINN_BENCH_TEMPORAL_UI_PORT:-28233}"
 BENCH_API_ADDR="127.0.0.1:${DJINN_BENCH_API_PORT:-18080}"
 
 mkdir -p "$DATA_DIR"
-temporary_dir=""
-cleanup() {
-  stop_started
-  if [[ -n "$temporary_dir" ]]; then rm -rf "$temporary_dir"; fi
-}
-trap cleanup EXIT
+trap stop_started EXIT
 trap 'exit 130' INT TERM
 
 cd "$ROOT"
 log "building the release binaries (a clean build takes several minutes)"
 cargo build --release --bin djinn --bin djinn-bench
 
-if [[ "$(id -u)" == 0 ]]; then
-  temporary_dir="$(mktemp -d "${TMPDIR:-/tmp}/djinn-bench-pg.XXXXXX")"
-  chmod 755 "$temporary_dir"
-  bench_pg_dir="$temporary_dir/data"
-else
-  bench_pg_dir="$DATA_DIR/bench-pg"
-  rm -rf "$bench_pg_dir"
-fi
-start_private_postgres "$bench_pg_dir" "$BENCH_PG_PORT" djinn_bench
+start_throwaway_postgres bench-pg "$BENCH_PG_PORT" djinn_bench
 start_temporal "$BENCH_TEMPORAL_PORT" "$BENCH_TEMPORAL_UI_PORT"
 
 export DATABASE_URL="$PRIVATE_DATABASE_URL"

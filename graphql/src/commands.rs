@@ -271,21 +271,41 @@ async fn start_transfer(app: &AppState, view: &TransferView) -> Result<()> {
             description,
         },
     };
-    let options =
-        WorkflowStartOptions::new(app.task_queue.clone(), view.operation.workflow_id.clone())
-            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-            .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-            .search_attributes(SearchAttributes::new([
-                DJINN_USER_ID.value_set(view.operation.user_id.to_string()),
-                DJINN_OPERATION.value_set("transfer".to_owned()),
-                DJINN_STATUS.value_set("PENDING".to_owned()),
-            ]))
-            .build();
-    match app
-        .temporal
-        .start_workflow(TransferWorkflow::run, input, options)
-        .await
-    {
+    let options = start_options(
+        app,
+        &view.operation.workflow_id,
+        view.operation.user_id,
+        "transfer",
+    );
+    started(
+        app.temporal
+            .start_workflow(TransferWorkflow::run, input, options)
+            .await,
+    )
+}
+
+/// Options that make starting a workflow idempotent: its id derives from the operation, a
+/// running workflow is reused, and a finished one is never started again.
+fn start_options(
+    app: &AppState,
+    workflow_id: &str,
+    user: UserId,
+    operation: &str,
+) -> WorkflowStartOptions {
+    WorkflowStartOptions::new(app.task_queue.clone(), workflow_id.to_owned())
+        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+        .search_attributes(SearchAttributes::new([
+            DJINN_USER_ID.value_set(user.to_string()),
+            DJINN_OPERATION.value_set(operation.to_owned()),
+            DJINN_STATUS.value_set("PENDING".to_owned()),
+        ]))
+        .build()
+}
+
+/// A start that found its workflow already started (or finished) has done its job.
+fn started<T>(result: Result<T, WorkflowStartError>) -> Result<()> {
+    match result {
         Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(()),
         Err(error) => Err(internal(error)),
     }
@@ -389,22 +409,12 @@ pub async fn open_account(
         kind,
         opening_balance,
     };
-    let options = WorkflowStartOptions::new(app.task_queue.clone(), operation.workflow_id.clone())
-        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-        .search_attributes(SearchAttributes::new([
-            DJINN_USER_ID.value_set(user.to_string()),
-            DJINN_OPERATION.value_set("open_account".to_owned()),
-        ]))
-        .build();
-    match app
-        .temporal
-        .start_workflow(OpenAccountWorkflow::run, workflow_input, options)
-        .await
-    {
-        Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => {}
-        Err(error) => return Err(internal(error)),
-    }
+    let options = start_options(app, &operation.workflow_id, user, "open_account");
+    started(
+        app.temporal
+            .start_workflow(OpenAccountWorkflow::run, workflow_input, options)
+            .await,
+    )?;
     let handle = app
         .temporal
         .get_workflow_handle::<OpenAccountWorkflow>(operation.workflow_id.clone());

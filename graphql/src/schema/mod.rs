@@ -77,6 +77,24 @@ fn page_size(first: Option<i32>) -> Result<i64> {
     }
 }
 
+/// A Relay page from rows fetched with `limit + 1`: the extra row only says a next page exists.
+fn page<Row, Node: async_graphql::OutputType>(
+    mut rows: Vec<Row>,
+    limit: i64,
+    has_previous: bool,
+    id: impl Fn(&Row) -> uuid::Uuid,
+    node: impl Fn(Row) -> Node,
+) -> Connection<String, Node> {
+    let has_next = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let mut connection = Connection::new(has_previous, has_next);
+    connection.edges.extend(
+        rows.into_iter()
+            .map(|row| Edge::new(ids::encode_cursor(id(&row)), node(row))),
+    );
+    connection
+}
+
 fn cursor(after: Option<String>) -> Result<Option<uuid::Uuid>> {
     after
         .map(|cursor| {
@@ -130,17 +148,16 @@ impl QueryRoot {
         let (app, user) = state(ctx)?;
         let limit = page_size(first)?;
         let after = cursor(after)?.map(AccountId::from_uuid);
-        let mut rows = accounts::list(&app.pool, user, after, limit + 1)
+        let rows = accounts::list(&app.pool, user, after, limit + 1)
             .await
             .map_err(internal)?;
-        let has_next = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|row| Edge::new(ids::encode_cursor(row.id.as_uuid()), Account(row))),
-        );
-        Ok(connection)
+        Ok(page(
+            rows,
+            limit,
+            after.is_some(),
+            |row| row.id.as_uuid(),
+            Account,
+        ))
     }
 
     async fn account(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Account>> {
@@ -178,17 +195,16 @@ impl QueryRoot {
         let (app, user) = state(ctx)?;
         let limit = page_size(first)?;
         let after = cursor(after)?.map(OperationId::from_uuid);
-        let mut rows = operations::list(&app.pool, user, kind.map(Into::into), after, limit + 1)
+        let rows = operations::list(&app.pool, user, kind.map(Into::into), after, limit + 1)
             .await
             .map_err(internal)?;
-        let has_next = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let mut connection = Connection::new(after.is_some(), has_next);
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|row| Edge::new(ids::encode_cursor(row.id.as_uuid()), Operation(row))),
-        );
-        Ok(connection)
+        Ok(page(
+            rows,
+            limit,
+            after.is_some(),
+            |row| row.id.as_uuid(),
+            Operation,
+        ))
     }
 }
 
