@@ -8,9 +8,11 @@ use clap::Parser;
 use djinn_activities::{db, temporal};
 use djinn_tests::Client;
 use djinn_workflows::NoopWorkflow;
+use djinn_workflows::search_attributes::{DJINN_OPERATION, DJINN_STATUS, DJINN_USER_ID};
 use futures::StreamExt;
 use std::time::{Duration, Instant};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_common::search_attributes::SearchAttributes;
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -82,6 +84,58 @@ fn millis(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
+fn print_percentiles(label: &str, latencies: &mut [Duration]) {
+    latencies.sort();
+    let [p50, p95, p99] = [50.0, 95.0, 99.0].map(|p| millis(percentile(latencies, p)));
+    println!("  {label:<27} p50 {p50}  p95 {p95}  p99 {p99}");
+}
+
+/// Starts `args.transfers` no-op workflows, `args.concurrency` at a time, each awaited to its
+/// end; returns workflows per second. With `attributes`, each carries the search attributes a
+/// transfer carries and upserts DjinnStatus once, as a transfer does.
+async fn run_noops(
+    temporal: &temporalio_client::Client,
+    args: &Args,
+    run: &str,
+    attributes: bool,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..args.transfers)
+        .map(|i| {
+            let builder =
+                WorkflowStartOptions::new(args.task_queue.clone(), format!("bench-noop:{run}:{i}"));
+            let options = if attributes {
+                builder
+                    .search_attributes(SearchAttributes::new([
+                        DJINN_USER_ID.value_set(run.to_owned()),
+                        DJINN_OPERATION.value_set("noop".to_owned()),
+                        DJINN_STATUS.value_set("PENDING".to_owned()),
+                    ]))
+                    .build()
+            } else {
+                builder.build()
+            };
+            let upsert = attributes.then(|| "POSTED".to_owned());
+            async move {
+                let handle = temporal
+                    .start_workflow(NoopWorkflow::run, upsert, options)
+                    .await?;
+                handle
+                    .get_result(WorkflowGetResultOptions::default())
+                    .await?;
+                Ok(())
+            }
+        })
+        .buffer_unordered(args.concurrency)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    if let Some(error) = results.into_iter().find_map(Result::err) {
+        bail!("a no-op workflow failed: {error}");
+    }
+    Ok(args.transfers as f64 / elapsed.as_secs_f64())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -112,33 +166,15 @@ async fn main() -> anyhow::Result<()> {
     // Warm up connections, caches and the JIT-less but cold paths.
     run_transfers(&temporal, &pairs, 50, args.concurrency, "warmup").await?;
 
-    println!("no-op ceiling: {} workflows ...", args.transfers);
-    let started = Instant::now();
     let run = uuid::Uuid::now_v7().simple().to_string();
-    let noop_results: Vec<anyhow::Result<()>> = futures::stream::iter(0..args.transfers)
-        .map(|i| {
-            let temporal = temporal.clone();
-            let options =
-                WorkflowStartOptions::new(args.task_queue.clone(), format!("bench-noop:{run}:{i}"))
-                    .build();
-            async move {
-                let handle = temporal
-                    .start_workflow(NoopWorkflow::run, (), options)
-                    .await?;
-                handle
-                    .get_result(WorkflowGetResultOptions::default())
-                    .await?;
-                Ok(())
-            }
-        })
-        .buffer_unordered(args.concurrency)
-        .collect()
-        .await;
-    let noop_elapsed = started.elapsed();
-    if let Some(error) = noop_results.into_iter().find_map(Result::err) {
-        bail!("a no-op workflow failed: {error}");
-    }
-    let noop_rate = args.transfers as f64 / noop_elapsed.as_secs_f64();
+    println!("no-op ceiling: {} workflows ...", args.transfers);
+    let noop_rate = run_noops(&temporal, &args, &format!("{run}-plain"), false).await?;
+    println!(
+        "no-op with the transfer's search attributes: {} workflows ...",
+        args.transfers
+    );
+    let noop_attributes_rate =
+        run_noops(&temporal, &args, &format!("{run}-attributes"), true).await?;
 
     println!("transfers: {} through GraphQL ...", args.transfers);
     let worker_before = args.worker_pid.map(usage).transpose()?;
@@ -160,39 +196,27 @@ async fn main() -> anyhow::Result<()> {
     .into_iter()
     .map(Duration::from_secs_f64)
     .collect();
-    ledger_to_posted.sort();
-    mutation_latencies.sort();
-    to_posted.sort();
 
     println!();
     println!(
         "Djinn benchmark: {} transfers, {} in flight, {} users",
         args.transfers, args.concurrency, args.users
     );
+    println!("  no-op workflow ceiling      {noop_rate:8.1} workflows/s");
     println!(
-        "  no-op workflow ceiling      {noop_rate:8.1} workflows/s ({:.1} s)",
-        noop_elapsed.as_secs_f64()
+        "  no-op + search attributes   {noop_attributes_rate:8.1} workflows/s (set at start, upserted once, as a transfer does)"
     );
     println!(
-        "  transfers end to end        {transfer_rate:8.1} transfers/s ({:.1} s, to POSTED)",
+        "  transfers end to end        {transfer_rate:8.1} transfers/s ({:.1} s, each awaited to POSTED)",
         transfer_elapsed.as_secs_f64()
     );
     println!(
         "  ratio to ceiling            {:8.1} %  (target >= 80 %)",
         100.0 * transfer_rate / noop_rate
     );
-    println!(
-        "  createTransfer latency      p50 {}  p95 {}  p99 {}",
-        millis(percentile(&mutation_latencies, 50.0)),
-        millis(percentile(&mutation_latencies, 95.0)),
-        millis(percentile(&mutation_latencies, 99.0))
-    );
-    println!(
-        "  time to POSTED              p50 {}  p95 {}  p99 {}",
-        millis(percentile(&to_posted, 50.0)),
-        millis(percentile(&to_posted, 95.0)),
-        millis(percentile(&to_posted, 99.0))
-    );
+    print_percentiles("createTransfer latency", &mut mutation_latencies);
+    print_percentiles("time to POSTED (client)", &mut to_posted);
+    print_percentiles("time to POSTED (ledger)", &mut ledger_to_posted);
     if let (Some(before), Some(after)) = (worker_before, worker_after) {
         let per_thousand =
             (after.cpu_seconds - before.cpu_seconds) * 1000.0 / args.transfers as f64;
