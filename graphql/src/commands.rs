@@ -173,9 +173,12 @@ async fn check_accounts(
     user: UserId,
     request: &TransferRequest,
 ) -> Result<Option<UserError>> {
+    let accounts = accounts::get_many(&app.pool, user, &[request.from, request.to])
+        .await
+        .map_err(internal)?;
     let mut found = Vec::with_capacity(2);
     for (id, field) in [(request.from, "fromAccountId"), (request.to, "toAccountId")] {
-        match accounts::get(&app.pool, user, id).await.map_err(internal)? {
+        match accounts.iter().find(|account| account.id == id) {
             Some(account) => found.push(account),
             None => {
                 return Ok(Some(UserError::rejection(

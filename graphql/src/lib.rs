@@ -9,6 +9,7 @@ pub mod auth;
 mod commands;
 pub mod schema;
 mod server;
+mod user_cache;
 
 pub use auth::{EmulatorTokenVerifier, TokenVerifier, UnconfiguredVerifier};
 pub use server::{ApiConfig, AppState, Application, REQUEST_BODY_MAX_BYTES};

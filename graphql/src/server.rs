@@ -3,6 +3,7 @@
 
 use crate::auth::{self, AuthError, Principal, TokenVerifier};
 use crate::schema::{self, CurrentUser, DjinnSchema};
+use crate::user_cache::UserCache;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
@@ -10,7 +11,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use djinn_activities::store::users;
 use sqlx::PgPool;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -41,6 +41,7 @@ pub struct AppState {
 struct ServerState {
     app: AppState,
     schema: DjinnSchema,
+    users: Arc<UserCache>,
 }
 
 #[derive(Debug)]
@@ -53,7 +54,11 @@ impl Application {
     pub async fn build(config: &ApiConfig, app: AppState) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.listen_addr).await?;
         let schema = schema::build(app.clone());
-        let state = ServerState { app, schema };
+        let state = ServerState {
+            app,
+            schema,
+            users: Arc::default(),
+        };
         let router = Router::new()
             .route("/graphql", get(graphiql).post(graphql))
             .route("/healthz", get(healthz))
@@ -92,7 +97,7 @@ async fn graphql(
             Ok(principal) => principal,
             Err(error) => return unauthorized(&error),
         };
-    let user = match current_user(&state.app, &principal).await {
+    let user = match current_user(&state, &principal).await {
         Ok(user) => user,
         Err(response) => return response,
     };
@@ -104,8 +109,10 @@ async fn graphql(
     response.into_response()
 }
 
-async fn current_user(app: &AppState, principal: &Principal) -> Result<CurrentUser, Response> {
-    users::ensure_user(&app.pool, &principal.firebase_uid)
+async fn current_user(state: &ServerState, principal: &Principal) -> Result<CurrentUser, Response> {
+    state
+        .users
+        .resolve(&state.app.pool, &principal.firebase_uid)
         .await
         .map(CurrentUser)
         .map_err(|error| {

@@ -106,3 +106,22 @@ pub async fn list(
     .await?;
     rows.into_iter().map(AccountView::try_from).collect()
 }
+
+/// Several of the user's own accounts at once, in id order; unknown and foreign ids are absent.
+#[tracing::instrument(skip_all)]
+pub async fn get_many(
+    pool: &PgPool,
+    user: UserId,
+    ids: &[AccountId],
+) -> Result<Vec<AccountView>, StoreError> {
+    let ids: Vec<Uuid> = ids.iter().map(AccountId::as_uuid).collect();
+    let rows: Vec<AccountRow> = sqlx::query_as(concat!(
+        select_account!(),
+        " WHERE a.id = ANY($1) AND a.user_id = $2 AND a.kind NOT IN ('equity', 'clearing') ORDER BY a.id"
+    ))
+    .bind(ids)
+    .bind(user.as_uuid())
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(AccountView::try_from).collect()
+}

@@ -435,16 +435,29 @@ async fn insert_postings(
     transaction_id: TransactionId,
     postings: &[Posting],
 ) -> Result<(), StoreError> {
-    for posting in postings {
-        sqlx::query("INSERT INTO postings (id, transaction_id, account_id, amount_minor, currency) VALUES ($1, $2, $3, $4, $5)")
-            .bind(PostingId::generate().as_uuid())
-            .bind(transaction_id.as_uuid())
-            .bind(posting.account_id.as_uuid())
-            .bind(posting.amount_minor)
-            .bind(posting.currency.code())
-            .execute(&mut *tx)
-            .await?;
-    }
+    // One statement for all legs: the entry is written whole or not at all, in one round trip.
+    let ids: Vec<Uuid> = postings
+        .iter()
+        .map(|_| PostingId::generate().as_uuid())
+        .collect();
+    let accounts: Vec<Uuid> = postings.iter().map(|p| p.account_id.as_uuid()).collect();
+    let amounts: Vec<i64> = postings.iter().map(|p| p.amount_minor).collect();
+    let currencies: Vec<String> = postings
+        .iter()
+        .map(|p| p.currency.code().to_owned())
+        .collect();
+    sqlx::query(
+        "INSERT INTO postings (id, transaction_id, account_id, amount_minor, currency)
+         SELECT id, $2, account_id, amount_minor, currency
+           FROM unnest($1::uuid[], $3::uuid[], $4::bigint[], $5::text[]) AS leg(id, account_id, amount_minor, currency)",
+    )
+    .bind(ids)
+    .bind(transaction_id.as_uuid())
+    .bind(accounts)
+    .bind(amounts)
+    .bind(currencies)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

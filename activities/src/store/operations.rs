@@ -200,10 +200,11 @@ pub async fn register_transfer(
     request: &TransferRequest,
 ) -> Result<Registration, StoreError> {
     let mut tx = pool.begin().await?;
-    let inserted: Option<Uuid> = sqlx::query_scalar(
+    let inserted: Option<OperationRow> = sqlx::query_as(
         "INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
          VALUES ($1, $2, 'transfer', $3, $4, 'pending')
-         ON CONFLICT (user_id, kind, idempotency_key) DO NOTHING RETURNING id",
+         ON CONFLICT (user_id, kind, idempotency_key) DO NOTHING
+         RETURNING id, user_id, kind, status, workflow_id, idempotency_key, failure_code, failure_message, created_at, updated_at",
     )
     .bind(id.as_uuid())
     .bind(user.as_uuid())
@@ -211,36 +212,40 @@ pub async fn register_transfer(
     .bind(workflow_id)
     .fetch_optional(&mut *tx)
     .await?;
-    if inserted.is_some() {
-        sqlx::query(
-            "INSERT INTO transfers (operation_id, user_id, from_account_id, to_account_id, amount_minor, currency, description)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id.as_uuid())
+    let Some(operation) = inserted else {
+        // The key is taken: answer with the transfer that holds it.
+        let row: TransferRow = sqlx::query_as(concat!(
+            select_transfer!(),
+            " WHERE o.user_id = $1 AND o.kind = 'transfer' AND o.idempotency_key = $2"
+        ))
         .bind(user.as_uuid())
-        .bind(request.from.as_uuid())
-        .bind(request.to.as_uuid())
-        .bind(request.amount.amount_minor())
-        .bind(request.amount.currency().code())
-        .bind(request.description.as_ref().map(|d| d.as_str()))
-        .execute(&mut *tx)
+        .bind(key.as_str())
+        .fetch_one(&mut *tx)
         .await?;
-    }
-    let row: TransferRow = sqlx::query_as(concat!(
-        select_transfer!(),
-        " WHERE o.user_id = $1 AND o.kind = 'transfer' AND o.idempotency_key = $2"
-    ))
+        tx.commit().await?;
+        return Ok(Registration::Existing(row.try_into()?));
+    };
+    sqlx::query(
+        "INSERT INTO transfers (operation_id, user_id, from_account_id, to_account_id, amount_minor, currency, description)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id.as_uuid())
     .bind(user.as_uuid())
-    .bind(key.as_str())
-    .fetch_one(&mut *tx)
+    .bind(request.from.as_uuid())
+    .bind(request.to.as_uuid())
+    .bind(request.amount.amount_minor())
+    .bind(request.amount.currency().code())
+    .bind(request.description.as_ref().map(|d| d.as_str()))
+    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    let view = TransferView::try_from(row)?;
-    Ok(if inserted.is_some() {
-        Registration::Created(view)
-    } else {
-        Registration::Existing(view)
-    })
+    Ok(Registration::Created(TransferView {
+        operation: operation.try_into()?,
+        from: request.from,
+        to: request.to,
+        amount: request.amount,
+        description: request.description.as_ref().map(|d| d.as_str().to_owned()),
+    }))
 }
 
 /// Registers the opening of an account under the user's key and returns the operation that
