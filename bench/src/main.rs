@@ -100,7 +100,7 @@ async fn run_noops(
     attributes: bool,
 ) -> anyhow::Result<f64> {
     let started = Instant::now();
-    let results: Vec<anyhow::Result<()>> = futures::stream::iter(0..args.transfers)
+    let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..args.transfers)
         .map(|i| {
             let builder =
                 WorkflowStartOptions::new(args.task_queue.clone(), format!("bench-noop:{run}:{i}"));
@@ -130,10 +130,8 @@ async fn run_noops(
         .collect()
         .await;
     let elapsed = started.elapsed();
-    if let Some(error) = results.into_iter().find_map(Result::err) {
-        bail!("a no-op workflow failed: {error}");
-    }
-    Ok(args.transfers as f64 / elapsed.as_secs_f64())
+    let latencies = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((args.transfers as f64 / elapsed.as_secs_f64(), latencies))
 }
 
 #[tokio::main]
@@ -168,12 +166,13 @@ async fn main() -> anyhow::Result<()> {
 
     let run = uuid::Uuid::now_v7().simple().to_string();
     println!("no-op ceiling: {} workflows ...", args.transfers);
-    let noop_rate = run_noops(&temporal, &args, &format!("{run}-plain"), false).await?;
+    let (noop_rate, mut noop_latencies) =
+        run_noops(&temporal, &args, &format!("{run}-plain"), false).await?;
     println!(
         "no-op with the transfer's search attributes: {} workflows ...",
         args.transfers
     );
-    let noop_attributes_rate =
+    let (noop_attributes_rate, mut noop_attributes_latencies) =
         run_noops(&temporal, &args, &format!("{run}-attributes"), true).await?;
 
     println!("transfers: {} through GraphQL ...", args.transfers);
@@ -214,6 +213,8 @@ async fn main() -> anyhow::Result<()> {
         "  ratio to ceiling            {:8.1} %  (target >= 80 %)",
         100.0 * transfer_rate / noop_rate
     );
+    print_percentiles("no-op start to end", &mut noop_latencies);
+    print_percentiles("no-op + attributes", &mut noop_attributes_latencies);
     print_percentiles("createTransfer latency", &mut mutation_latencies);
     print_percentiles("time to POSTED (client)", &mut to_posted);
     print_percentiles("time to POSTED (ledger)", &mut ledger_to_posted);
