@@ -98,7 +98,7 @@ async fn run_noops(
     args: &Args,
     run: &str,
     attributes: bool,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, Vec<Duration>)> {
     let started = Instant::now();
     let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..args.transfers)
         .map(|i| {
@@ -117,13 +117,14 @@ async fn run_noops(
             };
             let upsert = attributes.then(|| "POSTED".to_owned());
             async move {
+                let started = Instant::now();
                 let handle = temporal
                     .start_workflow(NoopWorkflow::run, upsert, options)
                     .await?;
                 handle
                     .get_result(WorkflowGetResultOptions::default())
                     .await?;
-                Ok(())
+                Ok(started.elapsed())
             }
         })
         .buffer_unordered(args.concurrency)
