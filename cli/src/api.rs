@@ -1,7 +1,7 @@
 //! The api role: the GraphQL server over the store and the Temporal client.
 
 use crate::config::ApiSettings;
-use djinn_graphql::{AppState, EmulatorTokenVerifier, TokenVerifier, UnconfiguredVerifier};
+use djinn_graphql::{AppState, EmulatorTokenVerifier, FirebaseVerifier, TokenVerifier};
 use std::sync::Arc;
 
 /// The token verifier the settings allow. Emulator tokens are never accepted in production.
@@ -19,7 +19,10 @@ pub fn verifier(settings: &ApiSettings) -> anyhow::Result<Arc<dyn TokenVerifier>
                 settings.firebase_project_id.clone(),
             )))
         }
-        (None, _) => Ok(Arc::new(UnconfiguredVerifier)),
+        (None, _) => Ok(Arc::new(FirebaseVerifier::new(
+            settings.firebase_project_id.clone(),
+            settings.firebase_jwks_url.clone(),
+        ))),
     }
 }
 
@@ -34,5 +37,28 @@ pub fn state(
         temporal,
         task_queue,
         verifier,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(environment: &str, emulator: Option<&str>) -> ApiSettings {
+        ApiSettings {
+            api_addr: "127.0.0.1:0".parse().expect("an address"),
+            port: None,
+            firebase_project_id: "djinn-dev".into(),
+            firebase_jwks_url: djinn_graphql::FIREBASE_JWKS_URL.into(),
+            firebase_auth_emulator_host: emulator.map(str::to_owned),
+            environment: environment.into(),
+        }
+    }
+
+    #[test]
+    fn production_refuses_emulator_tokens() {
+        assert!(verifier(&settings("production", Some("127.0.0.1:9099"))).is_err());
+        assert!(verifier(&settings("production", None)).is_ok());
+        assert!(verifier(&settings("development", Some("127.0.0.1:9099"))).is_ok());
     }
 }

@@ -32,6 +32,9 @@ pub struct ApiSettings {
     /// The Firebase project whose ID tokens are accepted.
     #[arg(long, env = "FIREBASE_PROJECT_ID", default_value = "djinn-dev")]
     pub firebase_project_id: String,
+    /// Where the keys that sign Firebase ID tokens are published (JWKS).
+    #[arg(long, env = "FIREBASE_JWKS_URL", default_value = djinn_graphql::FIREBASE_JWKS_URL)]
+    pub firebase_jwks_url: String,
     /// Set (to the emulator's host:port) to accept unsigned Firebase-emulator tokens.
     #[arg(long, env = "FIREBASE_AUTH_EMULATOR_HOST")]
     pub firebase_auth_emulator_host: Option<String>,

@@ -11,5 +11,5 @@ pub mod schema;
 mod server;
 mod user_cache;
 
-pub use auth::{EmulatorTokenVerifier, TokenVerifier, UnconfiguredVerifier};
+pub use auth::{EmulatorTokenVerifier, FIREBASE_JWKS_URL, FirebaseVerifier, TokenVerifier};
 pub use server::{ApiConfig, AppState, Application, REQUEST_BODY_MAX_BYTES};

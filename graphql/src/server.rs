@@ -92,11 +92,14 @@ async fn graphql(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
-    let principal =
-        match auth::bearer_token(&headers).and_then(|token| state.app.verifier.verify(token)) {
-            Ok(principal) => principal,
-            Err(error) => return unauthorized(&error),
-        };
+    let principal = match auth::bearer_token(&headers) {
+        Ok(token) => state.app.verifier.verify(token).await,
+        Err(error) => Err(error),
+    };
+    let principal = match principal {
+        Ok(principal) => principal,
+        Err(error) => return unauthorized(&error),
+    };
     let user = match current_user(&state, &principal).await {
         Ok(user) => user,
         Err(response) => return response,
