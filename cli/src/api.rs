@@ -52,6 +52,9 @@ mod tests {
             firebase_jwks_url: djinn_graphql::FIREBASE_JWKS_URL.into(),
             firebase_auth_emulator_host: emulator.map(str::to_owned),
             environment: environment.into(),
+            cors_origins: Vec::new(),
+            request_timeout_ms: 10_000,
+            rate_limit_per_minute: 600,
         }
     }
 

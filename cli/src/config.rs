@@ -38,9 +38,23 @@ pub struct ApiSettings {
     /// Set (to the emulator's host:port) to accept unsigned Firebase-emulator tokens.
     #[arg(long, env = "FIREBASE_AUTH_EMULATOR_HOST")]
     pub firebase_auth_emulator_host: Option<String>,
-    /// `production` refuses development conveniences such as emulator tokens.
+    /// `production` refuses development conveniences: emulator tokens, introspection, GraphiQL.
     #[arg(long, env = "DJINN_ENV", default_value = "development")]
     pub environment: String,
+    /// Browser origins allowed to call the API (CORS), comma-separated.
+    #[arg(
+        long,
+        env = "DJINN_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub cors_origins: Vec<String>,
+    /// Longest a request may take before it is answered 408.
+    #[arg(long, env = "DJINN_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+    /// Requests per minute per user (bursts of the same size); beyond it, 429 with Retry-After.
+    #[arg(long, env = "DJINN_RATE_LIMIT_PER_MINUTE", default_value_t = djinn_graphql::limits::DEFAULT_RATE_LIMIT_PER_MINUTE)]
+    pub rate_limit_per_minute: u32,
 }
 
 impl ApiSettings {
@@ -53,5 +67,20 @@ impl ApiSettings {
 
     pub fn is_production(&self) -> bool {
         self.environment == "production"
+    }
+
+    pub fn api_config(&self) -> djinn_graphql::ApiConfig {
+        djinn_graphql::ApiConfig {
+            listen_addr: self.listen_addr(),
+            production: self.is_production(),
+            cors_origins: self
+                .cors_origins
+                .iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+            request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
+            rate_limit_per_minute: self.rate_limit_per_minute,
+        }
     }
 }

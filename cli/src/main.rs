@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use djinn::config::{ApiSettings, DatabaseSettings, TemporalSettings};
 use djinn::{api, telemetry, worker};
 use djinn_activities::{db, temporal};
-use djinn_graphql::{ApiConfig, Application};
+use djinn_graphql::Application;
 
 #[derive(Parser, Debug)]
 #[command(name = "djinn", about = "Djinn personal-finance backend", version)]
@@ -56,9 +56,7 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("connecting to PostgreSQL")?;
             let client = temporal::connect_from_env("djinn-api").await?;
-            let config = ApiConfig {
-                listen_addr: settings.listen_addr(),
-            };
+            let config = settings.api_config();
             let app = Application::build(
                 &config,
                 api::state(pool, client, temporal_settings.task_queue, verifier),

@@ -33,8 +33,9 @@ use temporalio_client::{
 };
 use temporalio_common::search_attributes::SearchAttributes;
 
-/// How long `openAccount` waits for its workflow before answering with an error.
-const OPEN_ACCOUNT_WAIT: Duration = Duration::from_secs(15);
+/// How long `openAccount` waits for its workflow before answering with an error; below the
+/// default request timeout, so the client gets this answer rather than a bare 408.
+const OPEN_ACCOUNT_WAIT: Duration = Duration::from_secs(8);
 
 pub async fn create_transfer(
     app: &AppState,

@@ -7,9 +7,12 @@
 
 pub mod auth;
 mod commands;
+pub mod limits;
+mod rate_limit;
 pub mod schema;
 mod server;
 mod user_cache;
 
 pub use auth::{EmulatorTokenVerifier, FIREBASE_JWKS_URL, FirebaseVerifier, TokenVerifier};
-pub use server::{ApiConfig, AppState, Application, REQUEST_BODY_MAX_BYTES};
+pub use limits::REQUEST_BODY_MAX_BYTES;
+pub use server::{ApiConfig, AppState, Application};

@@ -1,5 +1,7 @@
 //! The HTTP server: `Application::build` binds the listener (port 0 in tests) and
-//! `run_until_stopped` serves until the shutdown future resolves.
+//! `run_until_stopped` serves until the shutdown future resolves. Every response carries the
+//! security headers; GraphQL requests are authenticated, rate limited per user and bounded in
+//! size and time (see `limits`).
 
 use crate::auth::{self, AuthError, Principal, TokenVerifier};
 use crate::schema::{self, CurrentUser, DjinnSchema};
@@ -17,15 +19,40 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use temporalio_client::Client;
 use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
-/// Largest request body accepted, in bytes.
-pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
+use crate::limits::{
+    DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_REQUEST_TIMEOUT, REQUEST_BODY_MAX_BYTES,
+};
+use crate::rate_limit::UserRateLimiter;
+use axum::http::{HeaderValue, Method};
+use std::time::Duration;
 
 /// What the API needs to run, resolved from the environment by the binary (or by a test).
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     pub listen_addr: SocketAddr,
+    /// Production turns off introspection and GraphiQL and tightens the CSP.
+    pub production: bool,
+    /// Browser origins allowed to call the API (CORS); empty allows none.
+    pub cors_origins: Vec<String>,
+    pub request_timeout: Duration,
+    pub rate_limit_per_minute: u32,
+}
+
+impl ApiConfig {
+    /// Development defaults on the given address.
+    pub fn new(listen_addr: SocketAddr) -> Self {
+        Self {
+            listen_addr,
+            production: false,
+            cors_origins: Vec::new(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
+        }
+    }
 }
 
 /// Shared by every request.
@@ -42,6 +69,8 @@ struct ServerState {
     app: AppState,
     schema: DjinnSchema,
     users: Arc<UserCache>,
+    rate_limiter: Arc<UserRateLimiter>,
+    production: bool,
 }
 
 #[derive(Debug)]
@@ -53,18 +82,34 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &ApiConfig, app: AppState) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.listen_addr).await?;
-        let schema = schema::build(app.clone());
+        let schema = schema::build(app.clone(), config.production);
         let state = ServerState {
             app,
             schema,
             users: Arc::default(),
+            rate_limiter: Arc::new(UserRateLimiter::per_minute(config.rate_limit_per_minute)),
+            production: config.production,
+        };
+        let graphql_route = if config.production {
+            axum::routing::post(graphql)
+        } else {
+            get(graphiql).post(graphql)
         };
         let router = Router::new()
-            .route("/graphql", get(graphiql).post(graphql))
+            .route("/graphql", graphql_route)
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             // The GraphQL extractor reads the body itself, so the limit wraps the body stream.
             .layer(RequestBodyLimitLayer::new(REQUEST_BODY_MAX_BYTES))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                config.request_timeout,
+            ))
+            .layer(cors(&config.cors_origins))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                security_headers,
+            ))
             .with_state(state);
         Ok(Self { listener, router })
     }
@@ -100,6 +145,9 @@ async fn graphql(
         Ok(principal) => principal,
         Err(error) => return unauthorized(&error),
     };
+    if let Err(wait) = state.rate_limiter.check(&principal.firebase_uid) {
+        return too_many_requests(wait);
+    }
     let user = match current_user(&state, &principal).await {
         Ok(user) => user,
         Err(response) => return response,
@@ -136,6 +184,76 @@ fn unauthorized(error: &AuthError) -> Response {
         Json(body),
     )
         .into_response()
+}
+
+fn too_many_requests(wait: Duration) -> Response {
+    let retry_after = wait.as_secs().max(1).to_string();
+    let body = serde_json::json!({"errors": [{"message": "too many requests", "extensions": {"code": "RATE_LIMITED"}}]});
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, retry_after)],
+        Json(body),
+    )
+        .into_response()
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(600))
+}
+
+/// GraphiQL (development only) loads its scripts and styles from a CDN and runs inline code.
+const CSP_DEVELOPMENT: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; \
+     style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'";
+/// An API that serves no pages needs nothing.
+const CSP_PRODUCTION: &str = "default-src 'none'; frame-ancestors 'none'";
+/// One year, as browsers' preload lists expect.
+const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+async fn security_headers(
+    State(state): State<ServerState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    // Behind a TLS-terminating proxy the request arrives as plain HTTP with X-Forwarded-Proto.
+    let behind_tls = request
+        .headers()
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let csp = if state.production {
+        CSP_PRODUCTION
+    } else {
+        CSP_DEVELOPMENT
+    };
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    if behind_tls {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
+    response
 }
 
 async fn healthz() -> &'static str {

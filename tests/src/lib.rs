@@ -128,7 +128,12 @@ impl Drop for TestApp {
 
 /// The whole stack, with an in-process worker.
 pub async fn spawn_app() -> anyhow::Result<TestApp> {
-    let mut app = spawn_api().await?;
+    spawn_app_with(|_| {}).await
+}
+
+/// The whole stack, with API settings changed by `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut ApiConfig)) -> anyhow::Result<TestApp> {
+    let mut app = spawn_api_with(configure).await?;
     app.worker = Some(WorkerThread::start(&app.database_url, &app.task_queue));
     Ok(app)
 }
@@ -136,6 +141,10 @@ pub async fn spawn_app() -> anyhow::Result<TestApp> {
 /// The API alone, on a fresh database and task queue; tests that manage workers themselves
 /// start them.
 pub async fn spawn_api() -> anyhow::Result<TestApp> {
+    spawn_api_with(|_| {}).await
+}
+
+async fn spawn_api_with(configure: impl FnOnce(&mut ApiConfig)) -> anyhow::Result<TestApp> {
     djinn::telemetry::init();
     let (database_url, pool) = fresh_database().await?;
     let task_queue = format!("djinn-test-{}", uuid::Uuid::now_v7().simple());
@@ -147,9 +156,8 @@ pub async fn spawn_api() -> anyhow::Result<TestApp> {
         task_queue: task_queue.clone(),
         verifier: Arc::new(EmulatorTokenVerifier::new(PROJECT_ID)),
     };
-    let config = ApiConfig {
-        listen_addr: "127.0.0.1:0".parse()?,
-    };
+    let mut config = ApiConfig::new("127.0.0.1:0".parse()?);
+    configure(&mut config);
     let application = Application::build(&config, state).await?;
     let address = format!("http://{}", application.local_addr()?);
     let (api_stop, stopped) = oneshot::channel::<()>();

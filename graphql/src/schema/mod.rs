@@ -18,6 +18,7 @@ pub use user::User;
 pub use user_error::UserError;
 
 use crate::commands;
+use crate::limits::{AliasLimit, MAX_ALIASES, MAX_QUERY_COMPLEXITY, MAX_QUERY_DEPTH};
 use crate::server::AppState;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, EmptySubscription, ID, Interface, Object, Result, Schema};
@@ -34,10 +35,20 @@ pub struct CurrentUser(pub UserId);
 /// Page size when the client does not ask for one.
 pub const PAGE_SIZE_DEFAULT: i32 = 20;
 
-pub fn build(app: AppState) -> DjinnSchema {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+pub fn build(app: AppState, production: bool) -> DjinnSchema {
+    let builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(app)
-        .finish()
+        .limit_depth(MAX_QUERY_DEPTH)
+        .limit_complexity(MAX_QUERY_COMPLEXITY)
+        .extension(AliasLimit(MAX_ALIASES));
+    if production {
+        builder
+            .disable_introspection()
+            .disable_suggestions()
+            .finish()
+    } else {
+        builder.finish()
+    }
 }
 
 /// The SDL of the schema, as committed in `graphql/schema.graphql`.
@@ -95,6 +106,17 @@ fn page<Row, Node: async_graphql::OutputType>(
     connection
 }
 
+/// A page costs its items' fields once per item it may return.
+fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+    let items = first
+        .unwrap_or(PAGE_SIZE_DEFAULT)
+        .clamp(0, PAGE_SIZE_MAX as i32);
+    usize::try_from(items)
+        .unwrap_or(0)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
 fn cursor(after: Option<String>) -> Result<Option<uuid::Uuid>> {
     after
         .map(|cursor| {
@@ -139,6 +161,7 @@ impl QueryRoot {
     }
 
     /// The user's accounts, oldest first. `first` is capped at 100.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn accounts(
         &self,
         ctx: &Context<'_>,
@@ -185,6 +208,7 @@ impl QueryRoot {
     }
 
     /// The user's operations, newest first. `first` is capped at 100.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn operations(
         &self,
         ctx: &Context<'_>,
