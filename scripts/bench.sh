@@ -29,6 +29,9 @@ export DJINN_API_ADDR="$BENCH_API_ADDR"
 export FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099
 export FIREBASE_PROJECT_ID=djinn-test
 export DJINN_LOG_FORMAT=json RUST_LOG=warn
+# Payloads are encrypted as in production, so the figures include the codec's cost.
+DJINN_CODEC_KEYS="$(new_codec_keys bench)"
+export DJINN_CODEC_KEYS
 
 DJINN="$ROOT/target/release/djinn"
 "$DJINN" migrate

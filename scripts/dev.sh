@@ -23,8 +23,19 @@ fi
 export DATABASE_URL
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}"
 export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"
+# Workflow payloads are encrypted in development too, with a key made once and kept (like the
+# histories it opens) in .data. The Web UI decrypts them through the API's codec endpoint.
+if [[ -z "${DJINN_CODEC_KEYS:-}" ]]; then
+  if [[ ! -f "$DATA_DIR/codec-keys" ]]; then
+    (umask 077; new_codec_keys dev > "$DATA_DIR/codec-keys")
+  fi
+  DJINN_CODEC_KEYS="$(cat "$DATA_DIR/codec-keys")"
+fi
+export DJINN_CODEC_KEYS
+export DJINN_CODEC_CORS_ORIGINS="${DJINN_CODEC_CORS_ORIGINS:-http://127.0.0.1:$TEMPORAL_UI_PORT,http://localhost:$TEMPORAL_UI_PORT}"
 if [[ "$TEMPORAL_ADDRESS" == "127.0.0.1:$TEMPORAL_PORT" ]]; then
-  start_temporal "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$DATA_DIR/temporal.sqlite"
+  start_temporal "$TEMPORAL_PORT" "$TEMPORAL_UI_PORT" "$DATA_DIR/temporal.sqlite" \
+    --ui-codec-endpoint "http://$DJINN_API_ADDR/codec"
 fi
 
 cd "$ROOT"
@@ -47,7 +58,7 @@ cat <<TXT
     GraphiQL      http://$DJINN_API_ADDR/graphql
     GraphQL       POST http://$DJINN_API_ADDR/graphql  (Authorization: Bearer <emulator token>)
     Health        http://$DJINN_API_ADDR/healthz
-    Temporal UI   http://127.0.0.1:$TEMPORAL_UI_PORT
+    Temporal UI   http://127.0.0.1:$TEMPORAL_UI_PORT  (payloads decrypted via http://$DJINN_API_ADDR/codec)
     PostgreSQL    $DATABASE_URL
 
   A development token for user "alice": scripts/dev-token.sh alice

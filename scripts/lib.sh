@@ -108,9 +108,11 @@ start_throwaway_postgres() {
   DJINN_PG_FSYNC=off start_private_postgres "$dir" "$port" "$dbname"
 }
 
-# start_temporal PORT UI_PORT [DB_FILE]: a Temporal dev server; in memory when DB_FILE is empty.
+# start_temporal PORT UI_PORT [DB_FILE] [EXTRA ARGS...]: a Temporal dev server; in memory when
+# DB_FILE is empty.
 start_temporal() {
   local port="$1" ui_port="$2" db_file="${3:-}" args=()
+  shift 3 2>/dev/null || shift $#
   ensure_temporal_cli
   args=(server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" --namespace default
         --log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal)
@@ -120,6 +122,7 @@ start_temporal() {
     mkdir -p "$(dirname "$db_file")"
     args+=(--db-filename "$db_file")
   fi
+  args+=("$@")
   "$TEMPORAL" "${args[@]}" >"$DATA_DIR/temporal-$port.log" 2>&1 &
   STARTED_PIDS+=("$!")
   local attempt
@@ -136,6 +139,11 @@ start_temporal() {
   done
   log "the Temporal dev server did not become healthy on port $port"
   exit 1
+}
+
+# new_codec_keys ID: a fresh payload key, as DJINN_CODEC_KEYS expects it.
+new_codec_keys() {
+  python3 -c "import base64, os, sys; print(sys.argv[1] + ':' + base64.b64encode(os.urandom(32)).decode())" "$1"
 }
 
 stop_started() {

@@ -23,6 +23,7 @@ export DJINN_TEST_DATABASE_URL="$admin_url"
 export TEMPORAL_ADDRESS="127.0.0.1:$TEST_TEMPORAL_PORT"
 export TEMPORAL_NAMESPACE=default
 export SQLX_OFFLINE=true
+export DJINN_TEMPORAL_CLI="$TEMPORAL"
 
 cd "$ROOT"
 cargo build --workspace --bins

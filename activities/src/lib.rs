@@ -8,6 +8,7 @@
 
 pub mod activities;
 pub mod chaos;
+pub mod codec;
 pub mod db;
 mod error;
 pub mod store;

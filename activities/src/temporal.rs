@@ -5,12 +5,16 @@
 //! TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, or a TOML profile), so the same binary
 //! talks to a dev server, a self-hosted cluster or Temporal Cloud.
 
+use crate::codec::EncryptionCodec;
 use djinn_workflows::search_attributes::KEYWORD_ATTRIBUTES;
 use std::collections::HashMap;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::grpc::OperatorService;
 use temporalio_client::tonic::{Code, Request};
 use temporalio_client::{Client, ClientOptions};
+use temporalio_common::data_converters::{
+    DataConverter, DefaultFailureConverter, PayloadConverter,
+};
 use temporalio_common::protos::temporal::api::enums::v1::IndexedValueType;
 use temporalio_common::protos::temporal::api::operatorservice::v1::{
     AddSearchAttributesRequest, ListSearchAttributesRequest,
@@ -26,15 +30,32 @@ pub enum TemporalError {
     SearchAttributes(String),
 }
 
-/// Connects with the settings of the environment (and profile file, when there is one).
-pub async fn connect_from_env(identity: &str) -> Result<Client, TemporalError> {
-    let (mut connection, client) =
+/// Connects with the settings of the environment (and profile file, when there is one). With a
+/// codec, every payload this client (and a worker built on it) sends is encrypted.
+pub async fn connect_from_env(
+    identity: &str,
+    codec: Option<&EncryptionCodec>,
+) -> Result<Client, TemporalError> {
+    let (mut connection, mut client) =
         ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
             .map_err(|e| TemporalError::Config(e.to_string()))?;
     connection.identity = identity.to_owned();
+    if let Some(codec) = codec {
+        client.data_converter = data_converter(codec);
+    }
     Client::connect(connection, client)
         .await
         .map_err(|e| TemporalError::Connect(e.to_string()))
+}
+
+/// The SDK's JSON payloads and failures, with payloads encrypted by `codec`. Failure messages
+/// stay readable for operations staff, so they must never carry amounts or names.
+pub fn data_converter(codec: &EncryptionCodec) -> DataConverter {
+    DataConverter::new(
+        PayloadConverter::default(),
+        DefaultFailureConverter::default(),
+        codec.clone(),
+    )
 }
 
 /// Adds any of Djinn's search attributes the namespace lacks. Idempotent; when the credentials

@@ -139,7 +139,11 @@ async fn run_noops(
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let pool = db::connect(&args.database_url, 4).await?;
-    let temporal = temporal::connect_from_env("djinn-bench").await?;
+    let codec = std::env::var("DJINN_CODEC_KEYS")
+        .ok()
+        .map(|keys| djinn_activities::codec::EncryptionCodec::from_keys(&keys.into()))
+        .transpose()?;
+    let temporal = temporal::connect_from_env("djinn-bench", codec.as_ref()).await?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;

@@ -1,13 +1,57 @@
 //! Settings from the environment (12-factor), each documented in `.env.example`.
 
+//! Secrets (the database URL, codec keys, the ops token) are `SecretString`s: their Debug output
+//! is redacted, so they cannot be logged by accident, and clap never echoes their values.
+
 use clap::Args;
+use djinn_activities::codec::EncryptionCodec;
+use secrecy::SecretString;
 use std::net::SocketAddr;
+
+#[derive(Args, Debug, Clone)]
+pub struct RuntimeSettings {
+    /// `production` refuses development conveniences: emulator tokens, introspection,
+    /// GraphiQL, unencrypted workflow payloads, an open codec endpoint.
+    #[arg(long, env = "DJINN_ENV", default_value = "development")]
+    pub environment: String,
+}
+
+impl RuntimeSettings {
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CodecSettings {
+    /// Keys that encrypt workflow payloads: `id:base64(32 bytes)`, comma-separated, the
+    /// current key first. Required in production.
+    #[arg(long, env = "DJINN_CODEC_KEYS", hide_env_values = true)]
+    pub codec_keys: Option<SecretString>,
+}
+
+impl CodecSettings {
+    pub fn codec(&self, runtime: &RuntimeSettings) -> anyhow::Result<Option<EncryptionCodec>> {
+        match &self.codec_keys {
+            Some(keys) => Ok(Some(EncryptionCodec::from_keys(keys)?)),
+            None if runtime.is_production() => {
+                anyhow::bail!("DJINN_CODEC_KEYS must be set when DJINN_ENV=production")
+            }
+            None => {
+                tracing::warn!(
+                    "DJINN_CODEC_KEYS is not set: workflow payloads are not encrypted (development only)"
+                );
+                Ok(None)
+            }
+        }
+    }
+}
 
 #[derive(Args, Debug, Clone)]
 pub struct DatabaseSettings {
     /// PostgreSQL connection URL (TLS via `sslmode=require` in the URL).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
+    pub database_url: SecretString,
     /// Connections per process.
     #[arg(long, env = "DJINN_DB_POOL_SIZE", default_value_t = djinn_activities::db::DEFAULT_POOL_SIZE)]
     pub pool_size: u32,
@@ -38,9 +82,18 @@ pub struct ApiSettings {
     /// Set (to the emulator's host:port) to accept unsigned Firebase-emulator tokens.
     #[arg(long, env = "FIREBASE_AUTH_EMULATOR_HOST")]
     pub firebase_auth_emulator_host: Option<String>,
-    /// `production` refuses development conveniences: emulator tokens, introspection, GraphiQL.
-    #[arg(long, env = "DJINN_ENV", default_value = "development")]
-    pub environment: String,
+    /// The bearer token operations staff (or the proxy in front of the Temporal UI) present to
+    /// the codec endpoints. Without it they are open in development and off in production.
+    #[arg(long, env = "DJINN_OPS_TOKEN", hide_env_values = true)]
+    pub ops_token: Option<SecretString>,
+    /// Origins of the Temporal UI allowed to call the codec endpoints, comma-separated.
+    #[arg(
+        long,
+        env = "DJINN_CODEC_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:8233,http://localhost:8233"
+    )]
+    pub codec_cors_origins: Vec<String>,
     /// Browser origins allowed to call the API (CORS), comma-separated.
     #[arg(
         long,
@@ -65,14 +118,17 @@ impl ApiSettings {
         }
     }
 
-    pub fn is_production(&self) -> bool {
-        self.environment == "production"
-    }
-
-    pub fn api_config(&self) -> djinn_graphql::ApiConfig {
+    pub fn api_config(
+        &self,
+        runtime: &RuntimeSettings,
+        codec: Option<EncryptionCodec>,
+    ) -> djinn_graphql::ApiConfig {
         djinn_graphql::ApiConfig {
             listen_addr: self.listen_addr(),
-            production: self.is_production(),
+            production: runtime.is_production(),
+            codec,
+            ops_token: self.ops_token.clone(),
+            codec_cors_origins: self.codec_cors_origins.clone(),
             cors_origins: self
                 .cors_origins
                 .iter()

@@ -2,10 +2,13 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use djinn::config::{ApiSettings, DatabaseSettings, TemporalSettings};
+use djinn::config::{
+    ApiSettings, CodecSettings, DatabaseSettings, RuntimeSettings, TemporalSettings,
+};
 use djinn::{api, telemetry, worker};
 use djinn_activities::{db, temporal};
 use djinn_graphql::Application;
+use secrecy::ExposeSecret;
 
 #[derive(Parser, Debug)]
 #[command(name = "djinn", about = "Djinn personal-finance backend", version)]
@@ -19,6 +22,10 @@ enum Command {
     /// Serve GraphQL over HTTP.
     Api {
         #[command(flatten)]
+        runtime: RuntimeSettings,
+        #[command(flatten)]
+        codec: CodecSettings,
+        #[command(flatten)]
         database: DatabaseSettings,
         #[command(flatten)]
         temporal: TemporalSettings,
@@ -27,6 +34,10 @@ enum Command {
     },
     /// Run workflows and activities.
     Worker {
+        #[command(flatten)]
+        runtime: RuntimeSettings,
+        #[command(flatten)]
+        codec: CodecSettings,
         #[command(flatten)]
         database: DatabaseSettings,
         #[command(flatten)]
@@ -47,16 +58,19 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     match cli.command {
         Command::Api {
+            runtime,
+            codec,
             database,
             temporal: temporal_settings,
             api: settings,
         } => {
-            let verifier = api::verifier(&settings)?;
-            let pool = db::connect(&database.database_url, database.pool_size)
+            let verifier = api::verifier(&settings, &runtime)?;
+            let codec = codec.codec(&runtime)?;
+            let pool = db::connect(database.database_url.expose_secret(), database.pool_size)
                 .await
                 .context("connecting to PostgreSQL")?;
-            let client = temporal::connect_from_env("djinn-api").await?;
-            let config = settings.api_config();
+            let client = temporal::connect_from_env("djinn-api", codec.as_ref()).await?;
+            let config = settings.api_config(&runtime, codec);
             let app = Application::build(
                 &config,
                 api::state(pool, client, temporal_settings.task_queue, verifier),
@@ -66,13 +80,16 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped(shutdown_signal()).await?;
         }
         Command::Worker {
+            runtime,
+            codec,
             database,
             temporal: temporal_settings,
         } => {
-            let pool = db::connect(&database.database_url, database.pool_size)
+            let codec = codec.codec(&runtime)?;
+            let pool = db::connect(database.database_url.expose_secret(), database.pool_size)
                 .await
                 .context("connecting to PostgreSQL")?;
-            let client = temporal::connect_from_env("djinn-worker").await?;
+            let client = temporal::connect_from_env("djinn-worker", codec.as_ref()).await?;
             if let Err(error) = temporal::register_search_attributes(&client).await {
                 tracing::warn!(%error, "search attributes could not be registered; add them with `temporal operator search-attribute create`");
             }
@@ -85,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         }
         Command::Migrate { database } => {
-            let pool = db::connect(&database.database_url, 2)
+            let pool = db::connect(database.database_url.expose_secret(), 2)
                 .await
                 .context("connecting to PostgreSQL")?;
             db::migrate(&pool).await?;

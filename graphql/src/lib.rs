@@ -6,6 +6,7 @@
 //! errors are for malformed requests and server faults, and never carry internals.
 
 pub mod auth;
+mod codec_server;
 mod commands;
 pub mod limits;
 mod rate_limit;

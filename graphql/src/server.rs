@@ -23,11 +23,14 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::codec_server;
 use crate::limits::{
     DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_REQUEST_TIMEOUT, REQUEST_BODY_MAX_BYTES,
 };
 use crate::rate_limit::UserRateLimiter;
 use axum::http::{HeaderValue, Method};
+use djinn_activities::codec::EncryptionCodec;
+use secrecy::SecretString;
 use std::time::Duration;
 
 /// What the API needs to run, resolved from the environment by the binary (or by a test).
@@ -40,6 +43,12 @@ pub struct ApiConfig {
     pub cors_origins: Vec<String>,
     pub request_timeout: Duration,
     pub rate_limit_per_minute: u32,
+    /// Encrypts workflow payloads; also served to the Temporal UI through the codec endpoints.
+    pub codec: Option<EncryptionCodec>,
+    /// Guards the codec endpoints.
+    pub ops_token: Option<SecretString>,
+    /// Temporal UI origins allowed to call the codec endpoints.
+    pub codec_cors_origins: Vec<String>,
 }
 
 impl ApiConfig {
@@ -51,6 +60,9 @@ impl ApiConfig {
             cors_origins: Vec::new(),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
+            codec: None,
+            ops_token: None,
+            codec_cors_origins: Vec::new(),
         }
     }
 }
@@ -70,7 +82,6 @@ struct ServerState {
     schema: DjinnSchema,
     users: Arc<UserCache>,
     rate_limiter: Arc<UserRateLimiter>,
-    production: bool,
 }
 
 #[derive(Debug)]
@@ -88,14 +99,14 @@ impl Application {
             schema,
             users: Arc::default(),
             rate_limiter: Arc::new(UserRateLimiter::per_minute(config.rate_limit_per_minute)),
-            production: config.production,
         };
         let graphql_route = if config.production {
             axum::routing::post(graphql)
         } else {
             get(graphiql).post(graphql)
         };
-        let router = Router::new()
+        let production = config.production;
+        let mut router = Router::new()
             .route("/graphql", graphql_route)
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
@@ -106,11 +117,19 @@ impl Application {
                 config.request_timeout,
             ))
             .layer(cors(&config.cors_origins))
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                security_headers,
-            ))
             .with_state(state);
+        if let Some(codec_routes) = codec_server::router(
+            config.codec.clone(),
+            config.ops_token.clone(),
+            config.production,
+            &config.codec_cors_origins,
+        ) {
+            router = router.merge(codec_routes);
+        }
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            production,
+            security_headers,
+        ));
         Ok(Self { listener, router })
     }
 
@@ -218,7 +237,7 @@ const CSP_PRODUCTION: &str = "default-src 'none'; frame-ancestors 'none'";
 const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 async fn security_headers(
-    State(state): State<ServerState>,
+    State(production): State<bool>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -229,7 +248,7 @@ async fn security_headers(
         .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    let csp = if state.production {
+    let csp = if production {
         CSP_PRODUCTION
     } else {
         CSP_DEVELOPMENT

@@ -6,6 +6,7 @@
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use djinn_activities::codec::EncryptionCodec;
 use djinn_activities::{db, temporal};
 use djinn_graphql::{ApiConfig, AppState, Application, EmulatorTokenVerifier};
 use serde_json::{Value, json};
@@ -13,6 +14,14 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+
+/// The payload key of every test stack (tests only): histories are encrypted in tests as in
+/// production, so the tests see what production sees.
+pub const TEST_CODEC_KEYS: &str = "test:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
+pub fn test_codec() -> EncryptionCodec {
+    EncryptionCodec::from_keys(&TEST_CODEC_KEYS.to_owned().into()).expect("the test key is valid")
+}
 
 /// How long a test waits for a workflow to reach a state before it fails.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -68,7 +77,7 @@ impl WorkerThread {
                 let pool = db::connect(&database_url, 20)
                     .await
                     .expect("worker connects to PostgreSQL");
-                let client = temporal::connect_from_env("djinn-test-worker")
+                let client = temporal::connect_from_env("djinn-test-worker", Some(&test_codec()))
                     .await
                     .expect("worker connects to Temporal");
                 djinn::worker::run(pool, client, &task_queue, async move {
@@ -148,7 +157,7 @@ async fn spawn_api_with(configure: impl FnOnce(&mut ApiConfig)) -> anyhow::Resul
     djinn::telemetry::init();
     let (database_url, pool) = fresh_database().await?;
     let task_queue = format!("djinn-test-{}", uuid::Uuid::now_v7().simple());
-    let temporal = temporal::connect_from_env("djinn-test-api").await?;
+    let temporal = temporal::connect_from_env("djinn-test-api", Some(&test_codec())).await?;
     temporal::register_search_attributes(&temporal).await?;
     let state = AppState {
         pool: pool.clone(),
@@ -157,6 +166,8 @@ async fn spawn_api_with(configure: impl FnOnce(&mut ApiConfig)) -> anyhow::Resul
         verifier: Arc::new(EmulatorTokenVerifier::new(PROJECT_ID)),
     };
     let mut config = ApiConfig::new("127.0.0.1:0".parse()?);
+    config.codec = Some(test_codec());
+    config.codec_cors_origins = vec!["http://127.0.0.1:8233".to_owned()];
     configure(&mut config);
     let application = Application::build(&config, state).await?;
     let address = format!("http://{}", application.local_addr()?);
@@ -384,6 +395,7 @@ pub async fn replay_transfer(
         .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default());
     let replayer = WorkflowReplayer::new(
         WorkflowReplayerOptions::new()
+            .data_converter(temporal::data_converter(&test_codec()))
             .register_workflow::<djinn_workflows::TransferWorkflow>()?
             .build(),
     )?;

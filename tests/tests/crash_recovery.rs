@@ -21,6 +21,7 @@ async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
         .arg("worker")
         .env("DATABASE_URL", &app.database_url)
         .env("DJINN_TASK_QUEUE", &app.task_queue)
+        .env("DJINN_CODEC_KEYS", djinn_tests::TEST_CODEC_KEYS)
         .env(djinn_activities::chaos::CHAOS_ENV, step)
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -119,10 +119,8 @@ pub async fn reserve_transfer(
             if held.is_none() {
                 return Err(LedgerRejection::new(
                     RejectionCode::InsufficientFunds,
-                    format!(
-                        "the available balance of the source account is below {}",
-                        request.amount
-                    ),
+                    // No amount here: this message ends up in the workflow's history.
+                    "the available balance of the source account is too low",
                 )
                 .into());
             }
