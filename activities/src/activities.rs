@@ -5,8 +5,9 @@
 
 use crate::store::ledger::{self, NewAccount};
 use crate::{StoreError, chaos};
-use djinn_domain::OperationId;
-use djinn_workflows::contracts::{OpenAccountInput, TransferInput, VoidTransferInput, markers};
+use djinn_workflows::contracts::{
+    OpenAccountInput, PostTransferInput, TransferInput, VoidTransferInput, markers,
+};
 use sqlx::PgPool;
 use std::sync::Arc;
 use temporalio_sdk::ApplicationFailure;
@@ -51,9 +52,9 @@ impl LedgerActivities {
     pub async fn post_transfer(
         self: Arc<Self>,
         _ctx: ActivityContext,
-        transfer_id: OperationId,
+        input: PostTransferInput,
     ) -> Result<(), ActivityError> {
-        ledger::post_transfer(&self.pool, transfer_id)
+        ledger::post_transfer(&self.pool, input.transfer_id, input.user_id)
             .await
             .map_err(to_activity_error)?;
         chaos::abort_after("post_transfer");

@@ -75,10 +75,13 @@ async fn every_ledger_step_replayed_changes_nothing() -> anyhow::Result<()> {
     );
     assert_eq!((balances(&pool).await?, postings(&pool).await?), reserved);
 
-    assert_eq!(ledger::post_transfer(&pool, transfer).await?, Applied::Now);
+    assert_eq!(
+        ledger::post_transfer(&pool, transfer, user).await?,
+        Applied::Now
+    );
     let posted = (balances(&pool).await?, postings(&pool).await?);
     assert_eq!(
-        ledger::post_transfer(&pool, transfer).await?,
+        ledger::post_transfer(&pool, transfer, user).await?,
         Applied::Already
     );
     assert_eq!(
@@ -159,7 +162,7 @@ async fn refusals_change_nothing() -> anyhow::Result<()> {
         Some(RejectionCode::AccountNotFound)
     );
     assert_eq!(
-        rejection(ledger::post_transfer(&pool, OperationId::generate()).await),
+        rejection(ledger::post_transfer(&pool, OperationId::generate(), alice).await),
         Some(RejectionCode::NotReserved)
     );
 
@@ -199,7 +202,7 @@ async fn a_void_wins_over_a_late_reservation() -> anyhow::Result<()> {
         "nothing may be held after a void"
     );
     assert_eq!(
-        rejection(ledger::post_transfer(&pool, transfer).await),
+        rejection(ledger::post_transfer(&pool, transfer, user).await),
         Some(RejectionCode::TransferVoided)
     );
 

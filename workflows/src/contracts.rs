@@ -18,6 +18,13 @@ pub struct TransferInput {
     pub request: TransferRequest,
 }
 
+/// Names a reserved transfer and its owner (every ledger write acts for one user).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct PostTransferInput {
+    pub transfer_id: OperationId,
+    pub user_id: UserId,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VoidTransferInput {
     pub transfer_id: OperationId,
@@ -80,7 +87,7 @@ impl LedgerActivities {
 
     /// Turns a reserved transfer into posted balances.
     #[activity(name = "ledger.post_transfer")]
-    pub fn post_transfer(transfer_id: OperationId) -> Result<(), ActivityError> {
+    pub fn post_transfer(input: PostTransferInput) -> Result<(), ActivityError> {
         unimplemented!()
     }
 

@@ -11,7 +11,8 @@
 //! an outage moves from a local to a regular activity, which retries without growing history.
 
 use crate::contracts::{
-    LedgerActivities, TransferInput, TransferOutcome, TransferStatus, VoidTransferInput,
+    LedgerActivities, PostTransferInput, TransferInput, TransferOutcome, TransferStatus,
+    VoidTransferInput,
 };
 use crate::failure::rejection;
 use crate::search_attributes::DJINN_STATUS;
@@ -111,12 +112,12 @@ impl TransferWorkflow {
             return Self::void(ctx, &input, code, message).await;
         }
 
+        let post = PostTransferInput {
+            transfer_id: input.transfer_id,
+            user_id: input.user_id,
+        };
         let mut posted = ctx
-            .execute_local_activity(
-                LedgerActivities::post_transfer,
-                input.transfer_id,
-                ledger_step_options(),
-            )
+            .execute_local_activity(LedgerActivities::post_transfer, post, ledger_step_options())
             .await;
         if posted
             .as_ref()
@@ -125,7 +126,7 @@ impl TransferWorkflow {
             posted = ctx
                 .execute_activity(
                     LedgerActivities::post_transfer,
-                    input.transfer_id,
+                    post,
                     settle_fallback_options(),
                 )
                 .await;

@@ -1,5 +1,6 @@
 //! The accounts read model: accounts joined with their balance projection.
 
+use super::session::begin_as;
 use crate::StoreError;
 use chrono::{DateTime, Utc};
 use djinn_domain::{AccountId, AccountKind, Currency, Money, UserId};
@@ -75,14 +76,16 @@ pub async fn get(
     user: UserId,
     id: AccountId,
 ) -> Result<Option<AccountView>, StoreError> {
+    let mut tx = begin_as(pool, user).await?;
     let row: Option<AccountRow> = sqlx::query_as(concat!(
         select_account!(),
         " WHERE a.id = $1 AND a.user_id = $2 AND a.kind NOT IN ('equity', 'clearing')"
     ))
     .bind(id.as_uuid())
     .bind(user.as_uuid())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     row.map(AccountView::try_from).transpose()
 }
 
@@ -94,6 +97,7 @@ pub async fn list(
     after: Option<AccountId>,
     limit: i64,
 ) -> Result<Vec<AccountView>, StoreError> {
+    let mut tx = begin_as(pool, user).await?;
     let rows: Vec<AccountRow> = sqlx::query_as(concat!(
         select_account!(),
         " WHERE a.user_id = $1 AND a.kind NOT IN ('equity', 'clearing')
@@ -102,8 +106,9 @@ pub async fn list(
     .bind(user.as_uuid())
     .bind(after.map(|a| a.as_uuid()))
     .bind(limit.clamp(0, super::PAGE_SIZE_MAX + 1))
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     rows.into_iter().map(AccountView::try_from).collect()
 }
 
@@ -115,13 +120,15 @@ pub async fn get_many(
     ids: &[AccountId],
 ) -> Result<Vec<AccountView>, StoreError> {
     let ids: Vec<Uuid> = ids.iter().map(AccountId::as_uuid).collect();
+    let mut tx = begin_as(pool, user).await?;
     let rows: Vec<AccountRow> = sqlx::query_as(concat!(
         select_account!(),
         " WHERE a.id = ANY($1) AND a.user_id = $2 AND a.kind NOT IN ('equity', 'clearing') ORDER BY a.id"
     ))
     .bind(ids)
     .bind(user.as_uuid())
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     rows.into_iter().map(AccountView::try_from).collect()
 }

@@ -5,6 +5,7 @@
 //! Balance rows are always locked in account-id order, so concurrent transfers between the same
 //! accounts in opposite directions cannot deadlock.
 
+use super::session::begin_as;
 use crate::{LedgerRejection, RejectionCode, StoreError};
 use djinn_domain::{
     AccountId, AccountKind, AccountName, Money, OperationId, Posting, PostingId, TransactionId,
@@ -12,25 +13,6 @@ use djinn_domain::{
 };
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
-
-/// How long a ledger write waits for a row lock, and how long any of its statements may run.
-/// Both stay well below the 10 s attempt timeout of the activity, so an attempt that Temporal
-/// gave up on cannot linger and commit after a later attempt (or a void) has moved on.
-const LOCK_TIMEOUT: &str = "3s";
-const STATEMENT_TIMEOUT: &str = "8s";
-
-/// Begins a database transaction with the timeouts above.
-async fn begin(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)",
-    )
-    .bind(LOCK_TIMEOUT)
-    .bind(STATEMENT_TIMEOUT)
-    .execute(&mut *tx)
-    .await?;
-    Ok(tx)
-}
 
 /// What a ledger write found: it did the work now, or the work was already done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,7 +38,7 @@ pub async fn reserve_transfer(
         .validate()
         .map_err(|e| LedgerRejection::new(RejectionCode::from(e.clone()), e.to_string()))?;
     let transaction_id = transaction_for(transfer_id);
-    let mut tx = begin(pool).await?;
+    let mut tx = begin_as(pool, user).await?;
     // Claims the transfer's journal entry. A row with this id means an earlier attempt reserved
     // (or a void got here first and left a tombstone): either way there is nothing to do.
     let claimed: Option<Uuid> = sqlx::query_scalar(
@@ -144,9 +126,13 @@ pub async fn reserve_transfer(
 /// Posts a reserved transfer: the pending amounts become posted balances and the operation is
 /// marked posted, in one database transaction.
 #[tracing::instrument(skip_all, fields(transfer_id = %transfer_id))]
-pub async fn post_transfer(pool: &PgPool, transfer_id: OperationId) -> Result<Applied, StoreError> {
+pub async fn post_transfer(
+    pool: &PgPool,
+    transfer_id: OperationId,
+    user: UserId,
+) -> Result<Applied, StoreError> {
     let transaction_id = transaction_for(transfer_id);
-    let mut tx = begin(pool).await?;
+    let mut tx = begin_as(pool, user).await?;
     let claimed: Option<Uuid> = sqlx::query_scalar(
         "UPDATE transactions SET status = 'posted', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id",
     )
@@ -214,7 +200,7 @@ pub async fn void_transfer(
     message: &str,
 ) -> Result<Applied, StoreError> {
     let transaction_id = transaction_for(transfer_id);
-    let mut tx = begin(pool).await?;
+    let mut tx = begin_as(pool, user).await?;
     let tombstone: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO transactions (id, user_id, kind, status, idempotency_key, description)
          VALUES ($1, $2, 'transfer', 'voided', $3, 'voided before it was reserved') ON CONFLICT DO NOTHING RETURNING id",
@@ -278,7 +264,7 @@ pub struct NewAccount {
 #[tracing::instrument(skip_all, fields(account_id = %account.account_id))]
 pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied, StoreError> {
     let currency = account.opening_balance.currency();
-    let mut tx = begin(pool).await?;
+    let mut tx = begin_as(pool, account.user).await?;
     let claimed: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO accounts (id, user_id, name, kind, currency) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO NOTHING RETURNING id",

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod ledger;
 pub mod operations;
+pub mod session;
 pub mod users;
 
 /// The largest page any list returns, whatever the client asks for.

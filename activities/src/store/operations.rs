@@ -2,6 +2,7 @@
 //! transfer. Registering a transfer is what makes `createTransfer` idempotent: the first request
 //! for a (user, key) inserts the row, every later one finds it.
 
+use super::session::begin_as;
 use crate::StoreError;
 use chrono::{DateTime, Utc};
 use djinn_domain::{
@@ -199,7 +200,7 @@ pub async fn register_transfer(
     workflow_id: &str,
     request: &TransferRequest,
 ) -> Result<Registration, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin_as(pool, user).await?;
     let inserted: Option<OperationRow> = sqlx::query_as(
         "INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
          VALUES ($1, $2, 'transfer', $3, $4, 'pending')
@@ -259,6 +260,7 @@ pub async fn register_open_account(
     key: &str,
     workflow_id: &str,
 ) -> Result<OperationView, StoreError> {
+    let mut tx = begin_as(pool, user).await?;
     sqlx::query(
         "INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
          VALUES ($1, $2, 'open_account', $3, $4, 'pending') ON CONFLICT (user_id, kind, idempotency_key) DO NOTHING",
@@ -267,7 +269,7 @@ pub async fn register_open_account(
     .bind(user.as_uuid())
     .bind(key)
     .bind(workflow_id)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
     let row: OperationRow = sqlx::query_as(concat!(
         select_operation!(),
@@ -275,8 +277,9 @@ pub async fn register_open_account(
     ))
     .bind(user.as_uuid())
     .bind(key)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     row.try_into()
 }
 
@@ -286,14 +289,16 @@ pub async fn get_transfer(
     user: UserId,
     id: OperationId,
 ) -> Result<Option<TransferView>, StoreError> {
+    let mut tx = begin_as(pool, user).await?;
     let row: Option<TransferRow> = sqlx::query_as(concat!(
         select_transfer!(),
         " WHERE o.id = $1 AND o.user_id = $2"
     ))
     .bind(id.as_uuid())
     .bind(user.as_uuid())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     row.map(TransferView::try_from).transpose()
 }
 
@@ -303,14 +308,16 @@ pub async fn get(
     user: UserId,
     id: OperationId,
 ) -> Result<Option<OperationView>, StoreError> {
+    let mut tx = begin_as(pool, user).await?;
     let row: Option<OperationRow> = sqlx::query_as(concat!(
         select_operation!(),
         " WHERE o.id = $1 AND o.user_id = $2"
     ))
     .bind(id.as_uuid())
     .bind(user.as_uuid())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     row.map(OperationView::try_from).transpose()
 }
 
@@ -323,6 +330,7 @@ pub async fn list(
     before: Option<OperationId>,
     limit: i64,
 ) -> Result<Vec<OperationView>, StoreError> {
+    let mut tx = begin_as(pool, user).await?;
     let rows: Vec<OperationRow> = sqlx::query_as(concat!(
         select_operation!(),
         " WHERE o.user_id = $1 AND ($2::text IS NULL OR o.kind = $2)
@@ -332,8 +340,9 @@ pub async fn list(
     .bind(kind.map(OperationKind::as_str))
     .bind(before.map(|b| b.as_uuid()))
     .bind(limit.clamp(0, super::PAGE_SIZE_MAX + 1))
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     rows.into_iter().map(OperationView::try_from).collect()
 }
 
@@ -344,13 +353,15 @@ pub async fn find_transfer_by_key(
     user: UserId,
     key: &IdempotencyKey,
 ) -> Result<Option<TransferView>, StoreError> {
+    let mut tx = begin_as(pool, user).await?;
     let row: Option<TransferRow> = sqlx::query_as(concat!(
         select_transfer!(),
         " WHERE o.user_id = $1 AND o.kind = 'transfer' AND o.idempotency_key = $2"
     ))
     .bind(user.as_uuid())
     .bind(key.as_str())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    tx.commit().await?;
     row.map(TransferView::try_from).transpose()
 }

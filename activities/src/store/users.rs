@@ -1,5 +1,6 @@
 //! Users: one row per Firebase uid, created on first sight.
 
+use super::session::begin_signing_in;
 use crate::StoreError;
 use djinn_domain::UserId;
 use sqlx::PgPool;
@@ -8,14 +9,7 @@ use sqlx::PgPool;
 /// concurrency: two first requests of the same new user resolve to the same row.
 #[tracing::instrument(skip_all)]
 pub async fn ensure_user(pool: &PgPool, firebase_uid: &str) -> Result<UserId, StoreError> {
-    let existing: Option<uuid::Uuid> =
-        sqlx::query_scalar("SELECT id FROM users WHERE firebase_uid = $1")
-            .bind(firebase_uid)
-            .fetch_optional(pool)
-            .await?;
-    if let Some(id) = existing {
-        return Ok(UserId::from_uuid(id));
-    }
+    let mut tx = begin_signing_in(pool, firebase_uid).await?;
     let id: uuid::Uuid = sqlx::query_scalar(
         "WITH inserted AS (
              INSERT INTO users (id, firebase_uid) VALUES ($1, $2)
@@ -26,7 +20,8 @@ pub async fn ensure_user(pool: &PgPool, firebase_uid: &str) -> Result<UserId, St
     )
     .bind(UserId::generate().as_uuid())
     .bind(firebase_uid)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(UserId::from_uuid(id))
 }

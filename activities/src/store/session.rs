@@ -1,0 +1,53 @@
+//! Every database transaction runs as the application role on behalf of one user, so row-level
+//! security (migrations/..._row_level_security.sql) hides every other user's rows even from a
+//! buggy query. Both settings are per transaction (`set_config(.., true)`), which is what works
+//! behind PgBouncer in transaction mode; a session-level `SET ROLE` would leak between clients.
+
+use crate::StoreError;
+use djinn_domain::UserId;
+use sqlx::{PgPool, Postgres, Transaction};
+
+/// The role without BYPASSRLS that every query runs as.
+pub const APP_ROLE: &str = "djinn_app";
+/// How long a statement waits for a row lock, and how long any statement may run. Both stay
+/// well below the 10 s attempt timeout of the ledger activities, so an attempt that Temporal
+/// gave up on cannot linger and commit after a later attempt (or a void) has moved on.
+const LOCK_TIMEOUT: &str = "3s";
+const STATEMENT_TIMEOUT: &str = "8s";
+
+/// Begins a transaction as the application role, acting for `user`.
+pub async fn begin_as(
+    pool: &PgPool,
+    user: UserId,
+) -> Result<Transaction<'static, Postgres>, StoreError> {
+    begin(pool, &user.to_string(), "").await
+}
+
+/// Begins a transaction that may only see (or create) the user row of `firebase_uid`: signing in.
+pub(crate) async fn begin_signing_in(
+    pool: &PgPool,
+    firebase_uid: &str,
+) -> Result<Transaction<'static, Postgres>, StoreError> {
+    begin(pool, "", firebase_uid).await
+}
+
+async fn begin(
+    pool: &PgPool,
+    user_id: &str,
+    firebase_uid: &str,
+) -> Result<Transaction<'static, Postgres>, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "SELECT set_config('role', $1, true), set_config('djinn.user_id', $2, true),
+                set_config('djinn.firebase_uid', $3, true),
+                set_config('lock_timeout', $4, true), set_config('statement_timeout', $5, true)",
+    )
+    .bind(APP_ROLE)
+    .bind(user_id)
+    .bind(firebase_uid)
+    .bind(LOCK_TIMEOUT)
+    .bind(STATEMENT_TIMEOUT)
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
+}
