@@ -55,6 +55,7 @@ mod tests {
             firebase_jwks_url: djinn_graphql::FIREBASE_JWKS_URL.into(),
             firebase_auth_emulator_host: emulator.map(str::to_owned),
             ops_token: None,
+            ops_token_file: None,
             codec_cors_origins: Vec::new(),
             cors_origins: Vec::new(),
             request_timeout_ms: 10_000,

@@ -1,12 +1,36 @@
 //! Settings from the environment (12-factor), each documented in `.env.example`.
 
 //! Secrets (the database URL, codec keys, the ops token) are `SecretString`s: their Debug output
-//! is redacted, so they cannot be logged by accident, and clap never echoes their values.
+//! is redacted, so they cannot be logged by accident, and clap never echoes their values. Each
+//! can also come from a file named by `<NAME>_FILE`, as container platforms mount secrets.
 
 use clap::Args;
 use djinn_activities::codec::EncryptionCodec;
 use secrecy::SecretString;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A secret given directly, or read from the file named for it (trailing newline dropped).
+fn secret(
+    value: &Option<SecretString>,
+    file: &Option<PathBuf>,
+    name: &str,
+) -> anyhow::Result<Option<SecretString>> {
+    match (value, file) {
+        (Some(_), Some(_)) => anyhow::bail!("set {name} or {name}_FILE, not both"),
+        (Some(value), None) => Ok(Some(value.clone())),
+        (None, Some(path)) => Ok(Some(read_secret_file(path, name)?)),
+        (None, None) => Ok(None),
+    }
+}
+
+fn read_secret_file(path: &Path, name: &str) -> anyhow::Result<SecretString> {
+    let contents = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {name}_FILE {}: {e}", path.display()))?;
+    Ok(SecretString::from(
+        contents.trim_end_matches(['\n', '\r']).to_owned(),
+    ))
+}
 
 #[derive(Args, Debug, Clone)]
 pub struct RuntimeSettings {
@@ -28,12 +52,14 @@ pub struct CodecSettings {
     /// current key first. Required in production.
     #[arg(long, env = "DJINN_CODEC_KEYS", hide_env_values = true)]
     pub codec_keys: Option<SecretString>,
+    #[arg(long, env = "DJINN_CODEC_KEYS_FILE")]
+    pub codec_keys_file: Option<PathBuf>,
 }
 
 impl CodecSettings {
     pub fn codec(&self, runtime: &RuntimeSettings) -> anyhow::Result<Option<EncryptionCodec>> {
-        match &self.codec_keys {
-            Some(keys) => Ok(Some(EncryptionCodec::from_keys(keys)?)),
+        match secret(&self.codec_keys, &self.codec_keys_file, "DJINN_CODEC_KEYS")? {
+            Some(keys) => Ok(Some(EncryptionCodec::from_keys(&keys)?)),
             None if runtime.is_production() => {
                 anyhow::bail!("DJINN_CODEC_KEYS must be set when DJINN_ENV=production")
             }
@@ -51,10 +77,19 @@ impl CodecSettings {
 pub struct DatabaseSettings {
     /// PostgreSQL connection URL (TLS via `sslmode=require` in the URL).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: SecretString,
+    pub database_url: Option<SecretString>,
+    #[arg(long, env = "DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
     /// Connections per process.
     #[arg(long, env = "DJINN_DB_POOL_SIZE", default_value_t = djinn_activities::db::DEFAULT_POOL_SIZE)]
     pub pool_size: u32,
+}
+
+impl DatabaseSettings {
+    pub fn database_url(&self) -> anyhow::Result<SecretString> {
+        secret(&self.database_url, &self.database_url_file, "DATABASE_URL")?
+            .ok_or_else(|| anyhow::anyhow!("DATABASE_URL (or DATABASE_URL_FILE) must be set"))
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -86,6 +121,8 @@ pub struct ApiSettings {
     /// the codec endpoints. Without it they are open in development and off in production.
     #[arg(long, env = "DJINN_OPS_TOKEN", hide_env_values = true)]
     pub ops_token: Option<SecretString>,
+    #[arg(long, env = "DJINN_OPS_TOKEN_FILE")]
+    pub ops_token_file: Option<PathBuf>,
     /// Origins of the Temporal UI allowed to call the codec endpoints, comma-separated.
     #[arg(
         long,
@@ -122,12 +159,12 @@ impl ApiSettings {
         &self,
         runtime: &RuntimeSettings,
         codec: Option<EncryptionCodec>,
-    ) -> djinn_graphql::ApiConfig {
-        djinn_graphql::ApiConfig {
+    ) -> anyhow::Result<djinn_graphql::ApiConfig> {
+        Ok(djinn_graphql::ApiConfig {
             listen_addr: self.listen_addr(),
             production: runtime.is_production(),
             codec,
-            ops_token: self.ops_token.clone(),
+            ops_token: secret(&self.ops_token, &self.ops_token_file, "DJINN_OPS_TOKEN")?,
             codec_cors_origins: self.codec_cors_origins.clone(),
             cors_origins: self
                 .cors_origins
@@ -137,6 +174,48 @@ impl ApiSettings {
                 .collect(),
             request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
             rate_limit_per_minute: self.rate_limit_per_minute,
-        }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn secrets_come_from_the_environment_or_a_file() -> anyhow::Result<()> {
+        let path = std::env::temp_dir().join(format!("djinn-secret-{}", std::process::id()));
+        std::fs::write(&path, "postgres://app:s3cret@db/djinn\n")?;
+        let from_file = DatabaseSettings {
+            database_url: None,
+            database_url_file: Some(path.clone()),
+            pool_size: 1,
+        };
+        assert_eq!(
+            from_file.database_url()?.expose_secret(),
+            "postgres://app:s3cret@db/djinn"
+        );
+        let both = DatabaseSettings {
+            database_url: Some("x".to_owned().into()),
+            database_url_file: Some(path.clone()),
+            pool_size: 1,
+        };
+        assert!(both.database_url().is_err());
+        let neither = DatabaseSettings {
+            database_url: None,
+            database_url_file: None,
+            pool_size: 1,
+        };
+        assert!(neither.database_url().is_err());
+        // A secret never shows in Debug output, where logs would pick it up.
+        let direct = DatabaseSettings {
+            database_url: Some("postgres://app:s3cret@db".to_owned().into()),
+            database_url_file: None,
+            pool_size: 1,
+        };
+        assert!(!format!("{direct:?}").contains("s3cret"));
+        std::fs::remove_file(path)?;
+        Ok(())
     }
 }

@@ -66,11 +66,11 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let verifier = api::verifier(&settings, &runtime)?;
             let codec = codec.codec(&runtime)?;
-            let pool = db::connect(database.database_url.expose_secret(), database.pool_size)
+            let pool = db::connect(database.database_url()?.expose_secret(), database.pool_size)
                 .await
                 .context("connecting to PostgreSQL")?;
             let client = temporal::connect_from_env("djinn-api", codec.as_ref()).await?;
-            let config = settings.api_config(&runtime, codec);
+            let config = settings.api_config(&runtime, codec)?;
             let app = Application::build(
                 &config,
                 api::state(pool, client, temporal_settings.task_queue, verifier),
@@ -86,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
             temporal: temporal_settings,
         } => {
             let codec = codec.codec(&runtime)?;
-            let pool = db::connect(database.database_url.expose_secret(), database.pool_size)
+            let pool = db::connect(database.database_url()?.expose_secret(), database.pool_size)
                 .await
                 .context("connecting to PostgreSQL")?;
             let client = temporal::connect_from_env("djinn-worker", codec.as_ref()).await?;
@@ -102,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         }
         Command::Migrate { database } => {
-            let pool = db::connect(database.database_url.expose_secret(), 2)
+            let pool = db::connect(database.database_url()?.expose_secret(), 2)
                 .await
                 .context("connecting to PostgreSQL")?;
             db::migrate(&pool).await?;

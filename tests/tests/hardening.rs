@@ -263,3 +263,30 @@ async fn security_headers_and_cors() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn server_faults_reveal_nothing_inside() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let alice = app.client("alice");
+    alice.data("{ me { id } }", json!({})).await?;
+    // Break the database under the API: the client learns that something failed, not what.
+    sqlx::query("ALTER TABLE accounts RENAME TO accounts_moved_away")
+        .execute(&app.db)
+        .await?;
+    let body = alice
+        .graphql("{ accounts { edges { node { id name } } } }", json!({}))
+        .await?;
+    let messages = error_messages(&body);
+    assert!(messages.contains("internal error"), "{body}");
+    for leak in [
+        "accounts_moved_away",
+        "relation",
+        "SELECT",
+        "sqlx",
+        "postgres",
+        "panicked",
+    ] {
+        assert!(!body.to_string().contains(leak), "{leak:?} leaked: {body}");
+    }
+    Ok(())
+}

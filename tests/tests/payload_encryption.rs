@@ -123,6 +123,27 @@ async fn histories_hold_no_financial_data_in_clear() -> anyhow::Result<()> {
         .count();
     assert!(encrypted >= 4, "only {encrypted} encrypted payloads");
 
+    // Opening an account carries its name through Temporal: encrypted too.
+    let operations = alice
+        .data(
+            "{ operations(kind: OPEN_ACCOUNT) { edges { node { workflowId } } } }",
+            json!({}),
+        )
+        .await?;
+    for edge in operations["operations"]["edges"].as_array().expect("edges") {
+        let raw = raw_history(edge["node"]["workflowId"].as_str().expect("a workflow id"))?;
+        let mut opened = Vec::new();
+        payloads(&serde_json::from_str(&raw)?, &mut opened);
+        for payload in opened.iter().map(decoded_data).chain([raw.clone()]) {
+            for secret in ["Alice everyday", "Alice rainy day", "500000"] {
+                assert!(
+                    !payload.contains(secret),
+                    "{secret:?} in an open-account history"
+                );
+            }
+        }
+    }
+
     // Staff decode the same payloads through the codec endpoint: the data is all there.
     let decoded: Value = app
         .http
