@@ -9,6 +9,7 @@
 
 use crate::schema::ids::{self, NodeType};
 use crate::schema::money::MoneyInputError;
+use crate::schema::user_error::check;
 use crate::schema::{
     Account, CreateTransferInput, CreateTransferPayload, OpenAccountInput, OpenAccountPayload,
     Transfer, UserError, internal,
@@ -96,15 +97,12 @@ fn parse_transfer(
     input: &CreateTransferInput,
 ) -> Result<(IdempotencyKey, TransferRequest), Vec<UserError>> {
     let mut errors = Vec::new();
-    let key = IdempotencyKey::parse(&input.idempotency_key)
-        .map_err(|e| {
-            errors.push(UserError::new(
-                &["input", "idempotencyKey"],
-                "INVALID_IDEMPOTENCY_KEY",
-                e.to_string(),
-            ))
-        })
-        .ok();
+    let key = check(
+        IdempotencyKey::parse(&input.idempotency_key),
+        &mut errors,
+        &["input", "idempotencyKey"],
+        "INVALID_IDEMPOTENCY_KEY",
+    );
     let from = account_id(&input.from_account_id, "fromAccountId", &mut errors);
     let to = account_id(&input.to_account_id, "toAccountId", &mut errors);
     let amount = input
@@ -112,15 +110,12 @@ fn parse_transfer(
         .positive()
         .map_err(|e| errors.push(money_error(e, &["input", "amount"])))
         .ok();
-    let description = Description::parse(input.description.as_deref().unwrap_or(""))
-        .map_err(|e| {
-            errors.push(UserError::new(
-                &["input", "description"],
-                "INVALID_DESCRIPTION",
-                e.to_string(),
-            ))
-        })
-        .ok();
+    let description = check(
+        Description::parse(input.description.as_deref().unwrap_or("")),
+        &mut errors,
+        &["input", "description"],
+        "INVALID_DESCRIPTION",
+    );
     let (Some(key), Some(from), Some(to), Some(amount), Some(description)) =
         (key, from, to, amount, description)
     else {
@@ -321,37 +316,28 @@ pub async fn open_account(
     input: OpenAccountInput,
 ) -> Result<OpenAccountPayload> {
     let mut errors = Vec::new();
-    let key = input
-        .idempotency_key
-        .as_deref()
-        .map(IdempotencyKey::parse)
-        .transpose()
-        .map_err(|e| {
-            errors.push(UserError::new(
-                &["input", "idempotencyKey"],
-                "INVALID_IDEMPOTENCY_KEY",
-                e.to_string(),
-            ))
-        })
-        .ok();
-    let name = AccountName::parse(&input.name)
-        .map_err(|e| {
-            errors.push(UserError::new(
-                &["input", "name"],
-                "INVALID_NAME",
-                e.to_string(),
-            ))
-        })
-        .ok();
-    let currency = djinn_domain::Currency::parse(&input.currency)
-        .map_err(|e| {
-            errors.push(UserError::new(
-                &["input", "currency"],
-                "INVALID_CURRENCY",
-                e.to_string(),
-            ))
-        })
-        .ok();
+    let key = check(
+        input
+            .idempotency_key
+            .as_deref()
+            .map(IdempotencyKey::parse)
+            .transpose(),
+        &mut errors,
+        &["input", "idempotencyKey"],
+        "INVALID_IDEMPOTENCY_KEY",
+    );
+    let name = check(
+        AccountName::parse(&input.name),
+        &mut errors,
+        &["input", "name"],
+        "INVALID_NAME",
+    );
+    let currency = check(
+        djinn_domain::Currency::parse(&input.currency),
+        &mut errors,
+        &["input", "currency"],
+        "INVALID_CURRENCY",
+    );
     let opening_balance = match (&input.opening_balance, currency) {
         (None, Some(currency)) => Some(Money::zero(currency)),
         (Some(opening), Some(currency)) => opening_balance(opening, currency)

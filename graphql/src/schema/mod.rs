@@ -8,7 +8,7 @@ pub(crate) mod money;
 mod operation;
 mod transfer;
 mod user;
-mod user_error;
+pub(crate) mod user_error;
 
 pub use account::{Account, AccountKind, OpenAccountInput, OpenAccountPayload};
 pub use money::{Decimal, Money, MoneyInput};

@@ -27,3 +27,16 @@ impl UserError {
         Self::new(field, code.as_str(), message)
     }
 }
+
+/// The parsed value, or `None` with a userError recorded against `field`: lets a mutation
+/// collect every problem of its input in one pass.
+pub fn check<T, E: std::fmt::Display>(
+    result: Result<T, E>,
+    errors: &mut Vec<UserError>,
+    field: &[&str],
+    code: &str,
+) -> Option<T> {
+    result
+        .map_err(|error| errors.push(UserError::new(field, code, error.to_string())))
+        .ok()
+}
