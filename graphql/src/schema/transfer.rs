@@ -52,10 +52,12 @@ impl Transfer {
     async fn amount(&self) -> Money {
         self.0.amount.into()
     }
-    async fn from_account(&self, ctx: &Context<'_>) -> Result<Account> {
+    #[graphql(name = "fromAccount")]
+    async fn source_account(&self, ctx: &Context<'_>) -> Result<Account> {
         account(ctx, self.0.from).await
     }
-    async fn to_account(&self, ctx: &Context<'_>) -> Result<Account> {
+    #[graphql(name = "toAccount")]
+    async fn destination_account(&self, ctx: &Context<'_>) -> Result<Account> {
         account(ctx, self.0.to).await
     }
     async fn description(&self) -> Option<&str> {
