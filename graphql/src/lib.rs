@@ -8,6 +8,7 @@
 pub mod auth;
 mod codec_server;
 mod commands;
+mod http_policy;
 pub mod limits;
 mod rate_limit;
 pub mod schema;

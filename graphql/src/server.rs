@@ -19,16 +19,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use temporalio_client::Client;
 use tokio::net::TcpListener;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::codec_server;
+use crate::http_policy::{cors, security_headers};
 use crate::limits::{
     DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_REQUEST_TIMEOUT, REQUEST_BODY_MAX_BYTES,
 };
 use crate::rate_limit::UserRateLimiter;
-use axum::http::{HeaderValue, Method};
 use djinn_activities::codec::EncryptionCodec;
 use secrecy::SecretString;
 use std::time::Duration;
@@ -214,65 +213,6 @@ fn too_many_requests(wait: Duration) -> Response {
         Json(body),
     )
         .into_response()
-}
-
-fn cors(origins: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin).ok())
-        .collect();
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .max_age(Duration::from_secs(600))
-}
-
-/// GraphiQL (development only) loads its scripts and styles from a CDN and runs inline code.
-const CSP_DEVELOPMENT: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; \
-     style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'";
-/// An API that serves no pages needs nothing.
-const CSP_PRODUCTION: &str = "default-src 'none'; frame-ancestors 'none'";
-/// One year, as browsers' preload lists expect.
-const HSTS: &str = "max-age=31536000; includeSubDomains";
-
-async fn security_headers(
-    State(production): State<bool>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    // Behind a TLS-terminating proxy the request arrives as plain HTTP with X-Forwarded-Proto.
-    let behind_tls = request
-        .headers()
-        .get("x-forwarded-proto")
-        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"));
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    let csp = if production {
-        CSP_PRODUCTION
-    } else {
-        CSP_DEVELOPMENT
-    };
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp),
-    );
-    if behind_tls {
-        headers.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static(HSTS),
-        );
-    }
-    response
 }
 
 async fn healthz() -> &'static str {
