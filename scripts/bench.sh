@@ -18,6 +18,10 @@ cd "$ROOT"
 log "building the release binaries (a clean build takes several minutes)"
 cargo build --release --bin djinn --bin djinn-bench
 
+# DJINN_BENCH_PG_STATS=1 also prints where PostgreSQL spent its time (pg_stat_statements).
+if [[ -n "${DJINN_BENCH_PG_STATS:-}" ]]; then
+  export DJINN_PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements"
+fi
 start_throwaway_postgres bench-pg "$BENCH_PG_PORT" djinn_bench
 start_temporal "$BENCH_TEMPORAL_PORT" "$BENCH_TEMPORAL_UI_PORT"
 
@@ -46,4 +50,14 @@ for attempt in $(seq 1 60); do
   sleep 0.5
 done
 
+if [[ -n "${DJINN_BENCH_PG_STATS:-}" ]]; then
+  as_pg_user "$(pg_bindir)/psql" -h 127.0.0.1 -p "$BENCH_PG_PORT" -d djinn_bench -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+fi
 "$ROOT/target/release/djinn-bench" --api "http://$BENCH_API_ADDR" --worker-pid "$worker_pid" --api-pid "$api_pid" "$@"
+if [[ -n "${DJINN_BENCH_PG_STATS:-}" ]]; then
+  log "PostgreSQL: statements by total time"
+  as_pg_user "$(pg_bindir)/psql" -h 127.0.0.1 -p "$BENCH_PG_PORT" -d djinn_bench -c \
+    "SELECT calls, round(total_exec_time::numeric, 0) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms,
+            left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
+       FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
+fi

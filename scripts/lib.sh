@@ -79,7 +79,7 @@ start_private_postgres() {
     log "PostgreSQL already running in $dir"
   else
     as_pg_user "$bindir/pg_ctl" --pgdata="$dir" --log="$dir/server.log" --wait --silent start \
-      -o "-p $port -k '' -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${DJINN_PG_FSYNC:-on}"
+      -o "-p $port -k '' -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${DJINN_PG_FSYNC:-on} ${DJINN_PG_OPTIONS:-}"
     STARTED_CLUSTERS+=("$dir")
   fi
   local url="postgres://$(pg_user)@127.0.0.1:$port"
