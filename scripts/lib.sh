@@ -112,7 +112,7 @@ start_throwaway_postgres() {
 # DB_FILE is empty.
 start_temporal() {
   local port="$1" ui_port="$2" db_file="${3:-}" args=()
-  shift 3 2>/dev/null || shift $#
+  shift "$(( $# < 3 ? $# : 3 ))"
   ensure_temporal_cli
   args=(server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" --namespace default
         --log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal)

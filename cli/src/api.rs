@@ -1,7 +1,7 @@
 //! The api role: the GraphQL server over the store and the Temporal client.
 
 use crate::config::{ApiSettings, RuntimeSettings};
-use djinn_graphql::{AppState, EmulatorTokenVerifier, FirebaseVerifier, TokenVerifier};
+use djinn_graphql::{EmulatorTokenVerifier, FirebaseVerifier, TokenVerifier};
 use std::sync::Arc;
 
 /// The token verifier the settings allow. Emulator tokens are never accepted in production.
@@ -26,20 +26,6 @@ pub fn verifier(
             settings.firebase_project_id.clone(),
             settings.firebase_jwks_url.clone(),
         ))),
-    }
-}
-
-pub fn state(
-    pool: sqlx::PgPool,
-    temporal: temporalio_client::Client,
-    task_queue: String,
-    verifier: Arc<dyn TokenVerifier>,
-) -> AppState {
-    AppState {
-        pool,
-        temporal,
-        task_queue,
-        verifier,
     }
 }
 

@@ -7,7 +7,7 @@ use djinn::config::{
 };
 use djinn::{api, telemetry, worker};
 use djinn_activities::{db, temporal};
-use djinn_graphql::Application;
+use djinn_graphql::{AppState, Application};
 use secrecy::ExposeSecret;
 
 #[derive(Parser, Debug)]
@@ -75,7 +75,12 @@ async fn main() -> anyhow::Result<()> {
             let config = settings.api_config(&runtime, codec)?;
             let app = Application::build(
                 &config,
-                api::state(pool, client, temporal_settings.task_queue, verifier),
+                AppState {
+                    pool,
+                    temporal: client,
+                    task_queue: temporal_settings.task_queue,
+                    verifier,
+                },
             )
             .await?;
             tracing::info!(addr = %app.local_addr()?, "api listening");

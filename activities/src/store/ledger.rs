@@ -96,8 +96,7 @@ pub async fn reserve_transfer(
             .bind(posting.account_id.as_uuid())
             .bind(amount_minor)
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+            .await?;
             if held.is_none() {
                 return Err(LedgerRejection::new(
                     RejectionCode::InsufficientFunds,
@@ -114,8 +113,7 @@ pub async fn reserve_transfer(
             .bind(posting.account_id.as_uuid())
             .bind(amount_minor)
             .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from)?;
+            .await?;
         }
     }
     insert_postings(&mut tx, transaction_id, &postings).await?;
@@ -176,8 +174,7 @@ pub async fn post_transfer(
         .bind(debit_minor)
         .bind(credit_minor)
         .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
+        .await?;
     }
     set_operation_status(&mut tx, transfer_id, "posted", None).await?;
     tx.commit().await?;
@@ -323,8 +320,7 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
                 .bind(posting.account_id.as_uuid())
                 .bind(posting.amount_minor)
                 .execute(&mut *tx)
-                .await
-                .map_err(StoreError::from)?;
+                .await?;
         }
         insert_postings(&mut tx, transaction_id, &postings).await?;
     }

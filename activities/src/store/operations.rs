@@ -289,16 +289,8 @@ pub async fn get_transfer(
     user: UserId,
     id: OperationId,
 ) -> Result<Option<TransferView>, StoreError> {
-    let mut tx = begin_as(pool, user).await?;
-    let row: Option<TransferRow> = sqlx::query_as(concat!(
-        select_transfer!(),
-        " WHERE o.id = $1 AND o.user_id = $2"
-    ))
-    .bind(id.as_uuid())
-    .bind(user.as_uuid())
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    let query = concat!(select_transfer!(), " WHERE o.id = $1 AND o.user_id = $2");
+    let row: Option<TransferRow> = by_id(pool, user, query, id).await?;
     row.map(TransferView::try_from).transpose()
 }
 
@@ -308,17 +300,29 @@ pub async fn get(
     user: UserId,
     id: OperationId,
 ) -> Result<Option<OperationView>, StoreError> {
-    let mut tx = begin_as(pool, user).await?;
-    let row: Option<OperationRow> = sqlx::query_as(concat!(
-        select_operation!(),
-        " WHERE o.id = $1 AND o.user_id = $2"
-    ))
-    .bind(id.as_uuid())
-    .bind(user.as_uuid())
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    let query = concat!(select_operation!(), " WHERE o.id = $1 AND o.user_id = $2");
+    let row: Option<OperationRow> = by_id(pool, user, query, id).await?;
     row.map(OperationView::try_from).transpose()
+}
+
+/// One row of `query` (parameters: the operation id, the user id), read as the user.
+async fn by_id<R>(
+    pool: &PgPool,
+    user: UserId,
+    query: &'static str,
+    id: OperationId,
+) -> Result<Option<R>, StoreError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let mut tx = begin_as(pool, user).await?;
+    let row = sqlx::query_as(query)
+        .bind(id.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(row)
 }
 
 /// The user's operations, newest first, before the cursor, at most `limit`.
