@@ -2,6 +2,11 @@
 //! Drives N transfers through the running API (as GraphQL clients would) and N no-op workflows
 //! through the same Temporal server, then prints throughput, latency percentiles and the
 //! worker's CPU and memory. `scripts/bench.sh` starts the stack and passes the worker's pid.
+//!
+//! The phases are interleaved in rounds whose order rotates (no-op, attributes, transfers; then
+//! attributes, transfers, no-op; ...), because the in-memory dev server slows as it fills: run
+//! one after the other, the last phase would be measured on a fuller, slower server (seen here:
+//! the same no-op load fell from 53 to 46 workflows/s over three consecutive runs).
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -19,6 +24,11 @@ struct Args {
     /// Transfers to run (and no-op workflows for the ceiling).
     #[arg(long, default_value_t = 2000)]
     transfers: usize,
+    /// Rounds: each runs a share of every phase, in an order that rotates from round to round.
+    /// The in-memory dev server slows down as it fills up, so running the phases one after the
+    /// other would measure whichever runs last on a fuller, slower server.
+    #[arg(long, default_value_t = 4)]
+    rounds: usize,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -72,6 +82,35 @@ fn usage(pid: u32) -> anyhow::Result<ProcessUsage> {
     })
 }
 
+/// One kind of load, measured over all rounds: its rate is its count over its own time.
+struct Phase {
+    name: &'static str,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    last_rate: f64,
+}
+
+impl Phase {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            elapsed: Duration::ZERO,
+            latencies: Vec::new(),
+            last_rate: 0.0,
+        }
+    }
+
+    fn record(&mut self, elapsed: Duration, latencies: Vec<Duration>) {
+        self.last_rate = latencies.len() as f64 / elapsed.as_secs_f64();
+        self.elapsed += elapsed;
+        self.latencies.extend(latencies);
+    }
+
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -90,17 +129,17 @@ fn print_percentiles(label: &str, latencies: &mut [Duration]) {
     println!("  {label:<27} p50 {p50}  p95 {p95}  p99 {p99}");
 }
 
-/// Starts `args.transfers` no-op workflows, `args.concurrency` at a time, each awaited to its
-/// end; returns workflows per second. With `attributes`, each carries the search attributes a
+/// Starts `count` no-op workflows, `args.concurrency` at a time, each awaited to its end;
+/// returns the latency of each. With `attributes`, each carries the search attributes a
 /// transfer carries and upserts DjinnStatus once, as a transfer does.
 async fn run_noops(
     temporal: &temporalio_client::Client,
     args: &Args,
+    count: usize,
     run: &str,
     attributes: bool,
-) -> anyhow::Result<(f64, Vec<Duration>)> {
-    let started = Instant::now();
-    let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..args.transfers)
+) -> anyhow::Result<Vec<Duration>> {
+    let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..count)
         .map(|i| {
             let builder =
                 WorkflowStartOptions::new(args.task_queue.clone(), format!("bench-noop:{run}:{i}"));
@@ -130,9 +169,7 @@ async fn run_noops(
         .buffer_unordered(args.concurrency)
         .collect()
         .await;
-    let elapsed = started.elapsed();
-    let latencies = results.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
-    Ok((args.transfers as f64 / elapsed.as_secs_f64(), latencies))
+    results.into_iter().collect()
 }
 
 #[tokio::main]
@@ -170,31 +207,71 @@ async fn main() -> anyhow::Result<()> {
     run_transfers(&temporal, &pairs, 50, args.concurrency, "warmup").await?;
 
     let run = uuid::Uuid::now_v7().simple().to_string();
-    println!("no-op ceiling: {} workflows ...", args.transfers);
-    let (noop_rate, mut noop_latencies) =
-        run_noops(&temporal, &args, &format!("{run}-plain"), false).await?;
+    let rounds = args.rounds.clamp(1, args.transfers.max(1));
+    let per_round = args.transfers / rounds;
+    let mut phases = [
+        Phase::new("no-op"),
+        Phase::new("no-op + attributes"),
+        Phase::new("transfers"),
+    ];
+    let mut mutation_latencies = Vec::new();
+    let mut worker_cpu_seconds = 0.0;
     println!(
-        "no-op with the transfer's search attributes: {} workflows ...",
-        args.transfers
+        "{rounds} rounds of {per_round} no-op workflows, {per_round} no-ops with search attributes and {per_round} transfers ..."
     );
-    let (noop_attributes_rate, mut noop_attributes_latencies) =
-        run_noops(&temporal, &args, &format!("{run}-attributes"), true).await?;
-
-    println!("transfers: {} through GraphQL ...", args.transfers);
-    let worker_before = args.worker_pid.map(usage).transpose()?;
-    let started = Instant::now();
-    let (mut mutation_latencies, mut to_posted) =
-        run_transfers(&temporal, &pairs, args.transfers, args.concurrency, &run).await?;
-    let transfer_elapsed = started.elapsed();
-    wait_posted(&pool, &run, args.transfers).await?;
-    let worker_after = args.worker_pid.map(usage).transpose()?;
-    let transfer_rate = args.transfers as f64 / transfer_elapsed.as_secs_f64();
+    for round in 0..rounds {
+        for step in 0..phases.len() {
+            let which = (round + step) % phases.len();
+            let tag = format!("{run}-r{round}");
+            let started = Instant::now();
+            let latencies = match which {
+                0 => run_noops(&temporal, &args, per_round, &format!("{tag}-plain"), false).await?,
+                1 => {
+                    run_noops(
+                        &temporal,
+                        &args,
+                        per_round,
+                        &format!("{tag}-attributes"),
+                        true,
+                    )
+                    .await?
+                }
+                _ => {
+                    let before = args.worker_pid.map(usage).transpose()?;
+                    let (mutations, to_posted) =
+                        run_transfers(&temporal, &pairs, per_round, args.concurrency, &tag).await?;
+                    wait_posted(&pool, &tag, per_round).await?;
+                    let after = args.worker_pid.map(usage).transpose()?;
+                    if let (Some(before), Some(after)) = (before, after) {
+                        worker_cpu_seconds += after.cpu_seconds - before.cpu_seconds;
+                    }
+                    mutation_latencies.extend(mutations);
+                    to_posted
+                }
+            };
+            phases[which].record(started.elapsed(), latencies);
+        }
+        println!(
+            "  round {}: {}",
+            round + 1,
+            phases
+                .iter()
+                .map(|phase| format!("{} {:.1}/s", phase.name, phase.last_rate))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let [noop, noop_attributes, transfers] = &mut phases;
+    let noop_rate = noop.rate();
+    let noop_attributes_rate = noop_attributes.rate();
+    let transfer_rate = transfers.rate();
+    let transfer_count = per_round * rounds;
 
     // The ledger's own clock: from the operation's registration to the commit that posted it.
     let mut ledger_to_posted: Vec<Duration> = sqlx::query_scalar::<_, f64>(
-        "SELECT extract(epoch FROM updated_at - created_at)::float8 FROM operations WHERE idempotency_key LIKE $1 || '-%' AND status = 'posted'",
+        "SELECT extract(epoch FROM updated_at - created_at)::float8 FROM operations WHERE idempotency_key LIKE $1 || '%' AND status = 'posted'",
     )
-    .bind(&run)
+    .bind(format!("{run}-r"))
     .fetch_all(&pool)
     .await?
     .into_iter()
@@ -203,8 +280,8 @@ async fn main() -> anyhow::Result<()> {
 
     println!();
     println!(
-        "Djinn benchmark: {} transfers, {} in flight, {} users",
-        args.transfers, args.concurrency, args.users
+        "Djinn benchmark: {transfer_count} transfers, {} in flight, {} users, {rounds} rounds",
+        args.concurrency, args.users
     );
     println!("  no-op workflow ceiling      {noop_rate:8.1} workflows/s");
     println!(
@@ -212,24 +289,23 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "  transfers end to end        {transfer_rate:8.1} transfers/s ({:.1} s, each awaited to POSTED)",
-        transfer_elapsed.as_secs_f64()
+        transfers.elapsed.as_secs_f64()
     );
     println!(
         "  ratio to ceiling            {:8.1} %  (target >= 80 %)",
         100.0 * transfer_rate / noop_rate
     );
-    print_percentiles("no-op start to end", &mut noop_latencies);
-    print_percentiles("no-op + attributes", &mut noop_attributes_latencies);
+    print_percentiles("no-op start to end", &mut noop.latencies);
+    print_percentiles("no-op + attributes", &mut noop_attributes.latencies);
     print_percentiles("createTransfer latency", &mut mutation_latencies);
-    print_percentiles("time to POSTED (client)", &mut to_posted);
+    print_percentiles("time to POSTED (client)", &mut transfers.latencies);
     print_percentiles("time to POSTED (ledger)", &mut ledger_to_posted);
-    if let (Some(before), Some(after)) = (worker_before, worker_after) {
-        let per_thousand =
-            (after.cpu_seconds - before.cpu_seconds) * 1000.0 / args.transfers as f64;
+    if let Some(pid) = args.worker_pid {
+        let per_thousand = worker_cpu_seconds * 1000.0 / transfer_count as f64;
         println!("  worker CPU                  {per_thousand:8.2} s per 1,000 transfers");
         println!(
             "  worker peak RSS             {:8.1} MiB",
-            after.peak_rss_mib
+            usage(pid)?.peak_rss_mib
         );
     }
     if let Some(pid) = args.api_pid {

@@ -101,6 +101,34 @@ pub struct TemporalSettings {
     pub task_queue: String,
 }
 
+/// How the worker polls Temporal. Every Djinn workflow starts with a task on the task queue's
+/// normal (non-sticky) queue, and a transfer finishes within that first task, so the normal
+/// queue carries nearly all the work. The SDK's defaults (five pollers, a fifth of them on the
+/// normal queue) leave one poll open there: tasks then wait in the server's backlog for it.
+#[derive(Args, Debug, Clone)]
+pub struct WorkerSettings {
+    /// Workflow-task polls open at once, across the normal and the sticky queue.
+    #[arg(long, env = "DJINN_WORKFLOW_TASK_POLLERS", default_value_t = WorkerSettings::default().workflow_task_pollers)]
+    pub workflow_task_pollers: usize,
+    /// The share of those polls on the normal queue (0 to 1].
+    #[arg(long, env = "DJINN_NONSTICKY_POLL_RATIO", default_value_t = WorkerSettings::default().nonsticky_poll_ratio)]
+    pub nonsticky_poll_ratio: f32,
+    /// Activity-task polls open at once (only settling steps that outlived their local retries
+    /// run as regular activities).
+    #[arg(long, env = "DJINN_ACTIVITY_TASK_POLLERS", default_value_t = WorkerSettings::default().activity_task_pollers)]
+    pub activity_task_pollers: usize,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            workflow_task_pollers: 16,
+            nonsticky_poll_ratio: 0.5,
+            activity_task_pollers: 2,
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct ApiSettings {
     /// Where the API listens. When PORT is set (as on Railway), 0.0.0.0:$PORT wins.

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use djinn::config::{
-    ApiSettings, CodecSettings, DatabaseSettings, RuntimeSettings, TemporalSettings,
+    ApiSettings, CodecSettings, DatabaseSettings, RuntimeSettings, TemporalSettings, WorkerSettings,
 };
 use djinn::{api, telemetry, worker};
 use djinn_activities::{db, temporal};
@@ -44,6 +44,8 @@ enum Command {
         database: DatabaseSettings,
         #[command(flatten)]
         temporal: TemporalSettings,
+        #[command(flatten)]
+        worker: WorkerSettings,
     },
     /// Apply the embedded database migrations.
     Migrate {
@@ -91,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
             codec,
             database,
             temporal: temporal_settings,
+            worker: worker_settings,
         } => {
             let codec = codec.codec(&runtime)?;
             let pool = db::connect(database.database_url()?.expose_secret(), database.pool_size)
@@ -104,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
                 pool,
                 client,
                 &temporal_settings.task_queue,
+                &worker_settings,
                 shutdown_signal(),
             )
             .await?;

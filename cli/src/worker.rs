@@ -3,13 +3,14 @@
 //! Workflows and activities are registered on the same worker because the ledger steps are
 //! local activities, which run on the worker that runs the workflow.
 
+use crate::config::WorkerSettings;
 use djinn_activities::LedgerActivities;
 use djinn_workflows::{NoopWorkflow, OpenAccountWorkflow, TransferWorkflow};
 use sqlx::PgPool;
 use std::future::Future;
 use std::time::Duration;
 use temporalio_client::Client;
-use temporalio_sdk::runtime::RuntimeOptions;
+use temporalio_sdk::runtime::{PollerBehavior, RuntimeOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 /// How long in-flight activities get to finish after shutdown starts.
@@ -21,6 +22,7 @@ pub async fn run(
     pool: PgPool,
     client: Client,
     task_queue: &str,
+    settings: &WorkerSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
@@ -30,6 +32,13 @@ pub async fn run(
         .register_workflow::<NoopWorkflow>()?
         .register_activities(LedgerActivities::new(pool))
         .graceful_shutdown_period(GRACEFUL_SHUTDOWN)
+        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(
+            settings.workflow_task_pollers,
+        ))
+        .nonsticky_to_sticky_poll_ratio(settings.nonsticky_poll_ratio)
+        .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(
+            settings.activity_task_pollers,
+        ))
         .build();
     let mut worker = Worker::new(&runtime, client, options)?;
     let stop = worker.shutdown_handle();

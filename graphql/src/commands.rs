@@ -16,8 +16,8 @@ use crate::schema::{
 };
 use crate::server::AppState;
 use async_graphql::Result;
-use djinn_activities::store::accounts;
 use djinn_activities::store::operations::{self, OperationStatus, Registration, TransferView};
+use djinn_activities::store::{accounts, session};
 use djinn_domain::{
     AMOUNT_MAX_MINOR, AccountId, AccountName, Description, IdempotencyKey, Money, OperationId,
     RejectionCode, TransferError, TransferRequest, UserId, transfer_workflow_id,
@@ -27,6 +27,7 @@ use djinn_workflows::{
     OpenAccountInput as OpenAccountWorkflowInput, OpenAccountWorkflow, TransferInput,
     TransferWorkflow,
 };
+use sqlx::PgConnection;
 use std::time::Duration;
 use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::{
@@ -54,24 +55,26 @@ pub async fn create_transfer(
     };
     let (key, request) = request;
 
-    // A retry of a request that already moved money must get that transfer back, not a
-    // complaint about the funds it moved, so the key is looked up before anything else.
-    if let Some(existing) = operations::find_transfer_by_key(&app.pool, user, &key)
+    // One database transaction answers a repeated request, checks the accounts and registers
+    // the new one. A retry of a request that already moved money must get that transfer back,
+    // not a complaint about the funds it moved, so the key is looked up before anything else.
+    let mut tx = session::begin_as(&app.pool, user).await.map_err(internal)?;
+    if let Some(existing) = operations::find_transfer_by_key(&mut tx, user, &key)
         .await
         .map_err(internal)?
     {
+        tx.commit().await.map_err(internal)?;
         return answer_existing(app, existing, &request).await;
     }
-    if let Some(error) = check_accounts(app, user, &request).await? {
+    if let Some(error) = check_accounts(&mut tx, user, &request).await? {
         return Ok(CreateTransferPayload {
             transfer: None,
             user_errors: vec![error],
         });
     }
-
     let workflow_id = transfer_workflow_id(user, &key);
     let registration = operations::register_transfer(
-        &app.pool,
+        &mut tx,
         OperationId::generate(),
         user,
         &key,
@@ -80,6 +83,7 @@ pub async fn create_transfer(
     )
     .await
     .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
     match registration {
         Registration::Created(view) => {
             start_transfer(app, &view).await?;
@@ -165,11 +169,11 @@ fn money_error(error: MoneyInputError, path: &[&str]) -> UserError {
 /// The checks that need the ledger, done early so that the usual mistakes are answered at once.
 /// The reservation re-checks all of them atomically; these only spare a doomed workflow.
 async fn check_accounts(
-    app: &AppState,
+    tx: &mut PgConnection,
     user: UserId,
     request: &TransferRequest,
 ) -> Result<Option<UserError>> {
-    let accounts = accounts::get_many(&app.pool, user, &[request.from, request.to])
+    let accounts = accounts::get_many(tx, user, &[request.from, request.to])
         .await
         .map_err(internal)?;
     let mut found = Vec::with_capacity(2);

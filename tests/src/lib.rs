@@ -80,7 +80,8 @@ impl WorkerThread {
                 let client = temporal::connect_from_env("djinn-test-worker", Some(&test_codec()))
                     .await
                     .expect("worker connects to Temporal");
-                djinn::worker::run(pool, client, &task_queue, async move {
+                let settings = djinn::config::WorkerSettings::default();
+                djinn::worker::run(pool, client, &task_queue, &settings, async move {
                     let _ = stopped.await;
                 })
                 .await

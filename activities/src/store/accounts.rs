@@ -4,7 +4,7 @@ use super::session::begin_as;
 use crate::StoreError;
 use chrono::{DateTime, Utc};
 use djinn_domain::{AccountId, AccountKind, Currency, Money, UserId};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]
@@ -113,14 +113,14 @@ pub async fn list(
 }
 
 /// Several of the user's own accounts at once, in id order; unknown and foreign ids are absent.
+/// Runs inside the caller's transaction (opened with `session::begin_as` for `user`).
 #[tracing::instrument(skip_all)]
 pub async fn get_many(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     user: UserId,
     ids: &[AccountId],
 ) -> Result<Vec<AccountView>, StoreError> {
     let ids: Vec<Uuid> = ids.iter().map(AccountId::as_uuid).collect();
-    let mut tx = begin_as(pool, user).await?;
     let rows: Vec<AccountRow> = sqlx::query_as(concat!(
         select_account!(),
         " WHERE a.id = ANY($1) AND a.user_id = $2 AND a.kind NOT IN ('equity', 'clearing') ORDER BY a.id"
@@ -129,6 +129,5 @@ pub async fn get_many(
     .bind(user.as_uuid())
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
     rows.into_iter().map(AccountView::try_from).collect()
 }

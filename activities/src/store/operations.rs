@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use djinn_domain::{
     AccountId, Currency, IdempotencyKey, Money, OperationId, TransferRequest, UserId,
 };
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,27 +190,39 @@ pub enum Registration {
 }
 
 /// Registers a transfer request under the user's idempotency key, or finds the one registered
-/// before. The two accounts must belong to the user (foreign keys enforce it).
+/// before. The two accounts must belong to the user (foreign keys enforce it). Runs inside the
+/// caller's transaction (opened with `session::begin_as` for `user`), which commits it.
 #[tracing::instrument(skip_all, fields(operation_id = %id))]
 pub async fn register_transfer(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     id: OperationId,
     user: UserId,
     key: &IdempotencyKey,
     workflow_id: &str,
     request: &TransferRequest,
 ) -> Result<Registration, StoreError> {
-    let mut tx = begin_as(pool, user).await?;
+    // The operation and its request are written by one statement: a claimed key always has
+    // its transfer row, and the common case costs one round trip.
     let inserted: Option<OperationRow> = sqlx::query_as(
-        "INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
-         VALUES ($1, $2, 'transfer', $3, $4, 'pending')
-         ON CONFLICT (user_id, kind, idempotency_key) DO NOTHING
-         RETURNING id, user_id, kind, status, workflow_id, idempotency_key, failure_code, failure_message, created_at, updated_at",
+        "WITH operation AS (
+             INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
+             VALUES ($1, $2, 'transfer', $3, $4, 'pending')
+             ON CONFLICT (user_id, kind, idempotency_key) DO NOTHING
+             RETURNING id, user_id, kind, status, workflow_id, idempotency_key, failure_code, failure_message, created_at, updated_at),
+         request AS (
+             INSERT INTO transfers (operation_id, user_id, from_account_id, to_account_id, amount_minor, currency, description)
+             SELECT id, user_id, $5, $6, $7, $8, $9 FROM operation)
+         SELECT * FROM operation",
     )
     .bind(id.as_uuid())
     .bind(user.as_uuid())
     .bind(key.as_str())
     .bind(workflow_id)
+    .bind(request.from.as_uuid())
+    .bind(request.to.as_uuid())
+    .bind(request.amount.amount_minor())
+    .bind(request.amount.currency().code())
+    .bind(request.description.as_ref().map(|d| d.as_str()))
     .fetch_optional(&mut *tx)
     .await?;
     let Some(operation) = inserted else {
@@ -223,23 +235,8 @@ pub async fn register_transfer(
         .bind(key.as_str())
         .fetch_one(&mut *tx)
         .await?;
-        tx.commit().await?;
         return Ok(Registration::Existing(row.try_into()?));
     };
-    sqlx::query(
-        "INSERT INTO transfers (operation_id, user_id, from_account_id, to_account_id, amount_minor, currency, description)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id.as_uuid())
-    .bind(user.as_uuid())
-    .bind(request.from.as_uuid())
-    .bind(request.to.as_uuid())
-    .bind(request.amount.amount_minor())
-    .bind(request.amount.currency().code())
-    .bind(request.description.as_ref().map(|d| d.as_str()))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
     Ok(Registration::Created(TransferView {
         operation: operation.try_into()?,
         from: request.from,
@@ -352,12 +349,12 @@ pub async fn list(
 
 /// The transfer the user registered under this idempotency key, if any.
 #[tracing::instrument(skip_all)]
+/// Runs inside the caller's transaction (opened with `session::begin_as` for `user`).
 pub async fn find_transfer_by_key(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     user: UserId,
     key: &IdempotencyKey,
 ) -> Result<Option<TransferView>, StoreError> {
-    let mut tx = begin_as(pool, user).await?;
     let row: Option<TransferRow> = sqlx::query_as(concat!(
         select_transfer!(),
         " WHERE o.user_id = $1 AND o.kind = 'transfer' AND o.idempotency_key = $2"
@@ -366,6 +363,5 @@ pub async fn find_transfer_by_key(
     .bind(key.as_str())
     .fetch_optional(&mut *tx)
     .await?;
-    tx.commit().await?;
     row.map(TransferView::try_from).transpose()
 }

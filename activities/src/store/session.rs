@@ -5,7 +5,7 @@
 
 use crate::StoreError;
 use djinn_domain::UserId;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
 /// The role without BYPASSRLS that every query runs as.
 pub const APP_ROLE: &str = "djinn_app";
@@ -16,11 +16,22 @@ const LOCK_TIMEOUT: &str = "3s";
 const STATEMENT_TIMEOUT: &str = "8s";
 
 /// Begins a transaction as the application role, acting for `user`.
+///
+/// `BEGIN` and the settings travel in one round trip (a simple-query batch), which matters:
+/// every ledger step and every mutation opens such a transaction. The batch is formatted, not
+/// bound, and that is safe only because every value in it is a constant or a `UserId`, whose
+/// text is a hyphenated UUID.
 pub async fn begin_as(
     pool: &PgPool,
     user: UserId,
 ) -> Result<Transaction<'static, Postgres>, StoreError> {
-    begin(pool, &user.to_string(), "").await
+    let batch = format!(
+        "BEGIN; SELECT set_config('role', '{APP_ROLE}', true), set_config('djinn.user_id', '{user}', true),
+                set_config('djinn.firebase_uid', '', true),
+                set_config('lock_timeout', '{LOCK_TIMEOUT}', true),
+                set_config('statement_timeout', '{STATEMENT_TIMEOUT}', true)"
+    );
+    Ok(pool.begin_with(AssertSqlSafe(batch)).await?)
 }
 
 /// Begins a transaction that may only see (or create) the user row of `firebase_uid`: signing in.
@@ -31,6 +42,7 @@ pub(crate) async fn begin_signing_in(
     begin(pool, "", firebase_uid).await
 }
 
+/// Binds its values (a Firebase uid is the client's text), at the cost of a second round trip.
 async fn begin(
     pool: &PgPool,
     user_id: &str,
