@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
 use temporalio_client::grpc::OperatorService;
 use temporalio_client::tonic::{Code, Request};
-use temporalio_client::{Client, ClientOptions};
+use temporalio_client::{Client, ClientOptions, GrpcCompression};
 use temporalio_common::data_converters::{
     DataConverter, DefaultFailureConverter, PayloadConverter,
 };
@@ -40,6 +40,10 @@ pub async fn connect_from_env(
         ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
             .map_err(|e| TemporalError::Config(e.to_string()))?;
     connection.identity = identity.to_owned();
+    // The SDK gzips every gRPC message by default. Djinn's payloads are encrypted, and
+    // ciphertext does not compress: gzip would only spend CPU here and in the Temporal server,
+    // which on a small cluster is what limits throughput.
+    connection.grpc_compression = GrpcCompression::None;
     if let Some(codec) = codec {
         client.data_converter = data_converter(codec);
     }
