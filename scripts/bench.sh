@@ -27,6 +27,7 @@ start_throwaway_postgres bench-pg "$BENCH_PG_PORT" djinn_bench
 # fills (the same no-op load fell from 85 to 59 workflows/s within one run); the file does not.
 rm -f "$DATA_DIR"/bench-temporal.sqlite*
 start_temporal "$BENCH_TEMPORAL_PORT" "$BENCH_TEMPORAL_UI_PORT" "$DATA_DIR/bench-temporal.sqlite"
+temporal_pid="${STARTED_PIDS[${#STARTED_PIDS[@]}-1]}"
 
 export DATABASE_URL="$PRIVATE_DATABASE_URL"
 export TEMPORAL_ADDRESS="127.0.0.1:$BENCH_TEMPORAL_PORT"
@@ -56,7 +57,8 @@ done
 if [[ -n "${DJINN_BENCH_PG_STATS:-}" ]]; then
   as_pg_user "$(pg_bindir)/psql" -h 127.0.0.1 -p "$BENCH_PG_PORT" -d djinn_bench -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 fi
-"$ROOT/target/release/djinn-bench" --api "http://$BENCH_API_ADDR" --worker-pid "$worker_pid" --api-pid "$api_pid" "$@"
+"$ROOT/target/release/djinn-bench" --api "http://$BENCH_API_ADDR" --worker-pid "$worker_pid" \
+  --api-pid "$api_pid" --temporal-pid "$temporal_pid" "$@"
 if [[ -n "${DJINN_BENCH_PG_STATS:-}" ]]; then
   log "PostgreSQL: statements by total time"
   as_pg_user "$(pg_bindir)/psql" -h 127.0.0.1 -p "$BENCH_PG_PORT" -d djinn_bench -c \

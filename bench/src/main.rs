@@ -49,6 +49,10 @@ struct Args {
     worker_pid: Option<u32>,
     #[arg(long)]
     api_pid: Option<u32>,
+    /// The Temporal server's pid: its CPU per workflow is printed for each phase, a steadier
+    /// figure than the rates when the machine's speed drifts.
+    #[arg(long)]
+    temporal_pid: Option<u32>,
 }
 
 /// CPU seconds and peak RSS of a process, from /proc.
@@ -88,6 +92,7 @@ struct Phase {
     elapsed: Duration,
     latencies: Vec<Duration>,
     last_rate: f64,
+    server_cpu_seconds: f64,
 }
 
 impl Phase {
@@ -97,6 +102,7 @@ impl Phase {
             elapsed: Duration::ZERO,
             latencies: Vec::new(),
             last_rate: 0.0,
+            server_cpu_seconds: 0.0,
         }
     }
 
@@ -108,6 +114,10 @@ impl Phase {
 
     fn rate(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn server_cpu_millis_each(&self) -> f64 {
+        self.server_cpu_seconds * 1000.0 / self.latencies.len().max(1) as f64
     }
 }
 
@@ -223,6 +233,7 @@ async fn main() -> anyhow::Result<()> {
         for step in 0..phases.len() {
             let which = (round + step) % phases.len();
             let tag = format!("{run}-r{round}");
+            let server_before = args.temporal_pid.map(usage).transpose()?;
             let started = Instant::now();
             let latencies = match which {
                 0 => run_noops(&temporal, &args, per_round, &format!("{tag}-plain"), false).await?,
@@ -249,7 +260,13 @@ async fn main() -> anyhow::Result<()> {
                     to_posted
                 }
             };
-            phases[which].record(started.elapsed(), latencies);
+            let elapsed = started.elapsed();
+            if let (Some(before), Some(after)) =
+                (server_before, args.temporal_pid.map(usage).transpose()?)
+            {
+                phases[which].server_cpu_seconds += after.cpu_seconds - before.cpu_seconds;
+            }
+            phases[which].record(elapsed, latencies);
         }
         println!(
             "  round {}: {}",
@@ -295,6 +312,14 @@ async fn main() -> anyhow::Result<()> {
         "  ratio to ceiling            {:8.1} %  (target >= 80 %)",
         100.0 * transfer_rate / noop_rate
     );
+    if args.temporal_pid.is_some() {
+        println!(
+            "  Temporal server CPU each    no-op {:.1} ms, no-op + attributes {:.1} ms, transfer {:.1} ms",
+            noop.server_cpu_millis_each(),
+            noop_attributes.server_cpu_millis_each(),
+            transfers.server_cpu_millis_each()
+        );
+    }
     print_percentiles("no-op start to end", &mut noop.latencies);
     print_percentiles("no-op + attributes", &mut noop_attributes.latencies);
     print_percentiles("createTransfer latency", &mut mutation_latencies);
