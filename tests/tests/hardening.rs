@@ -115,23 +115,17 @@ async fn each_user_is_rate_limited_with_retry_after() -> anyhow::Result<()> {
     let app = spawn_app_with(|config| config.rate_limit_per_minute = 5).await?;
     let url = format!("{}/graphql", app.address);
     let me = json!({"query": "{ me { id } }"});
-    for _ in 0..5 {
-        let response = app
-            .http
+    let ask_as = |uid: &str| {
+        app.http
             .post(&url)
-            .bearer_auth(djinn_tests::token_for("alice"))
+            .bearer_auth(djinn_tests::token_for(uid))
             .json(&me)
             .send()
-            .await?;
-        assert_eq!(response.status(), 200);
+    };
+    for _ in 0..5 {
+        assert_eq!(ask_as("alice").await?.status(), 200);
     }
-    let limited = app
-        .http
-        .post(&url)
-        .bearer_auth(djinn_tests::token_for("alice"))
-        .json(&me)
-        .send()
-        .await?;
+    let limited = ask_as("alice").await?;
     assert_eq!(limited.status(), 429);
     let retry_after: u64 = limited
         .headers()
@@ -140,13 +134,7 @@ async fn each_user_is_rate_limited_with_retry_after() -> anyhow::Result<()> {
         .and_then(|v| v.parse().ok())
         .expect("Retry-After");
     assert!((1..=60).contains(&retry_after), "{retry_after}");
-    let bob = app
-        .http
-        .post(&url)
-        .bearer_auth(djinn_tests::token_for("bob"))
-        .json(&me)
-        .send()
-        .await?;
+    let bob = ask_as("bob").await?;
     assert_eq!(bob.status(), 200, "limits are per user");
     Ok(())
 }

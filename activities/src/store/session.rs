@@ -35,27 +35,19 @@ pub async fn begin_as(
 }
 
 /// Begins a transaction that may only see (or create) the user row of `firebase_uid`: signing in.
+/// The uid is the client's text, so it is bound, at the cost of a second round trip; this runs
+/// once per new uid per process (the API caches the mapping).
 pub(crate) async fn begin_signing_in(
     pool: &PgPool,
     firebase_uid: &str,
 ) -> Result<Transaction<'static, Postgres>, StoreError> {
-    begin(pool, "", firebase_uid).await
-}
-
-/// Binds its values (a Firebase uid is the client's text), at the cost of a second round trip.
-async fn begin(
-    pool: &PgPool,
-    user_id: &str,
-    firebase_uid: &str,
-) -> Result<Transaction<'static, Postgres>, StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query(
-        "SELECT set_config('role', $1, true), set_config('djinn.user_id', $2, true),
-                set_config('djinn.firebase_uid', $3, true),
-                set_config('lock_timeout', $4, true), set_config('statement_timeout', $5, true)",
+        "SELECT set_config('role', $1, true), set_config('djinn.user_id', '', true),
+                set_config('djinn.firebase_uid', $2, true),
+                set_config('lock_timeout', $3, true), set_config('statement_timeout', $4, true)",
     )
     .bind(APP_ROLE)
-    .bind(user_id)
     .bind(firebase_uid)
     .bind(LOCK_TIMEOUT)
     .bind(STATEMENT_TIMEOUT)
