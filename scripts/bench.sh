@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BENCH_PG_PORT="${DJINN_BENCH_PG_PORT:-54339}"
 BENCH_TEMPORAL_PORT="${DJINN_BENCH_TEMPORAL_PORT:-27233}"
 BENCH_TEMPORAL_UI_PORT="${DJINN_BENCH_TEMPORAL_UI_PORT:-28233}"
+BENCH_TEMPORAL_METRICS_PORT="${DJINN_BENCH_TEMPORAL_METRICS_PORT:-28234}"
 BENCH_API_ADDR="127.0.0.1:${DJINN_BENCH_API_PORT:-18080}"
 
 mkdir -p "$DATA_DIR"
@@ -26,7 +27,8 @@ start_throwaway_postgres bench-pg "$BENCH_PG_PORT" djinn_bench
 # A fresh SQLite file in WAL mode, as `make dev` runs it. The in-memory store slows down as it
 # fills (the same no-op load fell from 85 to 59 workflows/s within one run); the file does not.
 rm -f "$DATA_DIR"/bench-temporal.sqlite*
-start_temporal "$BENCH_TEMPORAL_PORT" "$BENCH_TEMPORAL_UI_PORT" "$DATA_DIR/bench-temporal.sqlite"
+start_temporal "$BENCH_TEMPORAL_PORT" "$BENCH_TEMPORAL_UI_PORT" "$DATA_DIR/bench-temporal.sqlite" \
+  --metrics-port "$BENCH_TEMPORAL_METRICS_PORT"
 temporal_pid="${STARTED_PIDS[${#STARTED_PIDS[@]}-1]}"
 
 export DATABASE_URL="$PRIVATE_DATABASE_URL"
@@ -58,7 +60,8 @@ if [[ -n "${DJINN_BENCH_PG_STATS:-}" ]]; then
   as_pg_user "$(pg_bindir)/psql" -h 127.0.0.1 -p "$BENCH_PG_PORT" -d djinn_bench -qc "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 fi
 "$ROOT/target/release/djinn-bench" --api "http://$BENCH_API_ADDR" --worker-pid "$worker_pid" \
-  --api-pid "$api_pid" --temporal-pid "$temporal_pid" "$@"
+  --api-pid "$api_pid" --temporal-pid "$temporal_pid" \
+  --temporal-metrics "http://127.0.0.1:$BENCH_TEMPORAL_METRICS_PORT/metrics" "$@"
 if [[ -n "${DJINN_BENCH_PG_STATS:-}" ]]; then
   log "PostgreSQL: statements by total time"
   as_pg_user "$(pg_bindir)/psql" -h 127.0.0.1 -p "$BENCH_PG_PORT" -d djinn_bench -c \

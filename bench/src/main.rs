@@ -8,13 +8,17 @@
 //! one after the other, the last phase would be measured on a fuller, slower server (seen here:
 //! the same no-op load fell from 53 to 46 workflows/s over three consecutive runs).
 
-use anyhow::{Context, bail};
+mod server_metrics;
+mod usage;
+
+use anyhow::bail;
 use clap::Parser;
 use djinn_activities::{db, temporal};
 use djinn_tests::Client;
 use djinn_workflows::NoopWorkflow;
 use djinn_workflows::search_attributes::{DJINN_OPERATION, DJINN_STATUS, DJINN_USER_ID};
 use futures::StreamExt;
+use server_metrics::ServerCounters;
 use std::time::{Duration, Instant};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use temporalio_common::search_attributes::SearchAttributes;
@@ -53,37 +57,10 @@ struct Args {
     /// figure than the rates when the machine's speed drifts.
     #[arg(long)]
     temporal_pid: Option<u32>,
-}
-
-/// CPU seconds and peak RSS of a process, from /proc.
-#[derive(Debug, Clone, Copy)]
-struct ProcessUsage {
-    cpu_seconds: f64,
-    peak_rss_mib: f64,
-}
-
-fn usage(pid: u32) -> anyhow::Result<ProcessUsage> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .context("a stat line")?
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
-    let ticks_per_second = 100.0; // USER_HZ on Linux
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let peak_kib: f64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .context("VmHWM")?
-        .parse()?;
-    Ok(ProcessUsage {
-        cpu_seconds: ticks / ticks_per_second,
-        peak_rss_mib: peak_kib / 1024.0,
-    })
+    /// The Temporal server's Prometheus endpoint: its persistence requests and shard write
+    /// times per workflow are printed for each phase. They count the server's work, unlike rates.
+    #[arg(long)]
+    temporal_metrics: Option<String>,
 }
 
 /// One kind of load, measured over all rounds: its rate is its count over its own time.
@@ -93,6 +70,9 @@ struct Phase {
     latencies: Vec<Duration>,
     last_rate: f64,
     server_cpu_seconds: f64,
+    machine_busy_ticks: f64,
+    machine_ticks: f64,
+    server: ServerCounters,
 }
 
 impl Phase {
@@ -103,6 +83,9 @@ impl Phase {
             latencies: Vec::new(),
             last_rate: 0.0,
             server_cpu_seconds: 0.0,
+            machine_busy_ticks: 0.0,
+            machine_ticks: 0.0,
+            server: ServerCounters::default(),
         }
     }
 
@@ -118,6 +101,10 @@ impl Phase {
 
     fn server_cpu_millis_each(&self) -> f64 {
         self.server_cpu_seconds * 1000.0 / self.latencies.len().max(1) as f64
+    }
+
+    fn machine_busy_percent(&self) -> f64 {
+        100.0 * self.machine_busy_ticks / self.machine_ticks.max(1.0)
     }
 }
 
@@ -233,7 +220,12 @@ async fn main() -> anyhow::Result<()> {
         for step in 0..phases.len() {
             let which = (round + step) % phases.len();
             let tag = format!("{run}-r{round}");
-            let server_before = args.temporal_pid.map(usage).transpose()?;
+            let server_before = args.temporal_pid.map(usage::process).transpose()?;
+            let counters_before = match &args.temporal_metrics {
+                Some(url) => Some(ServerCounters::read(&http, url).await?),
+                None => None,
+            };
+            let machine_before = usage::machine()?;
             let started = Instant::now();
             let latencies = match which {
                 0 => run_noops(&temporal, &args, per_round, &format!("{tag}-plain"), false).await?,
@@ -248,11 +240,11 @@ async fn main() -> anyhow::Result<()> {
                     .await?
                 }
                 _ => {
-                    let before = args.worker_pid.map(usage).transpose()?;
+                    let before = args.worker_pid.map(usage::process).transpose()?;
                     let (mutations, to_posted) =
                         run_transfers(&temporal, &pairs, per_round, args.concurrency, &tag).await?;
                     wait_posted(&pool, &tag, per_round).await?;
-                    let after = args.worker_pid.map(usage).transpose()?;
+                    let after = args.worker_pid.map(usage::process).transpose()?;
                     if let (Some(before), Some(after)) = (before, after) {
                         worker_cpu_seconds += after.cpu_seconds - before.cpu_seconds;
                     }
@@ -261,10 +253,23 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             let elapsed = started.elapsed();
-            if let (Some(before), Some(after)) =
-                (server_before, args.temporal_pid.map(usage).transpose()?)
-            {
+            let machine_after = usage::machine()?;
+            phases[which].machine_busy_ticks += machine_after.0 - machine_before.0;
+            phases[which].machine_ticks += machine_after.1 - machine_before.1;
+            if args.temporal_pid.is_some() || args.temporal_metrics.is_some() {
+                // The server finishes a workflow's last tasks (visibility, cleanup) just after
+                // the client sees its result; let them land in the phase that caused them.
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            if let (Some(before), Some(after)) = (
+                server_before,
+                args.temporal_pid.map(usage::process).transpose()?,
+            ) {
                 phases[which].server_cpu_seconds += after.cpu_seconds - before.cpu_seconds;
+            }
+            if let (Some(before), Some(url)) = (&counters_before, &args.temporal_metrics) {
+                let after = ServerCounters::read(&http, url).await?;
+                phases[which].server.add_difference(before, &after);
             }
             phases[which].record(elapsed, latencies);
         }
@@ -320,6 +325,19 @@ async fn main() -> anyhow::Result<()> {
             transfers.server_cpu_millis_each()
         );
     }
+    println!(
+        "  machine CPU busy            no-op {:.0} %, no-op + attributes {:.0} %, transfers {:.0} %",
+        noop.machine_busy_percent(),
+        noop_attributes.machine_busy_percent(),
+        transfers.machine_busy_percent()
+    );
+    if args.temporal_metrics.is_some() {
+        for phase in [&*noop, &*noop_attributes, &*transfers] {
+            phase
+                .server
+                .print_per_workflow(phase.name, phase.latencies.len());
+        }
+    }
     print_percentiles("no-op start to end", &mut noop.latencies);
     print_percentiles("no-op + attributes", &mut noop_attributes.latencies);
     print_percentiles("createTransfer latency", &mut mutation_latencies);
@@ -330,11 +348,11 @@ async fn main() -> anyhow::Result<()> {
         println!("  worker CPU                  {per_thousand:8.2} s per 1,000 transfers");
         println!(
             "  worker peak RSS             {:8.1} MiB",
-            usage(pid)?.peak_rss_mib
+            usage::process(pid)?.peak_rss_mib
         );
     }
     if let Some(pid) = args.api_pid {
-        let api = usage(pid)?;
+        let api = usage::process(pid)?;
         println!(
             "  api peak RSS                {:8.1} MiB (CPU {:.1} s over the whole run)",
             api.peak_rss_mib, api.cpu_seconds
