@@ -4,9 +4,9 @@
 //! worker's CPU and memory. `scripts/bench.sh` starts the stack and passes the worker's pid.
 //!
 //! The phases are interleaved in rounds whose order rotates (no-op, attributes, transfers; then
-//! attributes, transfers, no-op; ...), because the in-memory dev server slows as it fills: run
-//! one after the other, the last phase would be measured on a fuller, slower server (seen here:
-//! the same no-op load fell from 53 to 46 workflows/s over three consecutive runs).
+//! attributes, transfers, no-op; ...), because the server's speed drifts within a run (the
+//! in-memory store slows as it fills; this machine's speed varies): run one after the other,
+//! each phase would be measured on a different server.
 
 mod server_metrics;
 mod usage;
@@ -28,9 +28,8 @@ struct Args {
     /// Transfers to run (and no-op workflows for the ceiling).
     #[arg(long, default_value_t = 2000)]
     transfers: usize,
-    /// Rounds: each runs a share of every phase, in an order that rotates from round to round.
-    /// The in-memory dev server slows down as it fills up, so running the phases one after the
-    /// other would measure whichever runs last on a fuller, slower server.
+    /// Rounds: each runs a share of every phase, in an order that rotates from round to round,
+    /// so that the server's drift within a run falls on every phase alike.
     #[arg(long, default_value_t = 4)]
     rounds: usize,
     /// Requests in flight at once.
@@ -63,6 +62,31 @@ struct Args {
     temporal_metrics: Option<String>,
 }
 
+/// What the processes under test have done so far, read before and after each phase.
+struct Readings {
+    server_cpu_seconds: Option<f64>,
+    worker_cpu_seconds: Option<f64>,
+    counters: Option<ServerCounters>,
+}
+
+impl Readings {
+    async fn take(args: &Args, http: &reqwest::Client) -> anyhow::Result<Self> {
+        let cpu_seconds = |pid: Option<u32>| {
+            pid.map(|pid| usage::process(pid).map(|reading| reading.cpu_seconds))
+                .transpose()
+        };
+        let counters = match &args.temporal_metrics {
+            Some(url) => Some(ServerCounters::read(http, url).await?),
+            None => None,
+        };
+        Ok(Self {
+            server_cpu_seconds: cpu_seconds(args.temporal_pid)?,
+            worker_cpu_seconds: cpu_seconds(args.worker_pid)?,
+            counters,
+        })
+    }
+}
+
 /// One kind of load, measured over all rounds: its rate is its count over its own time.
 struct Phase {
     name: &'static str,
@@ -70,6 +94,7 @@ struct Phase {
     latencies: Vec<Duration>,
     last_rate: f64,
     server_cpu_seconds: f64,
+    worker_cpu_seconds: f64,
     machine_busy_ticks: f64,
     machine_ticks: f64,
     server: ServerCounters,
@@ -83,6 +108,7 @@ impl Phase {
             latencies: Vec::new(),
             last_rate: 0.0,
             server_cpu_seconds: 0.0,
+            worker_cpu_seconds: 0.0,
             machine_busy_ticks: 0.0,
             machine_ticks: 0.0,
             server: ServerCounters::default(),
@@ -93,6 +119,19 @@ impl Phase {
         self.last_rate = latencies.len() as f64 / elapsed.as_secs_f64();
         self.elapsed += elapsed;
         self.latencies.extend(latencies);
+    }
+
+    fn add_readings(&mut self, before: &Readings, after: &Readings) {
+        let spent = |before: Option<f64>, after: Option<f64>| {
+            before
+                .zip(after)
+                .map_or(0.0, |(before, after)| after - before)
+        };
+        self.server_cpu_seconds += spent(before.server_cpu_seconds, after.server_cpu_seconds);
+        self.worker_cpu_seconds += spent(before.worker_cpu_seconds, after.worker_cpu_seconds);
+        if let (Some(before), Some(after)) = (&before.counters, &after.counters) {
+            self.server.add_difference(before, after);
+        }
     }
 
     fn rate(&self) -> f64 {
@@ -212,19 +251,14 @@ async fn main() -> anyhow::Result<()> {
         Phase::new("transfers"),
     ];
     let mut mutation_latencies = Vec::new();
-    let mut worker_cpu_seconds = 0.0;
     println!(
         "{rounds} rounds of {per_round} no-op workflows, {per_round} no-ops with search attributes and {per_round} transfers ..."
     );
     for round in 0..rounds {
+        let tag = format!("{run}-r{round}");
         for step in 0..phases.len() {
             let which = (round + step) % phases.len();
-            let tag = format!("{run}-r{round}");
-            let server_before = args.temporal_pid.map(usage::process).transpose()?;
-            let counters_before = match &args.temporal_metrics {
-                Some(url) => Some(ServerCounters::read(&http, url).await?),
-                None => None,
-            };
+            let before = Readings::take(&args, &http).await?;
             let machine_before = usage::machine()?;
             let started = Instant::now();
             let latencies = match which {
@@ -240,14 +274,9 @@ async fn main() -> anyhow::Result<()> {
                     .await?
                 }
                 _ => {
-                    let before = args.worker_pid.map(usage::process).transpose()?;
                     let (mutations, to_posted) =
                         run_transfers(&temporal, &pairs, per_round, args.concurrency, &tag).await?;
                     wait_posted(&pool, &tag, per_round).await?;
-                    let after = args.worker_pid.map(usage::process).transpose()?;
-                    if let (Some(before), Some(after)) = (before, after) {
-                        worker_cpu_seconds += after.cpu_seconds - before.cpu_seconds;
-                    }
                     mutation_latencies.extend(mutations);
                     to_posted
                 }
@@ -261,16 +290,8 @@ async fn main() -> anyhow::Result<()> {
                 // the client sees its result; let them land in the phase that caused them.
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
-            if let (Some(before), Some(after)) = (
-                server_before,
-                args.temporal_pid.map(usage::process).transpose()?,
-            ) {
-                phases[which].server_cpu_seconds += after.cpu_seconds - before.cpu_seconds;
-            }
-            if let (Some(before), Some(url)) = (&counters_before, &args.temporal_metrics) {
-                let after = ServerCounters::read(&http, url).await?;
-                phases[which].server.add_difference(before, &after);
-            }
+            let after = Readings::take(&args, &http).await?;
+            phases[which].add_readings(&before, &after);
             phases[which].record(elapsed, latencies);
         }
         println!(
@@ -344,7 +365,7 @@ async fn main() -> anyhow::Result<()> {
     print_percentiles("time to POSTED (client)", &mut transfers.latencies);
     print_percentiles("time to POSTED (ledger)", &mut ledger_to_posted);
     if let Some(pid) = args.worker_pid {
-        let per_thousand = worker_cpu_seconds * 1000.0 / transfer_count as f64;
+        let per_thousand = transfers.worker_cpu_seconds * 1000.0 / transfer_count as f64;
         println!("  worker CPU                  {per_thousand:8.2} s per 1,000 transfers");
         println!(
             "  worker peak RSS             {:8.1} MiB",

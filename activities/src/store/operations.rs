@@ -348,8 +348,8 @@ pub async fn list(
 }
 
 /// The transfer the user registered under this idempotency key, if any.
-#[tracing::instrument(skip_all)]
 /// Runs inside the caller's transaction (opened with `session::begin_as` for `user`).
+#[tracing::instrument(skip_all)]
 pub async fn find_transfer_by_key(
     tx: &mut PgConnection,
     user: UserId,
