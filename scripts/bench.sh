@@ -68,4 +68,8 @@ if [[ -n "${DJINN_BENCH_PG_STATS:-}" ]]; then
     "SELECT calls, round(total_exec_time::numeric, 0) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms,
             left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
+  as_pg_user "$(pg_bindir)/psql" -h 127.0.0.1 -p "$BENCH_PG_PORT" -d djinn_bench -c \
+    "SELECT sessions, xact_commit, xact_rollback, round(session_time) AS session_ms,
+            round(active_time) AS active_ms, blks_hit, tup_inserted, tup_updated
+       FROM pg_stat_database WHERE datname = 'djinn_bench'"
 fi

@@ -19,6 +19,7 @@ use djinn_workflows::NoopWorkflow;
 use djinn_workflows::search_attributes::{DJINN_OPERATION, DJINN_STATUS, DJINN_USER_ID};
 use futures::StreamExt;
 use server_metrics::ServerCounters;
+use usage::TICKS_PER_SECOND;
 use std::time::{Duration, Instant};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use temporalio_common::search_attributes::SearchAttributes;
@@ -62,15 +63,18 @@ struct Args {
     temporal_metrics: Option<String>,
 }
 
+/// The processes whose CPU each phase accounts for, in the order they are printed.
+const PROCESSES: [&str; 5] = ["server", "worker", "api", "postgres", "bench"];
+
 /// What the processes under test have done so far, read before and after each phase.
 struct Readings {
-    server_cpu_seconds: Option<f64>,
-    worker_cpu_seconds: Option<f64>,
+    /// CPU seconds of each of `PROCESSES`, when its pid is known.
+    cpu_seconds: [Option<f64>; PROCESSES.len()],
     counters: Option<ServerCounters>,
 }
 
 impl Readings {
-    async fn take(args: &Args, http: &reqwest::Client) -> anyhow::Result<Self> {
+    async fn take(args: &Args, postmaster: u32, http: &reqwest::Client) -> anyhow::Result<Self> {
         let cpu_seconds = |pid: Option<u32>| {
             pid.map(|pid| usage::process(pid).map(|reading| reading.cpu_seconds))
                 .transpose()
@@ -80,8 +84,13 @@ impl Readings {
             None => None,
         };
         Ok(Self {
-            server_cpu_seconds: cpu_seconds(args.temporal_pid)?,
-            worker_cpu_seconds: cpu_seconds(args.worker_pid)?,
+            cpu_seconds: [
+                cpu_seconds(args.temporal_pid)?,
+                cpu_seconds(args.worker_pid)?,
+                cpu_seconds(args.api_pid)?,
+                Some(usage::process_tree(postmaster)?),
+                cpu_seconds(Some(std::process::id()))?,
+            ],
             counters,
         })
     }
@@ -93,8 +102,8 @@ struct Phase {
     elapsed: Duration,
     latencies: Vec<Duration>,
     last_rate: f64,
-    server_cpu_seconds: f64,
-    worker_cpu_seconds: f64,
+    /// CPU seconds each of `PROCESSES` spent on this phase.
+    cpu_seconds: [f64; PROCESSES.len()],
     machine_busy_ticks: f64,
     machine_ticks: f64,
     server: ServerCounters,
@@ -107,8 +116,7 @@ impl Phase {
             elapsed: Duration::ZERO,
             latencies: Vec::new(),
             last_rate: 0.0,
-            server_cpu_seconds: 0.0,
-            worker_cpu_seconds: 0.0,
+            cpu_seconds: [0.0; PROCESSES.len()],
             machine_busy_ticks: 0.0,
             machine_ticks: 0.0,
             server: ServerCounters::default(),
@@ -122,13 +130,15 @@ impl Phase {
     }
 
     fn add_readings(&mut self, before: &Readings, after: &Readings) {
-        let spent = |before: Option<f64>, after: Option<f64>| {
-            before
-                .zip(after)
-                .map_or(0.0, |(before, after)| after - before)
-        };
-        self.server_cpu_seconds += spent(before.server_cpu_seconds, after.server_cpu_seconds);
-        self.worker_cpu_seconds += spent(before.worker_cpu_seconds, after.worker_cpu_seconds);
+        for (spent, (before, after)) in self
+            .cpu_seconds
+            .iter_mut()
+            .zip(before.cpu_seconds.iter().zip(&after.cpu_seconds))
+        {
+            if let (Some(before), Some(after)) = (before, after) {
+                *spent += after - before;
+            }
+        }
         if let (Some(before), Some(after)) = (&before.counters, &after.counters) {
             self.server.add_difference(before, after);
         }
@@ -138,8 +148,29 @@ impl Phase {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
 
-    fn server_cpu_millis_each(&self) -> f64 {
-        self.server_cpu_seconds * 1000.0 / self.latencies.len().max(1) as f64
+    fn cpu_seconds_of(&self, process: &str) -> f64 {
+        PROCESSES
+            .iter()
+            .position(|name| *name == process)
+            .map_or(0.0, |i| self.cpu_seconds[i])
+    }
+
+    /// One line: this phase's CPU per workflow in each process, and in the whole machine while
+    /// the load ran.
+    fn print_cpu_per_workflow(&self) {
+        let count = self.latencies.len().max(1) as f64;
+        let by_process = PROCESSES
+            .iter()
+            .zip(&self.cpu_seconds)
+            .map(|(name, seconds)| format!("{name} {:.2}", seconds * 1000.0 / count))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let machine = self.machine_busy_ticks * 1000.0 / TICKS_PER_SECOND / count;
+        println!(
+            "  {:<27} {by_process}; machine {machine:.2} ({:.0} % busy)",
+            self.name,
+            self.machine_busy_percent()
+        );
     }
 
     fn machine_busy_percent(&self) -> f64 {
@@ -212,6 +243,11 @@ async fn run_noops(
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let pool = db::connect(&args.database_url, 4).await?;
+    // PostgreSQL's CPU is read from its whole process tree, found through one of our backends.
+    let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&pool)
+        .await?;
+    let postmaster = usage::parent(u32::try_from(backend)?)?;
     let codec = std::env::var("DJINN_CODEC_KEYS")
         .ok()
         .map(|keys| djinn_activities::codec::EncryptionCodec::from_keys(&keys.into()))
@@ -258,7 +294,7 @@ async fn main() -> anyhow::Result<()> {
         let tag = format!("{run}-r{round}");
         for step in 0..phases.len() {
             let which = (round + step) % phases.len();
-            let before = Readings::take(&args, &http).await?;
+            let before = Readings::take(&args, postmaster, &http).await?;
             let machine_before = usage::machine()?;
             let started = Instant::now();
             let latencies = match which {
@@ -290,7 +326,7 @@ async fn main() -> anyhow::Result<()> {
                 // the client sees its result; let them land in the phase that caused them.
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
-            let after = Readings::take(&args, &http).await?;
+            let after = Readings::take(&args, postmaster, &http).await?;
             phases[which].add_readings(&before, &after);
             phases[which].record(elapsed, latencies);
         }
@@ -338,20 +374,10 @@ async fn main() -> anyhow::Result<()> {
         "  ratio to ceiling            {:8.1} %  (target >= 80 %)",
         100.0 * transfer_rate / noop_rate
     );
-    if args.temporal_pid.is_some() {
-        println!(
-            "  Temporal server CPU each    no-op {:.1} ms, no-op + attributes {:.1} ms, transfer {:.1} ms",
-            noop.server_cpu_millis_each(),
-            noop_attributes.server_cpu_millis_each(),
-            transfers.server_cpu_millis_each()
-        );
+    println!("  CPU ms per workflow, by process (the machine's figure covers the load only):");
+    for phase in [&*noop, &*noop_attributes, &*transfers] {
+        phase.print_cpu_per_workflow();
     }
-    println!(
-        "  machine CPU busy            no-op {:.0} %, no-op + attributes {:.0} %, transfers {:.0} %",
-        noop.machine_busy_percent(),
-        noop_attributes.machine_busy_percent(),
-        transfers.machine_busy_percent()
-    );
     if args.temporal_metrics.is_some() {
         for phase in [&*noop, &*noop_attributes, &*transfers] {
             phase
@@ -365,7 +391,7 @@ async fn main() -> anyhow::Result<()> {
     print_percentiles("time to POSTED (client)", &mut transfers.latencies);
     print_percentiles("time to POSTED (ledger)", &mut ledger_to_posted);
     if let Some(pid) = args.worker_pid {
-        let per_thousand = transfers.worker_cpu_seconds * 1000.0 / transfer_count as f64;
+        let per_thousand = transfers.cpu_seconds_of("worker") * 1000.0 / transfer_count as f64;
         println!("  worker CPU                  {per_thousand:8.2} s per 1,000 transfers");
         println!(
             "  worker peak RSS             {:8.1} MiB",

@@ -1,11 +1,11 @@
 //! CPU and memory readings from /proc: of one process (the worker, the API, the Temporal
-//! server) and of the whole machine, so each phase can say what it cost and how busy the two
-//! cores were while it ran.
+//! server, the bench itself), of PostgreSQL's whole process tree, and of the whole machine, so
+//! each phase can say what it cost, where, and how busy the two cores were while it ran.
 
 use anyhow::Context;
 
 /// USER_HZ on Linux: /proc reports CPU time in these ticks.
-const TICKS_PER_SECOND: f64 = 100.0;
+pub const TICKS_PER_SECOND: f64 = 100.0;
 
 /// CPU seconds and peak RSS of a process.
 #[derive(Debug, Clone, Copy)]
@@ -15,15 +15,7 @@ pub struct ProcessUsage {
 }
 
 pub fn process(pid: u32) -> anyhow::Result<ProcessUsage> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .context("a stat line")?
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    let stat = Stat::read(pid)?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let peak_kib: f64 = status
         .lines()
@@ -32,9 +24,64 @@ pub fn process(pid: u32) -> anyhow::Result<ProcessUsage> {
         .context("VmHWM")?
         .parse()?;
     Ok(ProcessUsage {
-        cpu_seconds: ticks / TICKS_PER_SECOND,
+        cpu_seconds: stat.own_ticks / TICKS_PER_SECOND,
         peak_rss_mib: peak_kib / 1024.0,
     })
+}
+
+/// CPU seconds of a process tree one level deep: the root, the children it has reaped, and the
+/// children alive now. PostgreSQL runs one process per connection under its postmaster, and the
+/// postmaster reaps those that end, so this counts every backend that ever ran.
+pub fn process_tree(root: u32) -> anyhow::Result<f64> {
+    let root_stat = Stat::read(root)?;
+    let mut ticks = root_stat.own_ticks + root_stat.reaped_children_ticks;
+    for entry in std::fs::read_dir("/proc")? {
+        let Some(pid) = entry?.file_name().to_str().and_then(|name| name.parse().ok()) else {
+            continue;
+        };
+        // A process may end between the listing and the read: it no longer counts here.
+        if let Ok(stat) = Stat::read(pid)
+            && stat.parent == root
+        {
+            ticks += stat.own_ticks;
+        }
+    }
+    Ok(ticks / TICKS_PER_SECOND)
+}
+
+/// The parent process of `pid`.
+pub fn parent(pid: u32) -> anyhow::Result<u32> {
+    Ok(Stat::read(pid)?.parent)
+}
+
+/// The fields of /proc/PID/stat this module reads.
+struct Stat {
+    parent: u32,
+    /// utime + stime.
+    own_ticks: f64,
+    /// cutime + cstime: children that ended and were waited for.
+    reaped_children_ticks: f64,
+}
+
+impl Stat {
+    fn read(pid: u32) -> anyhow::Result<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // Fields after the command name (which may contain spaces) start after the last ')':
+        // state, ppid, ..., utime (11), stime, cutime, cstime.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .context("a stat line")?
+            .1
+            .split_whitespace()
+            .collect();
+        anyhow::ensure!(fields.len() > 14, "a short stat line for {pid}");
+        let ticks = |i: usize| fields[i].parse::<f64>();
+        Ok(Self {
+            parent: fields[1].parse()?,
+            own_ticks: ticks(11)? + ticks(12)?,
+            reaped_children_ticks: ticks(13)? + ticks(14)?,
+        })
+    }
 }
 
 /// The whole machine's CPU time so far, in ticks: (busy, total).
