@@ -19,10 +19,10 @@ use djinn_workflows::NoopWorkflow;
 use djinn_workflows::search_attributes::{DJINN_OPERATION, DJINN_STATUS, DJINN_USER_ID};
 use futures::StreamExt;
 use server_metrics::ServerCounters;
-use usage::TICKS_PER_SECOND;
 use std::time::{Duration, Instant};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use temporalio_common::search_attributes::SearchAttributes;
+use usage::TICKS_PER_SECOND;
 
 #[derive(Parser, Debug)]
 struct Args {

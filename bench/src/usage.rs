@@ -36,7 +36,11 @@ pub fn process_tree(root: u32) -> anyhow::Result<f64> {
     let root_stat = Stat::read(root)?;
     let mut ticks = root_stat.own_ticks + root_stat.reaped_children_ticks;
     for entry in std::fs::read_dir("/proc")? {
-        let Some(pid) = entry?.file_name().to_str().and_then(|name| name.parse().ok()) else {
+        let Some(pid) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse().ok())
+        else {
             continue;
         };
         // A process may end between the listing and the read: it no longer counts here.

@@ -1,5 +1,6 @@
 //! The ledger writes themselves, against a real PostgreSQL: each is idempotent (replaying it
-//! changes nothing), refusals change nothing, and a void always wins over a late reservation.
+//! changes nothing), refusals change nothing, a void always wins over a late reservation, and
+//! transfers in opposite directions between the same accounts never deadlock.
 
 use djinn_activities::store::ledger::{self, Applied, NewAccount};
 use djinn_activities::store::users;
@@ -97,6 +98,43 @@ async fn every_ledger_step_replayed_changes_nothing() -> anyhow::Result<()> {
         .fetch_one(&pool)
         .await?;
     assert_eq!(status, "posted");
+    Ok(())
+}
+
+/// Each ledger step locks both balance rows. Taken in "source first" order, a transfer A -> B
+/// and one B -> A running together would each hold one row and wait for the other; PostgreSQL
+/// would then abort one of them as a deadlock. Taken in account-id order, all of them pass.
+#[tokio::test]
+async fn transfers_both_ways_at_once_never_deadlock() -> anyhow::Result<()> {
+    const EACH_WAY: usize = 20;
+    let (_, pool) = fresh_database().await?;
+    let user = users::ensure_user(&pool, "alice").await?;
+    let (a, b) = (
+        account(&pool, user, 10_000).await?,
+        account(&pool, user, 10_000).await?,
+    );
+    let before = balances(&pool).await?;
+    let mut transfers = tokio::task::JoinSet::new();
+    for i in 0..2 * EACH_WAY {
+        let (from, to) = if i % 2 == 0 { (a, b) } else { (b, a) };
+        let pool = pool.clone();
+        transfers.spawn(async move {
+            let transfer = OperationId::generate();
+            let request = TransferRequest::new(from, to, usd(100), None)?;
+            let key = format!("both-ways-{i}");
+            let reserved =
+                ledger::reserve_transfer(&pool, transfer, user, &key, "wf", &request).await?;
+            let posted = ledger::post_transfer(&pool, transfer, user).await?;
+            anyhow::Ok((reserved, posted))
+        });
+    }
+    while let Some(outcome) = transfers.join_next().await {
+        assert_eq!(outcome??, (Applied::Now, Applied::Now));
+    }
+    // As many went each way, so every balance is back where it was, with nothing pending.
+    assert_eq!(balances(&pool).await?, before);
+    // Two opening entries and every transfer, two legs each.
+    assert_eq!(postings(&pool).await?, 2 * 2 + 2 * 2 * EACH_WAY as i64);
     Ok(())
 }
 

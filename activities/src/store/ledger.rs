@@ -120,25 +120,21 @@ pub async fn post_transfer(
 ) -> Result<Applied, StoreError> {
     let transaction_id = transaction_for(transfer_id);
     let mut tx = begin_as(pool, user).await?;
-    let (outcome, accounts, amounts, currencies): (
-        String,
-        Option<Vec<Uuid>>,
-        Option<Vec<i64>>,
-        Option<Vec<String>>,
-    ) = sqlx::query_as(
+    let applied: PostOutcome = sqlx::query_as(
         "SELECT outcome, account_ids, amounts, currencies FROM ledger_post_transfer($1, $2)",
     )
     .bind(transaction_id.as_uuid())
     .bind(transfer_id.as_uuid())
     .fetch_one(&mut *tx)
     .await?;
-    let rejection = match outcome.as_str() {
+    let rejection = match applied.outcome.as_str() {
         "posted" => {
-            let legs = accounts
+            let legs = applied
+                .account_ids
                 .unwrap_or_default()
                 .into_iter()
-                .zip(amounts.unwrap_or_default())
-                .zip(currencies.unwrap_or_default())
+                .zip(applied.amounts.unwrap_or_default())
+                .zip(applied.currencies.unwrap_or_default())
                 .map(|((account_id, amount_minor), currency)| (account_id, amount_minor, currency));
             if check_balanced(transaction_id, legs)?.is_empty() {
                 return Err(StoreError::Invariant(format!(
@@ -157,6 +153,16 @@ pub async fn post_transfer(
         other => return Err(unknown_outcome("ledger_post_transfer", other)),
     };
     Err(rejection.into())
+}
+
+/// What `ledger_post_transfer` answers: its outcome and, when it posted, the legs it applied
+/// (NULL arrays otherwise).
+#[derive(sqlx::FromRow)]
+struct PostOutcome {
+    outcome: String,
+    account_ids: Option<Vec<Uuid>>,
+    amounts: Option<Vec<i64>>,
+    currencies: Option<Vec<String>>,
 }
 
 /// Voids a transfer that has not been posted: releases what was reserved (if anything was) and
@@ -436,7 +442,9 @@ async fn set_operation_status(
 /// A ledger function answered with an outcome this code does not know: the migrations and the
 /// binary disagree.
 fn unknown_outcome(function: &str, outcome: &str) -> StoreError {
-    StoreError::Invariant(format!("{function} answered an unknown outcome {outcome:?}"))
+    StoreError::Invariant(format!(
+        "{function} answered an unknown outcome {outcome:?}"
+    ))
 }
 
 /// A transfer's ledger transaction shares its operation's id: one transfer, one journal entry.
