@@ -30,7 +30,7 @@ pub enum Applied {
 /// source (pending debit) and announced on the destination (pending credit). The source's
 /// available balance is checked and changed in one statement, so concurrent reservations can
 /// never take it below its floor. The rows are written by `ledger_reserve_transfer`
-/// (migrations/..._ledger_step_functions.sql), in one round trip, from postings built and
+/// (migrations/..._ledger_step_functions.sql), in one call, from postings built and
 /// checked here.
 #[tracing::instrument(skip_all, fields(transfer_id = %transfer_id))]
 pub async fn reserve_transfer(
