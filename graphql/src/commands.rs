@@ -274,11 +274,14 @@ async fn start_transfer(app: &AppState, view: &TransferView) -> Result<()> {
             description,
         },
     };
+    // A transfer run that ended, however it ended, is never replaced by a repeated request:
+    // money may have moved, and only staff decide what happens next (reset in the Temporal UI).
     let options = start_options(
         app,
         &view.operation.workflow_id,
         view.operation.user_id,
         "transfer",
+        WorkflowIdReusePolicy::RejectDuplicate,
     );
     started(
         app.temporal
@@ -294,9 +297,10 @@ fn start_options(
     workflow_id: &str,
     user: UserId,
     operation: &str,
+    reuse: WorkflowIdReusePolicy,
 ) -> WorkflowStartOptions {
     WorkflowStartOptions::new(app.task_queue.clone(), workflow_id.to_owned())
-        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+        .id_reuse_policy(reuse)
         .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
         .search_attributes(SearchAttributes::new([
             DJINN_USER_ID.value_set(user.to_string()),
@@ -403,7 +407,16 @@ pub async fn open_account(
         kind,
         opening_balance,
     };
-    let options = start_options(app, &operation.workflow_id, user, "open_account");
+    // Opening is idempotent per account id (the operation's id), so a run that failed or was
+    // terminated before it opened the account is replaced by a new one when the client repeats
+    // the request, as it is told to: the new run opens the account, or finds it opened.
+    let options = start_options(
+        app,
+        &operation.workflow_id,
+        user,
+        "open_account",
+        WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
+    );
     started(
         app.temporal
             .start_workflow(OpenAccountWorkflow::run, workflow_input, options)
