@@ -47,11 +47,11 @@ fn retry_policy() -> RetryPolicy {
         .build()
 }
 
-pub(crate) fn ledger_step_options() -> LocalActivityOptions {
+fn ledger_step_options() -> LocalActivityOptions {
     step_options(SETTLE_LOCAL_DEADLINE)
 }
 
-fn settle_fallback_options() -> ActivityOptions {
+pub(crate) fn settle_fallback_options() -> ActivityOptions {
     ActivityOptions::with_close_timeouts(ActivityCloseTimeouts::ScheduleAndStartToClose {
         schedule_to_close: SETTLE_DEADLINE,
         start_to_close: LEDGER_STEP_ATTEMPT_TIMEOUT,
@@ -60,7 +60,7 @@ fn settle_fallback_options() -> ActivityOptions {
     .build()
 }
 
-fn step_options(deadline: Duration) -> LocalActivityOptions {
+pub(crate) fn step_options(deadline: Duration) -> LocalActivityOptions {
     LocalActivityOptions::builder()
         .start_to_close_timeout(LEDGER_STEP_ATTEMPT_TIMEOUT)
         .schedule_to_close_timeout(deadline)

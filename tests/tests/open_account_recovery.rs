@@ -1,0 +1,124 @@
+//! An account opening never stays stuck. A run that ended without opening the account
+//! (terminated by staff in the Temporal UI, or failed) is replaced when the client repeats the
+//! request with the same idempotency key, as the API tells it to. A database that stays
+//! unreachable for longer than the local attempt does not fail the run: it continues as a
+//! regular activity and opens the account once the database is back.
+
+use djinn_tests::{WorkerThread, spawn_api, spawn_app};
+use djinn_workflows::OpenAccountWorkflow;
+use serde_json::json;
+use std::time::Duration;
+use temporalio_client::{WorkflowGetResultOptions, WorkflowTerminateOptions};
+
+const OPEN: &str = "mutation($input: OpenAccountInput!) {
+    openAccount(input: $input) { account { id balance { amount currency } } userErrors { code message } } }";
+
+#[tokio::test]
+async fn a_repeat_after_a_terminated_run_opens_the_account_once() -> anyhow::Result<()> {
+    // No worker yet: the first run cannot make progress.
+    let app = spawn_api().await?;
+    let alice = app.client("alice");
+    let input = json!({"input": {"idempotencyKey": "savings-1", "name": "Savings", "kind": "SAVINGS",
+                                 "currency": "EUR", "openingBalance": {"amount": "10.00", "currency": "EUR"}}});
+
+    let first = alice.graphql(OPEN, input.clone()).await?;
+    let message = first["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("repeat the request"),
+        "the client is told to repeat: {first}"
+    );
+    let (workflow_id, status): (String, String) = sqlx::query_as(
+        "SELECT workflow_id, status FROM operations WHERE kind = 'open_account' AND idempotency_key = 'savings-1'",
+    )
+    .fetch_one(&app.db)
+    .await?;
+    assert_eq!(status, "pending");
+
+    // Staff end the stuck run; then a worker comes back.
+    app.temporal
+        .get_workflow_handle::<OpenAccountWorkflow>(workflow_id)
+        .terminate(
+            WorkflowTerminateOptions::builder()
+                .reason("test: a run that ended without opening the account".to_owned())
+                .build(),
+        )
+        .await?;
+    let _worker = WorkerThread::start(&app.database_url, &app.task_queue);
+
+    let second = alice.data(OPEN, input.clone()).await?;
+    let account = second["openAccount"]["account"].clone();
+    let id = account["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the repeat opened the account: {second}"));
+    assert_eq!(
+        account["balance"],
+        json!({"amount": "10.00", "currency": "EUR"})
+    );
+    assert_eq!(app.balance_minor(id).await?, (1_000, 0));
+
+    // Once more: the same account, nothing new.
+    let third = alice.data(OPEN, input).await?;
+    assert_eq!(third["openAccount"]["account"]["id"], json!(id));
+    let (opened, status): (i64, String) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM accounts WHERE kind = 'savings'), status
+           FROM operations WHERE kind = 'open_account' AND idempotency_key = 'savings-1'",
+    )
+    .fetch_one(&app.db)
+    .await?;
+    assert_eq!((opened, status.as_str()), (1, "completed"));
+    app.assert_ledger_consistent().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_opening_outlasts_a_database_outage_longer_than_its_local_attempt() -> anyhow::Result<()>
+{
+    let app = spawn_app().await?;
+    let alice = app.client("alice");
+    let input = json!({"input": {"idempotencyKey": "checking-1", "name": "Checking", "kind": "CHECKING",
+                                 "currency": "USD", "openingBalance": {"amount": "25.00", "currency": "USD"}}});
+
+    // The opening entry cannot be written while this transaction holds the postings table: every
+    // attempt waits for its lock timeout (3 s) and fails, for longer than the 10 s local attempt.
+    let mut outage = app.db.begin().await?;
+    sqlx::query("LOCK TABLE postings IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *outage)
+        .await?;
+    let first = alice.graphql(OPEN, input.clone()).await?;
+    assert!(
+        first["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("repeat the request"),
+        "the client is told to repeat: {first}"
+    );
+    let workflow_id: String = sqlx::query_scalar(
+        "SELECT workflow_id FROM operations WHERE kind = 'open_account' AND idempotency_key = 'checking-1'",
+    )
+    .fetch_one(&app.db)
+    .await?;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    outage.commit().await?;
+
+    // The run ends well: the regular activity opened the account once the lock was gone.
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        app.temporal
+            .get_workflow_handle::<OpenAccountWorkflow>(workflow_id)
+            .get_result(WorkflowGetResultOptions::default()),
+    )
+    .await??;
+    let opened = alice.data(OPEN, input).await?;
+    let id = opened["openAccount"]["account"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the account is open: {opened}"));
+    assert_eq!(app.balance_minor(id).await?, (2_500, 0));
+    let status: String = sqlx::query_scalar(
+        "SELECT status FROM operations WHERE kind = 'open_account' AND idempotency_key = 'checking-1'",
+    )
+    .fetch_one(&app.db)
+    .await?;
+    assert_eq!(status, "completed");
+    app.assert_ledger_consistent().await?;
+    Ok(())
+}
