@@ -93,6 +93,7 @@ impl LedgerActivities {
             name: input.name,
             kind: input.kind,
             opening_balance: input.opening_balance,
+            overdraft_limit: input.overdraft_limit,
         };
         ledger::open_account(&self.pool, &account)
             .await

@@ -208,11 +208,18 @@ async fn check_accounts(
             "the account is closed",
         )));
     }
-    if found[0].available_balance.amount_minor() < request.amount.amount_minor() {
-        let message = format!(
-            "the available balance is {}",
-            found[0].available_balance.to_decimal_string()
-        );
+    if found[0].spendable_minor() < i128::from(request.amount.amount_minor()) {
+        let message = match found[0].overdraft_limit {
+            Some(limit) => format!(
+                "the available balance is {} with an overdraft limit of {}",
+                found[0].available_balance.to_decimal_string(),
+                limit.to_decimal_string()
+            ),
+            None => format!(
+                "the available balance is {}",
+                found[0].available_balance.to_decimal_string()
+            ),
+        };
         return Ok(Some(UserError::rejection(
             &["input", "amount", "amount"],
             RejectionCode::InsufficientFunds,
@@ -348,12 +355,27 @@ pub async fn open_account(
     );
     let opening_balance = match (&input.opening_balance, currency) {
         (None, Some(currency)) => Some(Money::zero(currency)),
-        (Some(opening), Some(currency)) => opening_balance(opening, currency)
-            .map_err(|e| errors.push(e))
-            .ok(),
+        (Some(opening), Some(currency)) => {
+            account_amount(opening, currency, "openingBalance", "opening balance")
+                .map_err(|e| errors.push(e))
+                .ok()
+        }
         (_, None) => None,
     };
-    let (Some(key), Some(name), Some(opening_balance)) = (key, name, opening_balance) else {
+    // No limit and a limit of zero are the same: the account never goes below zero.
+    let overdraft_limit = match (&input.overdraft_limit, currency) {
+        (None, _) => Some(None),
+        (Some(limit), Some(currency)) => {
+            account_amount(limit, currency, "overdraftLimit", "overdraft limit")
+                .map(|limit| (limit.amount_minor() > 0).then_some(limit))
+                .map_err(|e| errors.push(e))
+                .ok()
+        }
+        (Some(_), None) => None,
+    };
+    let (Some(key), Some(name), Some(opening_balance), Some(overdraft_limit)) =
+        (key, name, opening_balance, overdraft_limit)
+    else {
         return Ok(OpenAccountPayload {
             account: None,
             user_errors: errors,
@@ -382,6 +404,7 @@ pub async fn open_account(
         if existing.name != name.as_str()
             || existing.kind != kind
             || existing.currency != opening_balance.currency()
+            || existing.overdraft_limit != overdraft_limit
         {
             let error = UserError::new(
                 &["input", "idempotencyKey"],
@@ -406,6 +429,7 @@ pub async fn open_account(
         name,
         kind,
         opening_balance,
+        overdraft_limit,
     };
     // Opening is idempotent per account id (the operation's id), so a run that failed or was
     // terminated before it opened the account is replaced by a new one when the client repeats
@@ -448,39 +472,37 @@ pub async fn open_account(
     })
 }
 
-fn opening_balance(
-    opening: &crate::schema::MoneyInput,
+/// An amount of an account's own (the opening balance, the overdraft limit): in the account's
+/// currency, exact, zero or more, and within the range any amount may take.
+fn account_amount(
+    input: &crate::schema::MoneyInput,
     currency: djinn_domain::Currency,
+    field: &str,
+    what: &str,
 ) -> Result<Money, UserError> {
-    let path = ["input", "openingBalance"];
-    let opening_currency = opening.currency().map_err(|e| money_error(e, &path))?;
+    let opening_currency = input
+        .currency()
+        .map_err(|e| money_error(e, &["input", field]))?;
     if opening_currency != currency {
         return Err(UserError::rejection(
-            &["input", "openingBalance", "currency"],
+            &["input", field, "currency"],
             RejectionCode::CurrencyMismatch,
-            "the opening balance must be in the account's currency",
+            format!("the {what} must be in the account's currency"),
         ));
     }
-    let money = Money::parse(&opening.amount.0, currency).map_err(|e| {
+    let invalid = |message: String| {
         UserError::rejection(
-            &["input", "openingBalance", "amount"],
+            &["input", field, "amount"],
             RejectionCode::InvalidAmount,
-            e.to_string(),
+            message,
         )
-    })?;
+    };
+    let money = Money::parse(&input.amount.0, currency).map_err(|e| invalid(e.to_string()))?;
     if money.amount_minor() < 0 {
-        return Err(UserError::rejection(
-            &["input", "openingBalance", "amount"],
-            RejectionCode::InvalidAmount,
-            "the opening balance must not be negative",
-        ));
+        return Err(invalid(format!("the {what} must not be negative")));
     }
     if money.amount_minor() > AMOUNT_MAX_MINOR {
-        return Err(UserError::rejection(
-            &["input", "openingBalance", "amount"],
-            RejectionCode::InvalidAmount,
-            "the opening balance is too large",
-        ));
+        return Err(invalid(format!("the {what} is too large")));
     }
     Ok(money)
 }

@@ -85,6 +85,7 @@ async fn depth_complexity_aliases_and_page_size_are_bounded() -> anyhow::Result<
                 name: AccountName::parse("Bulk")?,
                 kind: AccountKind::Cash,
                 opening_balance: Money::zero(Currency::parse("USD")?),
+                overdraft_limit: None,
             },
         )
         .await?;

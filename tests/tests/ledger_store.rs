@@ -24,6 +24,7 @@ async fn account(pool: &PgPool, user: UserId, opening_minor: i64) -> anyhow::Res
         name: AccountName::parse("Account")?,
         kind: AccountKind::Checking,
         opening_balance: usd(opening_minor),
+        overdraft_limit: None,
     };
     assert_eq!(ledger::open_account(pool, &new).await?, Applied::Now);
     assert_eq!(

@@ -19,6 +19,7 @@ async fn open(pool: &PgPool, user: UserId, opening_minor: i64) -> anyhow::Result
             name: AccountName::parse("Checking")?,
             kind: AccountKind::Checking,
             opening_balance: Money::from_minor(opening_minor, Currency::parse("USD")?),
+            overdraft_limit: None,
         },
     )
     .await?;

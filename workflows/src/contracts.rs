@@ -44,6 +44,10 @@ pub struct OpenAccountInput {
     pub kind: AccountKind,
     /// Zero when the account opens empty; its currency is the account's currency.
     pub opening_balance: Money,
+    /// How far below zero the account may go, in its currency; `None` (also what runs started
+    /// before this field existed carry): not at all.
+    #[serde(default)]
+    pub overdraft_limit: Option<Money>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,20 @@ pub struct AccountView {
     pub balance: Money,
     /// Posted balance minus pending debits: what can be spent now (before any overdraft).
     pub available_balance: Money,
+    /// How far below zero the available balance may go; `None`: not at all.
+    pub overdraft_limit: Option<Money>,
     pub created_at: DateTime<Utc>,
+}
+
+impl AccountView {
+    /// What a transfer out may take now: the available balance plus the overdraft limit. Wider
+    /// than i64, so that the sum of two extreme amounts is exact.
+    pub fn spendable_minor(&self) -> i128 {
+        i128::from(self.available_balance.amount_minor())
+            + self
+                .overdraft_limit
+                .map_or(0, |limit| i128::from(limit.amount_minor()))
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -32,6 +45,7 @@ struct AccountRow {
     status: String,
     posted_minor: i64,
     pending_debit_minor: i64,
+    overdraft_limit_minor: Option<i64>,
     created_at: DateTime<Utc>,
 }
 
@@ -55,6 +69,9 @@ impl TryFrom<AccountRow> for AccountView {
             is_open: row.status == "open",
             balance: Money::from_minor(row.posted_minor, currency),
             available_balance: Money::from_minor(available, currency),
+            overdraft_limit: row
+                .overdraft_limit_minor
+                .map(|limit| Money::from_minor(limit, currency)),
             created_at: row.created_at,
         })
     }
@@ -64,7 +81,7 @@ impl TryFrom<AccountRow> for AccountView {
 macro_rules! select_account {
     () => {
         "SELECT a.id, a.user_id, a.name, a.kind, a.currency::text AS currency, a.status,
-        b.posted_minor, b.pending_debit_minor, a.created_at
+        b.posted_minor, b.pending_debit_minor, a.overdraft_limit_minor, a.created_at
    FROM accounts a JOIN account_balances b ON b.account_id = a.id"
     };
 }

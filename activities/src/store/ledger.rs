@@ -238,6 +238,8 @@ pub struct NewAccount {
     pub kind: AccountKind,
     /// The opening balance, posted against the user's equity account in the same currency.
     pub opening_balance: Money,
+    /// How far below zero the account may go, in its currency; `None`: not at all.
+    pub overdraft_limit: Option<Money>,
 }
 
 /// Opens an account with its balance row and, when the opening balance is not zero, a posted
@@ -245,25 +247,48 @@ pub struct NewAccount {
 #[tracing::instrument(skip_all, fields(account_id = %account.account_id))]
 pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied, StoreError> {
     let currency = account.opening_balance.currency();
+    let overdraft_minor = match account.overdraft_limit {
+        None => None,
+        Some(limit) if limit.currency() != currency || limit.amount_minor() < 0 => {
+            return Err(LedgerRejection::new(
+                RejectionCode::InvalidAmount,
+                "an overdraft limit is zero or more, in the account's currency",
+            )
+            .into());
+        }
+        Some(_) if account.kind.is_system() => {
+            return Err(StoreError::Invariant(
+                "a system account has no floor, so no overdraft limit".into(),
+            ));
+        }
+        Some(limit) => Some(limit.amount_minor()),
+    };
     let mut tx = begin_as(pool, account.user).await?;
     let claimed: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO accounts (id, user_id, name, kind, currency) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (id) DO NOTHING RETURNING id",
+        "INSERT INTO accounts (id, user_id, name, kind, currency, overdraft_limit_minor)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id",
     )
     .bind(account.account_id.as_uuid())
     .bind(account.user.as_uuid())
     .bind(account.name.as_str())
     .bind(account.kind.as_str())
     .bind(currency.code())
+    .bind(overdraft_minor)
     .fetch_optional(&mut *tx)
     .await?;
     if claimed.is_none() {
         return Ok(Applied::Already);
     }
+    // System accounts have no floor; a user account may go as far below zero as its limit.
     let floor = if account.kind.is_system() {
         None
     } else {
-        Some(0_i64)
+        Some(
+            overdraft_minor
+                .unwrap_or(0)
+                .checked_neg()
+                .ok_or_else(out_of_range)?,
+        )
     };
     sqlx::query("INSERT INTO account_balances (account_id, floor_minor) VALUES ($1, $2)")
         .bind(account.account_id.as_uuid())

@@ -69,6 +69,10 @@ impl Account {
     async fn available_balance(&self) -> Money {
         self.0.available_balance.into()
     }
+    /// How far below zero the available balance may go; null: not at all.
+    async fn overdraft_limit(&self) -> Option<Money> {
+        self.0.overdraft_limit.map(Into::into)
+    }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -83,6 +87,9 @@ pub struct OpenAccountInput {
     pub currency: String,
     /// Posted against the user's opening-balance equity account. Zero or more.
     pub opening_balance: Option<MoneyInput>,
+    /// How far below zero the account may go (a credit line, an arranged overdraft), in the
+    /// account's currency. Absent or zero: never below zero.
+    pub overdraft_limit: Option<MoneyInput>,
 }
 
 #[derive(SimpleObject, Clone, Debug, Default)]
