@@ -42,6 +42,12 @@ DECLARE
     closed          boolean;
     leg             record;
 BEGIN
+    -- The caller built and checked these legs; a malformed set is a bug, never a user's error.
+    IF cardinality(p_account_ids) <> 2 OR cardinality(p_amounts) <> 2 OR cardinality(p_posting_ids) <> 2
+       OR (SELECT sum(amount) FROM unnest(p_amounts) AS amount) <> 0 THEN
+        RAISE EXCEPTION 'ledger_reserve_transfer: a transfer is two legs that sum to zero';
+    END IF;
+
     INSERT INTO transactions (id, user_id, kind, status, idempotency_key, workflow_id, description)
     VALUES (p_transaction_id, p_user_id, 'transfer', 'pending', p_idempotency_key, p_workflow_id, p_description)
     ON CONFLICT DO NOTHING;
@@ -134,6 +140,9 @@ BEGIN
                pending_credit_minor = pending_credit_minor - greatest(leg.amount_minor, 0),
                updated_at = now()
          WHERE account_id = leg.account_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'ledger_post_transfer: account % has no balance row', leg.account_id;
+        END IF;
         account_ids := account_ids || leg.account_id;
         amounts := amounts || leg.amount_minor;
         currencies := currencies || leg.currency;
@@ -144,3 +153,9 @@ BEGIN
     outcome := 'posted';
 END
 $$;
+
+-- Only the application role runs them (functions are executable by everyone by default).
+REVOKE EXECUTE ON FUNCTION ledger_reserve_transfer(uuid, uuid, text, text, text, text, uuid[], uuid[], bigint[]) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION ledger_post_transfer(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ledger_reserve_transfer(uuid, uuid, text, text, text, text, uuid[], uuid[], bigint[]) TO djinn_app;
+GRANT EXECUTE ON FUNCTION ledger_post_transfer(uuid, uuid) TO djinn_app;

@@ -74,7 +74,11 @@ struct Readings {
 }
 
 impl Readings {
-    async fn take(args: &Args, postmaster: u32, http: &reqwest::Client) -> anyhow::Result<Self> {
+    async fn take(
+        args: &Args,
+        postmaster: Option<u32>,
+        http: &reqwest::Client,
+    ) -> anyhow::Result<Self> {
         let cpu_seconds = |pid: Option<u32>| {
             pid.map(|pid| usage::process(pid).map(|reading| reading.cpu_seconds))
                 .transpose()
@@ -88,7 +92,7 @@ impl Readings {
                 cpu_seconds(args.temporal_pid)?,
                 cpu_seconds(args.worker_pid)?,
                 cpu_seconds(args.api_pid)?,
-                Some(usage::process_tree(postmaster)?),
+                postmaster.map(usage::process_tree).transpose()?,
                 cpu_seconds(Some(std::process::id()))?,
             ],
             counters,
@@ -243,11 +247,14 @@ async fn run_noops(
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let pool = db::connect(&args.database_url, 4).await?;
-    // PostgreSQL's CPU is read from its whole process tree, found through one of our backends.
+    // PostgreSQL's CPU is read from its whole process tree, found through one of our backends;
+    // a server that is not a local process (another host, a container) has no figure.
     let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&pool)
         .await?;
-    let postmaster = usage::parent(u32::try_from(backend)?)?;
+    let postmaster = u32::try_from(backend)
+        .ok()
+        .and_then(|pid| usage::parent(pid).ok());
     let codec = std::env::var("DJINN_CODEC_KEYS")
         .ok()
         .map(|keys| djinn_activities::codec::EncryptionCodec::from_keys(&keys.into()))

@@ -16,8 +16,9 @@ use crate::schema::{
 };
 use crate::server::AppState;
 use async_graphql::Result;
+use djinn_activities::store::accounts::{self, AccountView};
 use djinn_activities::store::operations::{self, OperationStatus, Registration, TransferView};
-use djinn_activities::store::{accounts, session};
+use djinn_activities::store::session;
 use djinn_domain::{
     AMOUNT_MAX_MINOR, AccountId, AccountName, Description, IdempotencyKey, Money, OperationId,
     RejectionCode, TransferError, TransferRequest, UserId, transfer_workflow_id,
@@ -397,29 +398,17 @@ pub async fn open_account(
     .map_err(internal)?;
     let account_id = AccountId::from_uuid(operation.id.as_uuid());
     let kind = input.kind.into();
+    let requested = RequestedAccount {
+        name: name.clone(),
+        kind,
+        currency: opening_balance.currency(),
+        overdraft_limit,
+    };
     if let Some(existing) = accounts::get(&app.pool, user, account_id)
         .await
         .map_err(internal)?
     {
-        if existing.name != name.as_str()
-            || existing.kind != kind
-            || existing.currency != opening_balance.currency()
-            || existing.overdraft_limit != overdraft_limit
-        {
-            let error = UserError::new(
-                &["input", "idempotencyKey"],
-                "IDEMPOTENCY_KEY_REUSED",
-                "this idempotency key opened a different account",
-            );
-            return Ok(OpenAccountPayload {
-                account: None,
-                user_errors: vec![error],
-            });
-        }
-        return Ok(OpenAccountPayload {
-            account: Some(Account(existing)),
-            user_errors: vec![],
-        });
+        return Ok(requested.answer(existing));
     }
 
     let workflow_input = OpenAccountWorkflowInput {
@@ -463,13 +452,47 @@ pub async fn open_account(
             ));
         }
     }
-    let account = accounts::get(&app.pool, user, account_id)
+    // Checked again: a concurrent request with the same key but another body may have started
+    // the run this one waited for.
+    match accounts::get(&app.pool, user, account_id)
         .await
-        .map_err(internal)?;
-    Ok(OpenAccountPayload {
-        account: account.map(Account),
-        user_errors: vec![],
-    })
+        .map_err(internal)?
+    {
+        Some(opened) => Ok(requested.answer(opened)),
+        None => Err(internal("the opening run ended without an account")),
+    }
+}
+
+/// What an openAccount request asks for, to compare with the account its key opened.
+struct RequestedAccount {
+    name: AccountName,
+    kind: djinn_domain::AccountKind,
+    currency: djinn_domain::Currency,
+    overdraft_limit: Option<Money>,
+}
+
+impl RequestedAccount {
+    /// The account when it is the one asked for; otherwise the key was used for another.
+    fn answer(&self, account: AccountView) -> OpenAccountPayload {
+        if account.name != self.name.as_str()
+            || account.kind != self.kind
+            || account.currency != self.currency
+            || account.overdraft_limit != self.overdraft_limit
+        {
+            return OpenAccountPayload {
+                account: None,
+                user_errors: vec![UserError::new(
+                    &["input", "idempotencyKey"],
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "this idempotency key opened a different account",
+                )],
+            };
+        }
+        OpenAccountPayload {
+            account: Some(Account(account)),
+            user_errors: vec![],
+        }
+    }
 }
 
 /// An amount of an account's own (the opening balance, the overdraft limit): in the account's

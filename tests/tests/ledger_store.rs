@@ -258,3 +258,59 @@ async fn a_void_wins_over_a_late_reservation() -> anyhow::Result<()> {
     assert_eq!(balances(&pool).await?, before);
     Ok(())
 }
+
+/// The reservation itself holds an account with an overdraft limit at minus that limit, and
+/// answers a key held by another transfer as reused; both without the API's early checks.
+#[tokio::test]
+async fn the_reservation_enforces_the_overdraft_floor_and_the_key() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let user = users::ensure_user(&pool, "alice").await?;
+    let card = AccountId::generate();
+    ledger::open_account(
+        &pool,
+        &NewAccount {
+            operation_id: OperationId::from_uuid(card.as_uuid()),
+            account_id: card,
+            user,
+            name: AccountName::parse("Card")?,
+            kind: AccountKind::CreditCard,
+            opening_balance: usd(0),
+            overdraft_limit: Some(usd(10_000)),
+        },
+    )
+    .await?;
+    let to = account(&pool, user, 0).await?;
+    let before = (balances(&pool).await?, postings(&pool).await?);
+
+    let too_much = TransferRequest::new(card, to, usd(10_001), None)?;
+    assert_eq!(
+        rejection(
+            ledger::reserve_transfer(&pool, OperationId::generate(), user, "a", "wf", &too_much)
+                .await
+        ),
+        Some(RejectionCode::InsufficientFunds)
+    );
+    assert_eq!((balances(&pool).await?, postings(&pool).await?), before);
+
+    let all = TransferRequest::new(card, to, usd(10_000), None)?;
+    let transfer = OperationId::generate();
+    ledger::reserve_transfer(&pool, transfer, user, "b", "wf", &all).await?;
+    ledger::post_transfer(&pool, transfer, user).await?;
+    let card_posted: i64 =
+        sqlx::query_scalar("SELECT posted_minor FROM account_balances WHERE account_id = $1")
+            .bind(card.as_uuid())
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(card_posted, -10_000);
+
+    let after = (balances(&pool).await?, postings(&pool).await?);
+    let small = TransferRequest::new(to, card, usd(1), None)?;
+    assert_eq!(
+        rejection(
+            ledger::reserve_transfer(&pool, OperationId::generate(), user, "b", "wf", &small).await
+        ),
+        Some(RejectionCode::IdempotencyKeyReused)
+    );
+    assert_eq!((balances(&pool).await?, postings(&pool).await?), after);
+    Ok(())
+}

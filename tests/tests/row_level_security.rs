@@ -166,3 +166,36 @@ async fn a_login_role_with_only_the_application_roles_rights_runs_the_store() ->
         .await?;
     Ok(())
 }
+
+#[tokio::test]
+async fn an_accounts_floor_and_limit_cannot_be_changed_by_the_application() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let alice = users::ensure_user(&pool, "alice").await?;
+    let own = open(&pool, alice, 1_000).await?;
+    for widen in [
+        "UPDATE account_balances SET floor_minor = -1000000 WHERE account_id = $1",
+        "UPDATE accounts SET overdraft_limit_minor = 1000000 WHERE id = $1",
+        "UPDATE accounts SET currency = 'EUR' WHERE id = $1",
+    ] {
+        let mut tx = begin_as(&pool, alice).await?;
+        let error = sqlx::query(widen)
+            .bind(own.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .expect_err(widen);
+        let code = error
+            .as_database_error()
+            .and_then(|e| e.code())
+            .unwrap_or_default();
+        assert_eq!(code, "42501", "permission denied for {widen}: {error}");
+    }
+    // What legitimately changes still can.
+    let mut tx = begin_as(&pool, alice).await?;
+    let renamed = sqlx::query("UPDATE accounts SET name = 'Renamed' WHERE id = $1")
+        .bind(own.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+    assert_eq!(renamed.rows_affected(), 1);
+    tx.rollback().await?;
+    Ok(())
+}

@@ -45,8 +45,7 @@ pub struct OpenAccountInput {
     /// Zero when the account opens empty; its currency is the account's currency.
     pub opening_balance: Money,
     /// How far below zero the account may go, in its currency; `None` (also what runs started
-    /// before this field existed carry): not at all.
-    #[serde(default)]
+    /// before this field existed carry, as serde reads a missing `Option`): not at all.
     pub overdraft_limit: Option<Money>,
 }
 

@@ -7,7 +7,7 @@
 //!
 //! The two steps every transfer takes, reserve and post, run as one call each of a PostgreSQL
 //! function (migrations/..._ledger_step_functions.sql): three round trips per step instead of
-//! seven, and the balance rows' locks held for one statement. This module still builds their
+//! seven, and the balance rows' locks held for one statement and the commit. This module still builds their
 //! postings, checks that they balance, and turns the functions' outcomes into rejections.
 
 use super::session::begin_as;
@@ -247,8 +247,10 @@ pub struct NewAccount {
 #[tracing::instrument(skip_all, fields(account_id = %account.account_id))]
 pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied, StoreError> {
     let currency = account.opening_balance.currency();
+    // A limit of zero is no limit: stored as NULL, so there is one way to say it.
     let overdraft_minor = match account.overdraft_limit {
         None => None,
+        Some(limit) if limit.amount_minor() == 0 && limit.currency() == currency => None,
         Some(limit) if limit.currency() != currency || limit.amount_minor() < 0 => {
             return Err(LedgerRejection::new(
                 RejectionCode::InvalidAmount,
