@@ -314,3 +314,60 @@ async fn the_reservation_enforces_the_overdraft_floor_and_the_key() -> anyhow::R
     assert_eq!((balances(&pool).await?, postings(&pool).await?), after);
     Ok(())
 }
+
+/// The deterministic form of the test above. A side transaction holds the lower account's
+/// balance row while a reservation in each direction starts; once both wait, it lets go. Taken
+/// in account-id order, both reservations wait for that same row and then pass one after the
+/// other. Taken source first, the reservation from the higher account would already hold its
+/// own row, and the two would deadlock.
+#[tokio::test]
+async fn opposite_reservations_queued_on_one_row_never_deadlock() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let user = users::ensure_user(&pool, "alice").await?;
+    let (a, b) = (
+        account(&pool, user, 10_000).await?,
+        account(&pool, user, 10_000).await?,
+    );
+    let (low, high) = if a < b { (a, b) } else { (b, a) };
+
+    let mut side = pool.begin().await?;
+    sqlx::query("SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE")
+        .bind(low.as_uuid())
+        .execute(&mut *side)
+        .await?;
+    let mut reservations = tokio::task::JoinSet::new();
+    for (i, (from, to)) in [(low, high), (high, low)].into_iter().enumerate() {
+        let pool = pool.clone();
+        reservations.spawn(async move {
+            let request = TransferRequest::new(from, to, usd(100), None)?;
+            let key = format!("queued-{i}");
+            ledger::reserve_transfer(&pool, OperationId::generate(), user, &key, "wf", &request)
+                .await
+                .map_err(anyhow::Error::from)
+        });
+    }
+    // Both must be waiting on a lock before the row is let go (well inside their 3 s lock
+    // timeout).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if waiting >= 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both reservations wait"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    side.commit().await?;
+    while let Some(outcome) = reservations.join_next().await {
+        assert_eq!(outcome??, Applied::Now);
+    }
+    Ok(())
+}
