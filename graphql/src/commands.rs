@@ -17,7 +17,9 @@ use crate::schema::{
 use crate::server::AppState;
 use async_graphql::Result;
 use djinn_activities::store::accounts::{self, AccountView};
-use djinn_activities::store::operations::{self, OperationStatus, Registration, TransferView};
+use djinn_activities::store::operations::{
+    self, OpeningRequest, OperationStatus, Registration, TransferView,
+};
 use djinn_activities::store::session;
 use djinn_domain::{
     AMOUNT_MAX_MINOR, AccountId, AccountName, Description, IdempotencyKey, Money, OperationId,
@@ -387,17 +389,29 @@ pub async fn open_account(
     let account_id = AccountId::generate();
     let key = key.map_or_else(|| account_id.to_string(), |key| key.as_str().to_owned());
     let workflow_id = format!("open-account:{user}:{key}");
-    let operation = operations::register_open_account(
+    let kind = input.kind.into();
+    let opening = OpeningRequest {
+        name: name.as_str().to_owned(),
+        kind,
+        opening_balance,
+        overdraft_limit,
+    };
+    let (operation, stored) = operations::register_open_account(
         &app.pool,
         OperationId::from_uuid(account_id.as_uuid()),
         user,
         &key,
         &workflow_id,
+        &opening,
     )
     .await
     .map_err(internal)?;
+    // Another body under a key that is taken: refused whatever became of the first request
+    // (still being opened, opened, or its run failed).
+    if stored.as_ref().is_some_and(|stored| *stored != opening) {
+        return Ok(key_reused());
+    }
     let account_id = AccountId::from_uuid(operation.id.as_uuid());
-    let kind = input.kind.into();
     let requested = RequestedAccount {
         name: name.clone(),
         kind,
@@ -463,6 +477,17 @@ pub async fn open_account(
     }
 }
 
+fn key_reused() -> OpenAccountPayload {
+    OpenAccountPayload {
+        account: None,
+        user_errors: vec![UserError::new(
+            &["input", "idempotencyKey"],
+            "IDEMPOTENCY_KEY_REUSED",
+            "this idempotency key was used for a different account",
+        )],
+    }
+}
+
 /// What an openAccount request asks for, to compare with the account its key opened.
 struct RequestedAccount {
     name: AccountName,
@@ -479,14 +504,7 @@ impl RequestedAccount {
             || account.currency != self.currency
             || account.overdraft_limit != self.overdraft_limit
         {
-            return OpenAccountPayload {
-                account: None,
-                user_errors: vec![UserError::new(
-                    &["input", "idempotencyKey"],
-                    "IDEMPOTENCY_KEY_REUSED",
-                    "this idempotency key opened a different account",
-                )],
-            };
+            return key_reused();
         }
         OpenAccountPayload {
             account: Some(Account(account)),

@@ -36,6 +36,15 @@ async fn a_repeat_after_a_terminated_run_opens_the_account_once() -> anyhow::Res
     .fetch_one(&app.db)
     .await?;
     assert_eq!(status, "pending");
+    // The key is taken by that request, even before anything is opened: another body is
+    // refused at once, before and after the run ends.
+    let mut other = input.clone();
+    other["input"]["overdraftLimit"] = json!({"amount": "50.00", "currency": "EUR"});
+    let reused = alice.data(OPEN, other.clone()).await?;
+    assert_eq!(
+        reused["openAccount"]["userErrors"][0]["code"], "IDEMPOTENCY_KEY_REUSED",
+        "{reused}"
+    );
 
     // Staff end the stuck run; then a worker comes back.
     app.temporal
@@ -47,6 +56,11 @@ async fn a_repeat_after_a_terminated_run_opens_the_account_once() -> anyhow::Res
         )
         .await?;
     let _worker = WorkerThread::start(&app.database_url, &app.task_queue);
+    let reused = alice.data(OPEN, other).await?;
+    assert_eq!(
+        reused["openAccount"]["userErrors"][0]["code"], "IDEMPOTENCY_KEY_REUSED",
+        "{reused}"
+    );
 
     // The client repeats, as told, until it gets its account (the new run may take longer
     // than the API's wait on a busy machine).
