@@ -65,6 +65,8 @@ struct Args {
 
 /// The processes whose CPU each phase accounts for, in the order they are printed.
 const PROCESSES: [&str; 5] = ["server", "worker", "api", "postgres", "bench"];
+/// The worker's place in `PROCESSES`.
+const WORKER: usize = 1;
 
 /// What the processes under test have done so far, read before and after each phase.
 struct Readings {
@@ -150,13 +152,6 @@ impl Phase {
 
     fn rate(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn cpu_seconds_of(&self, process: &str) -> f64 {
-        PROCESSES
-            .iter()
-            .position(|name| *name == process)
-            .map_or(0.0, |i| self.cpu_seconds[i])
     }
 
     /// One line: this phase's CPU per workflow in each process, and in the whole machine while
@@ -398,7 +393,7 @@ async fn main() -> anyhow::Result<()> {
     print_percentiles("time to POSTED (client)", &mut transfers.latencies);
     print_percentiles("time to POSTED (ledger)", &mut ledger_to_posted);
     if let Some(pid) = args.worker_pid {
-        let per_thousand = transfers.cpu_seconds_of("worker") * 1000.0 / transfer_count as f64;
+        let per_thousand = transfers.cpu_seconds[WORKER] * 1000.0 / transfer_count as f64;
         println!("  worker CPU                  {per_thousand:8.2} s per 1,000 transfers");
         println!(
             "  worker peak RSS             {:8.1} MiB",

@@ -412,17 +412,11 @@ pub async fn open_account(
         return Ok(key_reused());
     }
     let account_id = AccountId::from_uuid(operation.id.as_uuid());
-    let requested = RequestedAccount {
-        name: name.clone(),
-        kind,
-        currency: opening_balance.currency(),
-        overdraft_limit,
-    };
     if let Some(existing) = accounts::get(&app.pool, user, account_id)
         .await
         .map_err(internal)?
     {
-        return Ok(requested.answer(existing));
+        return Ok(answer_opening(&opening, existing));
     }
 
     let workflow_input = OpenAccountWorkflowInput {
@@ -472,7 +466,7 @@ pub async fn open_account(
         .await
         .map_err(internal)?
     {
-        Some(opened) => Ok(requested.answer(opened)),
+        Some(opened) => Ok(answer_opening(&opening, opened)),
         None => Err(internal("the opening run ended without an account")),
     }
 }
@@ -488,28 +482,19 @@ fn key_reused() -> OpenAccountPayload {
     }
 }
 
-/// What an openAccount request asks for, to compare with the account its key opened.
-struct RequestedAccount {
-    name: AccountName,
-    kind: djinn_domain::AccountKind,
-    currency: djinn_domain::Currency,
-    overdraft_limit: Option<Money>,
-}
-
-impl RequestedAccount {
-    /// The account when it is the one asked for; otherwise the key was used for another.
-    fn answer(&self, account: AccountView) -> OpenAccountPayload {
-        if account.name != self.name.as_str()
-            || account.kind != self.kind
-            || account.currency != self.currency
-            || account.overdraft_limit != self.overdraft_limit
-        {
-            return key_reused();
-        }
-        OpenAccountPayload {
-            account: Some(Account(account)),
-            user_errors: vec![],
-        }
+/// The account a key opened, when it is the one `opening` asks for; otherwise the key was used
+/// for another account.
+fn answer_opening(opening: &OpeningRequest, account: AccountView) -> OpenAccountPayload {
+    if account.name != opening.name
+        || account.kind != opening.kind
+        || account.currency != opening.opening_balance.currency()
+        || account.overdraft_limit != opening.overdraft_limit
+    {
+        return key_reused();
+    }
+    OpenAccountPayload {
+        account: Some(Account(account)),
+        user_errors: vec![],
     }
 }
 
@@ -521,10 +506,10 @@ fn account_amount(
     field: &str,
     what: &str,
 ) -> Result<Money, UserError> {
-    let opening_currency = input
+    let given_currency = input
         .currency()
         .map_err(|e| money_error(e, &["input", field]))?;
-    if opening_currency != currency {
+    if given_currency != currency {
         return Err(UserError::rejection(
             &["input", field, "currency"],
             RejectionCode::CurrencyMismatch,

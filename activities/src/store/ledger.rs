@@ -7,8 +7,9 @@
 //!
 //! The two steps every transfer takes, reserve and post, run as one call each of a PostgreSQL
 //! function (migrations/..._ledger_step_functions.sql): three round trips per step instead of
-//! seven, and the balance rows' locks held for one statement and the commit. This module still builds their
-//! postings, checks that they balance, and turns the functions' outcomes into rejections.
+//! seven, and the balance rows' locks held for one statement and the commit. This module still
+//! builds their postings, checks that they balance, and turns the functions' outcomes into
+//! rejections.
 
 use super::session::begin_as;
 use crate::{LedgerRejection, RejectionCode, StoreError};
@@ -247,10 +248,7 @@ pub struct NewAccount {
 #[tracing::instrument(skip_all, fields(account_id = %account.account_id))]
 pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied, StoreError> {
     let currency = account.opening_balance.currency();
-    // A limit of zero is no limit: stored as NULL, so there is one way to say it.
     let overdraft_minor = match account.overdraft_limit {
-        None => None,
-        Some(limit) if limit.amount_minor() == 0 && limit.currency() == currency => None,
         Some(limit) if limit.currency() != currency || limit.amount_minor() < 0 => {
             return Err(LedgerRejection::new(
                 RejectionCode::InvalidAmount,
@@ -258,13 +256,16 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
             )
             .into());
         }
-        Some(_) if account.kind.is_system() => {
-            return Err(StoreError::Invariant(
-                "a system account has no floor, so no overdraft limit".into(),
-            ));
-        }
-        Some(limit) => Some(limit.amount_minor()),
+        // A limit of zero is no limit: stored as NULL, so there is one way to say it.
+        limit => limit
+            .map(|limit| limit.amount_minor())
+            .filter(|minor| *minor > 0),
     };
+    if overdraft_minor.is_some() && account.kind.is_system() {
+        return Err(StoreError::Invariant(
+            "a system account has no floor, so no overdraft limit".into(),
+        ));
+    }
     let mut tx = begin_as(pool, account.user).await?;
     let claimed: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO accounts (id, user_id, name, kind, currency, overdraft_limit_minor)
