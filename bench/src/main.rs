@@ -1,12 +1,13 @@
 #![allow(clippy::float_arithmetic)] // Rates and percentiles of a benchmark, never amounts of money.
 //! Drives N transfers through the running API (as GraphQL clients would) and N no-op workflows
-//! through the same Temporal server, then prints throughput, latency percentiles and the
-//! worker's CPU and memory. `scripts/bench.sh` starts the stack and passes the worker's pid.
+//! of each kind (`Noop`) through the same Temporal server, then prints throughput, latency
+//! percentiles and the CPU of every process. `scripts/bench.sh` starts the stack and passes
+//! the pids.
 //!
-//! The phases are interleaved in rounds whose order rotates (no-op, attributes, transfers; then
-//! attributes, transfers, no-op; ...), because the server's speed drifts within a run (the
-//! in-memory store slows as it fills; this machine's speed varies): run one after the other,
-//! each phase would be measured on a different server.
+//! The phases are interleaved in rounds whose order rotates (no-op, as a transfer, with steps,
+//! transfers; then as a transfer, with steps, transfers, no-op; ...), because the server's speed
+//! drifts within a run (the in-memory store slows as it fills; this machine's speed varies):
+//! run one after the other, each phase would be measured on a different server.
 
 mod server_metrics;
 mod usage;
@@ -15,12 +16,14 @@ use anyhow::bail;
 use clap::Parser;
 use djinn_activities::{db, temporal};
 use djinn_tests::Client;
-use djinn_workflows::NoopWorkflow;
 use djinn_workflows::search_attributes::{DJINN_OPERATION, DJINN_STATUS, DJINN_USER_ID};
+use djinn_workflows::{NoopInput, NoopWorkflow};
 use futures::StreamExt;
 use server_metrics::ServerCounters;
 use std::time::{Duration, Instant};
-use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_client::{
+    WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
+};
 use temporalio_common::search_attributes::SearchAttributes;
 use usage::TICKS_PER_SECOND;
 
@@ -195,40 +198,73 @@ fn print_percentiles(label: &str, latencies: &mut [Duration]) {
     println!("  {label:<27} p50 {p50}  p95 {p95}  p99 {p99}");
 }
 
+/// The no-op phases: the plain ceiling, then what a transfer adds on Temporal's side, one
+/// thing at a time, so that the gap between the ceiling and the transfers can be divided.
+#[derive(Clone, Copy, Debug)]
+enum Noop {
+    /// Started and awaited by run id, nothing else: the server's ceiling.
+    Plain,
+    /// Started as the API starts a transfer (its search attributes, id-reuse and id-conflict
+    /// policies), upserting DjinnStatus once, and awaited by workflow id alone, as the
+    /// benchmark must await a transfer (the API returns no run id).
+    AsTransfer,
+    /// The same, plus two local activities that do nothing, as a transfer's reserve and post.
+    AsTransferWithSteps,
+}
+
 /// Starts `count` no-op workflows, `args.concurrency` at a time, each awaited to its end;
-/// returns the latency of each. With `attributes`, each carries the search attributes a
-/// transfer carries and upserts DjinnStatus once, as a transfer does.
+/// returns the latency of each.
 async fn run_noops(
     temporal: &temporalio_client::Client,
     args: &Args,
     count: usize,
     run: &str,
-    attributes: bool,
+    kind: Noop,
 ) -> anyhow::Result<Vec<Duration>> {
     let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..count)
         .map(|i| {
-            let builder =
-                WorkflowStartOptions::new(args.task_queue.clone(), format!("bench-noop:{run}:{i}"));
-            let options = if attributes {
-                builder
-                    .search_attributes(SearchAttributes::new([
-                        DJINN_USER_ID.value_set(run.to_owned()),
-                        DJINN_OPERATION.value_set("noop".to_owned()),
-                        DJINN_STATUS.value_set("PENDING".to_owned()),
-                    ]))
-                    .build()
-            } else {
-                builder.build()
+            let workflow_id = format!("bench-noop:{run}:{i}");
+            let builder = WorkflowStartOptions::new(args.task_queue.clone(), workflow_id.clone());
+            let (options, input) = match kind {
+                Noop::Plain => (builder.build(), NoopInput::default()),
+                Noop::AsTransfer | Noop::AsTransferWithSteps => (
+                    builder
+                        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+                        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+                        .search_attributes(SearchAttributes::new([
+                            DJINN_USER_ID.value_set(run.to_owned()),
+                            DJINN_OPERATION.value_set("noop".to_owned()),
+                            DJINN_STATUS.value_set("PENDING".to_owned()),
+                        ]))
+                        .build(),
+                    NoopInput {
+                        upsert_status: Some("POSTED".to_owned()),
+                        local_steps: if matches!(kind, Noop::AsTransferWithSteps) {
+                            2
+                        } else {
+                            0
+                        },
+                    },
+                ),
             };
-            let upsert = attributes.then(|| "POSTED".to_owned());
             async move {
                 let started = Instant::now();
                 let handle = temporal
-                    .start_workflow(NoopWorkflow::run, upsert, options)
+                    .start_workflow(NoopWorkflow::run, input, options)
                     .await?;
-                handle
-                    .get_result(WorkflowGetResultOptions::default())
-                    .await?;
+                match kind {
+                    Noop::Plain => {
+                        handle
+                            .get_result(WorkflowGetResultOptions::default())
+                            .await?
+                    }
+                    Noop::AsTransfer | Noop::AsTransferWithSteps => {
+                        temporal
+                            .get_workflow_handle::<NoopWorkflow>(workflow_id)
+                            .get_result(WorkflowGetResultOptions::default())
+                            .await?
+                    }
+                };
                 Ok(started.elapsed())
             }
         })
@@ -285,12 +321,13 @@ async fn main() -> anyhow::Result<()> {
     let per_round = args.transfers / rounds;
     let mut phases = [
         Phase::new("no-op"),
-        Phase::new("no-op + attributes"),
+        Phase::new("no-op as a transfer"),
+        Phase::new("no-op + 2 local steps"),
         Phase::new("transfers"),
     ];
     let mut mutation_latencies = Vec::new();
     println!(
-        "{rounds} rounds of {per_round} no-op workflows, {per_round} no-ops with search attributes and {per_round} transfers ..."
+        "{rounds} rounds of {per_round} workflows of each no-op kind and {per_round} transfers ..."
     );
     for round in 0..rounds {
         let tag = format!("{run}-r{round}");
@@ -300,16 +337,9 @@ async fn main() -> anyhow::Result<()> {
             let machine_before = usage::machine()?;
             let started = Instant::now();
             let latencies = match which {
-                0 => run_noops(&temporal, &args, per_round, &format!("{tag}-plain"), false).await?,
-                1 => {
-                    run_noops(
-                        &temporal,
-                        &args,
-                        per_round,
-                        &format!("{tag}-attributes"),
-                        true,
-                    )
-                    .await?
+                0..=2 => {
+                    let kind = [Noop::Plain, Noop::AsTransfer, Noop::AsTransferWithSteps][which];
+                    run_noops(&temporal, &args, per_round, &format!("{tag}-{which}"), kind).await?
                 }
                 _ => {
                     let (mutations, to_posted) =
@@ -342,10 +372,8 @@ async fn main() -> anyhow::Result<()> {
                 .join(", ")
         );
     }
-    let [noop, noop_attributes, transfers] = &mut phases;
-    let noop_rate = noop.rate();
-    let noop_attributes_rate = noop_attributes.rate();
-    let transfer_rate = transfers.rate();
+    let noop_rate = phases[0].rate();
+    let transfer_rate = phases[3].rate();
     let transfer_count = per_round * rounds;
 
     // The ledger's own clock: from the operation's registration to the commit that posted it.
@@ -366,30 +394,39 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  no-op workflow ceiling      {noop_rate:8.1} workflows/s");
     println!(
-        "  no-op + search attributes   {noop_attributes_rate:8.1} workflows/s (set at start, upserted once, as a transfer does)"
+        "  no-op as a transfer         {:8.1} workflows/s ({:.1} %: started as the API starts a transfer, upserting DjinnStatus, awaited by id)",
+        phases[1].rate(),
+        100.0 * phases[1].rate() / noop_rate
+    );
+    println!(
+        "  + 2 empty local steps       {:8.1} workflows/s ({:.1} %: the same with two local activities that do nothing)",
+        phases[2].rate(),
+        100.0 * phases[2].rate() / noop_rate
     );
     println!(
         "  transfers end to end        {transfer_rate:8.1} transfers/s ({:.1} s, each awaited to POSTED)",
-        transfers.elapsed.as_secs_f64()
+        phases[3].elapsed.as_secs_f64()
     );
     println!(
         "  ratio to ceiling            {:8.1} %  (target >= 80 %)",
         100.0 * transfer_rate / noop_rate
     );
     println!("  CPU ms per workflow, by process (the machine's figure covers the load only):");
-    for phase in [&*noop, &*noop_attributes, &*transfers] {
+    for phase in &phases {
         phase.print_cpu_per_workflow();
     }
     if args.temporal_metrics.is_some() {
-        for phase in [&*noop, &*noop_attributes, &*transfers] {
+        for phase in &phases {
             phase
                 .server
                 .print_per_workflow(phase.name, phase.latencies.len());
         }
     }
-    print_percentiles("no-op start to end", &mut noop.latencies);
-    print_percentiles("no-op + attributes", &mut noop_attributes.latencies);
+    for phase in &mut phases[..3] {
+        print_percentiles(phase.name, &mut phase.latencies);
+    }
     print_percentiles("createTransfer latency", &mut mutation_latencies);
+    let transfers = &mut phases[3];
     print_percentiles("time to POSTED (client)", &mut transfers.latencies);
     print_percentiles("time to POSTED (ledger)", &mut ledger_to_posted);
     if let Some(pid) = args.worker_pid {

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 pub struct ServerCounters {
     /// Persistence requests by operation.
     pub requests: BTreeMap<String, f64>,
+    /// Calls the frontend served (from the API, the worker and the benchmark), by method.
+    pub calls: BTreeMap<String, f64>,
     /// Seconds spent in the shard's writes (creating and updating workflow executions).
     pub shard_write_seconds: f64,
     /// Seconds requests spent waiting for the shard's IO semaphore.
@@ -50,6 +52,9 @@ impl ServerCounters {
                 ("persistence_requests", _) => {
                     *counters.requests.entry(operation.to_owned()).or_insert(0.0) += value;
                 }
+                ("service_requests", _) if labels.contains("service_name=\"frontend\"") => {
+                    *counters.calls.entry(operation.to_owned()).or_insert(0.0) += value;
+                }
                 (
                     "persistence_latency_sum",
                     "CreateWorkflowExecution" | "UpdateWorkflowExecution",
@@ -63,9 +68,14 @@ impl ServerCounters {
 
     /// Adds what happened between `before` and `after` to these counters.
     pub fn add_difference(&mut self, before: &Self, after: &Self) {
-        for (operation, count) in &after.requests {
-            let earlier = before.requests.get(operation).copied().unwrap_or(0.0);
-            *self.requests.entry(operation.clone()).or_insert(0.0) += count - earlier;
+        for (mine, before, after) in [
+            (&mut self.requests, &before.requests, &after.requests),
+            (&mut self.calls, &before.calls, &after.calls),
+        ] {
+            for (operation, count) in after {
+                let earlier = before.get(operation).copied().unwrap_or(0.0);
+                *mine.entry(operation.clone()).or_insert(0.0) += count - earlier;
+            }
         }
         self.shard_write_seconds += after.shard_write_seconds - before.shard_write_seconds;
         self.shard_wait_seconds += after.shard_wait_seconds - before.shard_wait_seconds;
@@ -87,6 +97,15 @@ impl ServerCounters {
                 println!("      {operation:<32} {:6.2}", count / each);
             }
         }
+        println!(
+            "    frontend calls per workflow: {:.2}",
+            self.calls.values().sum::<f64>() / each
+        );
+        for (method, count) in &self.calls {
+            if count / each >= 0.05 {
+                println!("      {method:<32} {:6.2}", count / each);
+            }
+        }
     }
 }
 
@@ -105,12 +124,15 @@ persistence_latency_sum{namespace="default",operation="GetWorkflowExecution",ser
 persistence_latency_sum{namespace="default",operation="UpdateWorkflowExecution",service_name="history"} 0.25
 semaphore_latency_sum{operation="ShardInfo",service_name="history"} 2
 semaphore_latency_count{operation="ShardInfo",service_name="history"} 7
+service_requests{namespace="default",operation="StartWorkflowExecution",service_name="frontend"} 5
+service_requests{namespace="default",operation="StartWorkflowExecution",service_name="history"} 5
 "#;
         let counters = ServerCounters::parse(text).expect("well-formed metrics");
         assert_eq!(counters.requests["CreateWorkflowExecution"], 4.0);
         assert_eq!(counters.requests["UpdateWorkflowExecution"], 6.0);
         assert_eq!(counters.shard_write_seconds, 0.75);
         assert_eq!(counters.shard_wait_seconds, 2.0);
+        assert_eq!(counters.calls["StartWorkflowExecution"], 5.0);
 
         let mut phase = ServerCounters::default();
         phase.add_difference(&ServerCounters::default(), &counters);

@@ -5,7 +5,7 @@
 
 use crate::config::WorkerSettings;
 use djinn_activities::LedgerActivities;
-use djinn_workflows::{NoopWorkflow, OpenAccountWorkflow, TransferWorkflow};
+use djinn_workflows::{NoopActivities, NoopWorkflow, OpenAccountWorkflow, TransferWorkflow};
 use sqlx::PgPool;
 use std::future::Future;
 use std::time::Duration;
@@ -31,6 +31,7 @@ pub async fn run(
         .register_workflow::<OpenAccountWorkflow>()?
         .register_workflow::<NoopWorkflow>()?
         .register_activities(LedgerActivities::new(pool))
+        .register_activities(NoopActivities)
         .graceful_shutdown_period(GRACEFUL_SHUTDOWN)
         .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(
             settings.workflow_task_pollers,

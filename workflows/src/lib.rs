@@ -17,6 +17,6 @@ mod transfer;
 pub use contracts::{
     OpenAccountInput, TransferInput, TransferOutcome, TransferStatus, VoidTransferInput,
 };
-pub use noop::NoopWorkflow;
+pub use noop::{NoopActivities, NoopInput, NoopWorkflow};
 pub use open_account::OpenAccountWorkflow;
 pub use transfer::TransferWorkflow;

@@ -202,12 +202,15 @@ pub async fn register_transfer(
     request: &TransferRequest,
 ) -> Result<Registration, StoreError> {
     // The operation and its request are written by one statement: a claimed key always has
-    // its transfer row, and the common case costs one round trip.
+    // its transfer row, and the common case costs one round trip. The conflict has no target:
+    // the workflow id derives from (user, key), so a concurrent first request with the same key
+    // can collide on either unique index first, and both must mean "the key is taken" (with a
+    // target, a collision on the other index is a unique violation, an internal error).
     let inserted: Option<OperationRow> = sqlx::query_as(
         "WITH operation AS (
              INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
              VALUES ($1, $2, 'transfer', $3, $4, 'pending')
-             ON CONFLICT (user_id, kind, idempotency_key) DO NOTHING
+             ON CONFLICT DO NOTHING
              RETURNING id, user_id, kind, status, workflow_id, idempotency_key, failure_code, failure_message, created_at, updated_at),
          request AS (
              INSERT INTO transfers (operation_id, user_id, from_account_id, to_account_id, amount_minor, currency, description)
@@ -272,12 +275,12 @@ pub async fn register_open_account(
 ) -> Result<(OperationView, Option<OpeningRequest>), StoreError> {
     let mut tx = begin_as(pool, user).await?;
     // The operation and its request are written by one statement: a claimed key always has
-    // its request.
+    // its request. The conflict has no target, as in `register_transfer`.
     sqlx::query(
         "WITH operation AS (
              INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
              VALUES ($1, $2, 'open_account', $3, $4, 'pending')
-             ON CONFLICT (user_id, kind, idempotency_key) DO NOTHING RETURNING id, user_id)
+             ON CONFLICT DO NOTHING RETURNING id, user_id)
          INSERT INTO account_openings (operation_id, user_id, name, kind, currency, opening_minor, overdraft_limit_minor)
          SELECT id, user_id, $5, $6, $7, $8, $9 FROM operation",
     )
