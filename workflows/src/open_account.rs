@@ -7,8 +7,7 @@
 //! and voiding a transfer do, so the operation ends completed rather than pending for ever.
 
 use crate::contracts::{LedgerActivities, OpenAccountInput};
-use crate::failure::rejection;
-use crate::transfer::{settle_fallback_options, step_options};
+use crate::transfer::{local_then_regular, step_options};
 use std::time::Duration;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowResult};
@@ -29,26 +28,13 @@ impl OpenAccountWorkflow {
         ctx: &mut WorkflowContext<Self>,
         input: OpenAccountInput,
     ) -> WorkflowResult<()> {
-        let opened = ctx
-            .execute_local_activity(
-                LedgerActivities::open_account,
-                input.clone(),
-                step_options(OPEN_LOCAL_DEADLINE),
-            )
-            .await;
-        if opened
-            .as_ref()
-            .is_err_and(|error| rejection(error).is_none())
-        {
-            ctx.execute_activity(
-                LedgerActivities::open_account,
-                input,
-                settle_fallback_options(),
-            )
-            .await?;
-        } else {
-            opened?;
-        }
+        local_then_regular(
+            ctx,
+            || LedgerActivities::open_account,
+            input,
+            step_options(OPEN_LOCAL_DEADLINE),
+        )
+        .await?;
         Ok(())
     }
 }

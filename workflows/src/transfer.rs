@@ -18,7 +18,8 @@ use crate::failure::rejection;
 use crate::search_attributes::DJINN_STATUS;
 use djinn_domain::RejectionCode;
 use std::time::Duration;
-use temporalio_common::{ActivityCloseTimeouts, RetryPolicy};
+use temporalio_common::data_converters::TemporalDeserializable;
+use temporalio_common::{ActivityCloseTimeouts, ActivityDefinition, RetryPolicy};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ActivityExecutionError, ActivityOptions, LocalActivityOptions, WorkflowContext,
@@ -51,13 +52,40 @@ fn ledger_step_options() -> LocalActivityOptions {
     step_options(SETTLE_LOCAL_DEADLINE)
 }
 
-pub(crate) fn settle_fallback_options() -> ActivityOptions {
+fn settle_fallback_options() -> ActivityOptions {
     ActivityOptions::with_close_timeouts(ActivityCloseTimeouts::ScheduleAndStartToClose {
         schedule_to_close: SETTLE_DEADLINE,
         start_to_close: LEDGER_STEP_ATTEMPT_TIMEOUT,
     })
     .retry_policy(retry_policy())
     .build()
+}
+
+/// Runs a ledger step that must happen: as a local activity under `local`, and, when that fails
+/// for any reason but a rejection (an outage that outlived it), again as a regular activity
+/// that retries for up to `SETTLE_DEADLINE`. `activity` names the step (the SDK's activity
+/// markers are not `Clone`, so each attempt asks for its own).
+pub(crate) async fn local_then_regular<W, AD>(
+    ctx: &mut WorkflowContext<W>,
+    activity: impl Fn() -> AD,
+    input: AD::Input,
+    local: LocalActivityOptions,
+) -> Result<AD::Output, ActivityExecutionError>
+where
+    AD: ActivityDefinition,
+    AD::Input: Clone,
+    AD::Output: TemporalDeserializable,
+{
+    let result = ctx
+        .execute_local_activity(activity(), input.clone(), local)
+        .await;
+    match result {
+        Err(error) if rejection(&error).is_none() => {
+            ctx.execute_activity(activity(), input, settle_fallback_options())
+                .await
+        }
+        done => done,
+    }
 }
 
 pub(crate) fn step_options(deadline: Duration) -> LocalActivityOptions {
@@ -116,21 +144,13 @@ impl TransferWorkflow {
             transfer_id: input.transfer_id,
             user_id: input.user_id,
         };
-        let mut posted = ctx
-            .execute_local_activity(LedgerActivities::post_transfer, post, ledger_step_options())
-            .await;
-        if posted
-            .as_ref()
-            .is_err_and(|error| rejection(error).is_none())
-        {
-            posted = ctx
-                .execute_activity(
-                    LedgerActivities::post_transfer,
-                    post,
-                    settle_fallback_options(),
-                )
-                .await;
-        }
+        let posted = local_then_regular(
+            ctx,
+            || LedgerActivities::post_transfer,
+            post,
+            ledger_step_options(),
+        )
+        .await;
         if let Err(error) = posted {
             return match rejection(&error) {
                 Some((code, message)) => Self::void(ctx, &input, code, message).await,
@@ -165,26 +185,13 @@ impl TransferWorkflow {
             code: code.as_str().to_owned(),
             message,
         };
-        let voided = ctx
-            .execute_local_activity(
-                LedgerActivities::void_transfer,
-                void.clone(),
-                ledger_step_options(),
-            )
-            .await;
-        if voided
-            .as_ref()
-            .is_err_and(|error: &ActivityExecutionError| rejection(error).is_none())
-        {
-            ctx.execute_activity(
-                LedgerActivities::void_transfer,
-                void,
-                settle_fallback_options(),
-            )
-            .await?;
-        } else {
-            voided?;
-        }
+        local_then_regular(
+            ctx,
+            || LedgerActivities::void_transfer,
+            void,
+            ledger_step_options(),
+        )
+        .await?;
         Self::settle(ctx, TransferStatus::Voided);
         Ok(TransferOutcome {
             status: TransferStatus::Voided,
