@@ -364,6 +364,35 @@ impl Client {
     }
 }
 
+impl TestApp {
+    /// A `djinn worker` process on this test's database and task queue, with `env` added to its
+    /// environment; killed when dropped, so a test can crash it as a deployment would.
+    pub fn worker_process(&self, env: &[(&str, &str)]) -> anyhow::Result<tokio::process::Child> {
+        Ok(tokio::process::Command::new(djinn_binary()?)
+            .arg("worker")
+            .env("DATABASE_URL", &self.database_url)
+            .env("DJINN_TASK_QUEUE", &self.task_queue)
+            .env("DJINN_CODEC_KEYS", TEST_CODEC_KEYS)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(worker_log()?)
+            .kill_on_drop(true)
+            .spawn()?)
+    }
+}
+
+/// Where a worker process logs: a file of its own in DJINN_TEST_WORKER_LOG_DIR when that is set
+/// (set RUST_LOG too, to see what the SDK did), otherwise nowhere.
+fn worker_log() -> anyhow::Result<std::process::Stdio> {
+    Ok(match std::env::var("DJINN_TEST_WORKER_LOG_DIR") {
+        Ok(dir) => {
+            let name = format!("worker-{}.log", uuid::Uuid::now_v7().simple());
+            std::fs::File::create(std::path::Path::new(&dir).join(name))?.into()
+        }
+        Err(_) => std::process::Stdio::null(),
+    })
+}
+
 /// Path of the `djinn` binary built next to the running test (target/<profile>/djinn).
 pub fn djinn_binary() -> anyhow::Result<std::path::PathBuf> {
     if let Ok(path) = std::env::var("DJINN_BIN") {
@@ -391,9 +420,16 @@ pub async fn replay_transfer(
     workflow_id: &str,
 ) -> anyhow::Result<()> {
     use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
-    let history = temporal
-        .get_workflow_handle::<djinn_workflows::TransferWorkflow>(workflow_id)
-        .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default());
+    let handle = temporal.get_workflow_handle::<djinn_workflows::TransferWorkflow>(workflow_id);
+    // The ledger says a transfer settled as soon as its last step commits, a moment before the
+    // workflow task that ran it completes: the whole history is there once the run has ended.
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        handle.get_result(temporalio_client::WorkflowGetResultOptions::default()),
+    )
+    .await
+    .context("the transfer's run ends")??;
+    let history = handle.fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default());
     let replayer = WorkflowReplayer::new(
         WorkflowReplayerOptions::new()
             .data_converter(temporal::data_converter(&test_codec()))

@@ -3,8 +3,7 @@
 //! after a ledger step committed and before Temporal heard of it: the step runs again on the
 //! new worker and must change nothing.
 
-use djinn_tests::{WorkerThread, djinn_binary, spawn_api};
-use std::process::Stdio;
+use djinn_tests::{WorkerThread, spawn_api};
 use std::time::Duration;
 
 async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
@@ -17,16 +16,7 @@ async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
     let to = alice.open_account("Savings", "USD", None).await?;
     opener.stop();
 
-    let mut doomed = tokio::process::Command::new(djinn_binary()?)
-        .arg("worker")
-        .env("DATABASE_URL", &app.database_url)
-        .env("DJINN_TASK_QUEUE", &app.task_queue)
-        .env("DJINN_CODEC_KEYS", djinn_tests::TEST_CODEC_KEYS)
-        .env(djinn_activities::chaos::CHAOS_ENV, step)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
+    let mut doomed = app.worker_process(&[(djinn_activities::chaos::CHAOS_ENV, step)])?;
     let payload = alice
         .create_transfer(key, &from, &to, "25.00", "USD")
         .await?;

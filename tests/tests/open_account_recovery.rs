@@ -2,14 +2,15 @@
 //! (terminated by staff in the Temporal UI, or failed) is replaced when the client repeats the
 //! request with the same idempotency key, as the API tells it to. A database that stays
 //! unreachable for longer than the local attempt does not fail the run: it continues as a
-//! regular activity and opens the account once the database is back.
+//! regular activity and opens the account once the database is back, even when no worker lives
+//! as long as the local attempt's deadline.
 
 use djinn_tests::{WorkerThread, spawn_api, spawn_app};
 use djinn_workflows::OpenAccountWorkflow;
 use serde_json::json;
 use std::time::Duration;
 use temporalio_client::{
-    WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowTerminateOptions,
+    WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowTerminateOptions,
 };
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
@@ -174,4 +175,110 @@ async fn an_opening_outlasts_a_database_outage_longer_than_its_local_attempt() -
     assert_eq!(status, "completed");
     app.assert_ledger_consistent().await?;
     Ok(())
+}
+
+#[tokio::test]
+async fn an_opening_moves_on_though_every_worker_dies_before_its_local_deadline()
+-> anyhow::Result<()> {
+    // A worker that replays a run (it replaced a dead one, evicted the run from its cache, or
+    // got a workflow task that timed out on a busy machine) schedules the local attempt again,
+    // with its whole schedule-to-close timeout ahead. The step must give up all the same, or a
+    // step that fails through an outage would retry locally for as long as replays keep coming.
+    let app = spawn_api().await?;
+    let alice = app.client("alice");
+    let input = json!({"input": {"idempotencyKey": "cash-1", "name": "Cash", "kind": "CASH",
+                                 "currency": "USD", "openingBalance": {"amount": "40.00", "currency": "USD"}}});
+    let mut outage = app.db.begin().await?;
+    sqlx::query("LOCK TABLE postings IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *outage)
+        .await?;
+    let mut worker = app.worker_process(&[])?;
+    let first = tokio::spawn({
+        let (alice, input) = (alice.clone(), input.clone());
+        async move { alice.graphql(OPEN, input).await }
+    });
+
+    let handle = loop {
+        let workflow_id: Option<String> = sqlx::query_scalar(
+            "SELECT workflow_id FROM operations WHERE kind = 'open_account' AND idempotency_key = 'cash-1'",
+        )
+        .fetch_optional(&app.db)
+        .await?;
+        if let Some(workflow_id) = workflow_id {
+            break app
+                .temporal
+                .get_workflow_handle::<OpenAccountWorkflow>(workflow_id);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // The first worker heartbeats its workflow task while the step keeps failing (at 8 s, before
+    // the 10 s local deadline): from then on the run has a recorded start to count from.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !has_event(&handle, EventType::WorkflowTaskCompleted).await? {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first worker heartbeats"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // From here on, every worker is killed 5 s after it started: none lives for the 10 s of a
+    // deadline that would start over with it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while !has_event(&handle, EventType::ActivityTaskScheduled).await? {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the step continued as a regular activity although its workers kept dying: {:?}",
+            event_types(&handle).await?
+        );
+        worker.kill().await?;
+        worker = app.worker_process(&[])?;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    outage.commit().await?;
+
+    // The last worker lives: the regular activity opens the account, once.
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await??;
+    let told = first.await??;
+    assert!(
+        told["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("repeat the request"),
+        "the first request was told to repeat: {told}"
+    );
+    let opened = alice.data(OPEN, input).await?;
+    let id = opened["openAccount"]["account"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the account is open: {opened}"));
+    assert_eq!(app.balance_minor(id).await?, (4_000, 0));
+    let (accounts, status): (i64, String) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM accounts WHERE kind = 'cash'), status
+           FROM operations WHERE kind = 'open_account' AND idempotency_key = 'cash-1'",
+    )
+    .fetch_one(&app.db)
+    .await?;
+    assert_eq!((accounts, status.as_str()), (1, "completed"));
+    app.assert_ledger_consistent().await?;
+    Ok(())
+}
+
+async fn has_event(
+    handle: &WorkflowHandle<temporalio_client::Client, OpenAccountWorkflow>,
+    kind: EventType,
+) -> anyhow::Result<bool> {
+    Ok(event_types(handle).await?.contains(&kind))
+}
+
+async fn event_types(
+    handle: &WorkflowHandle<temporalio_client::Client, OpenAccountWorkflow>,
+) -> anyhow::Result<Vec<EventType>> {
+    let events = handle
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await?;
+    Ok(events.iter().map(|event| event.event_type()).collect())
 }

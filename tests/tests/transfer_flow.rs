@@ -2,7 +2,8 @@
 
 use djinn_tests::spawn_app;
 use serde_json::json;
-use temporalio_client::WorkflowDescribeOptions;
+use temporalio_client::{WorkflowDescribeOptions, WorkflowFetchHistoryOptions};
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
 #[tokio::test]
 async fn a_transfer_moves_money_and_reads_back_everywhere() -> anyhow::Result<()> {
@@ -95,6 +96,30 @@ async fn a_transfer_moves_money_and_reads_back_everywhere() -> anyhow::Result<()
     assert!(delete.is_err(), "postings must be immutable");
     app.assert_ledger_consistent().await?;
     djinn_tests::replay_transfer(&app.temporal, workflow_id).await?;
+    // The whole transfer is one workflow task: both ledger steps ran inside it as local
+    // activities, and their deadlines cost the history nothing.
+    let events: Vec<EventType> = app
+        .temporal
+        .get_workflow_handle::<djinn_workflows::TransferWorkflow>(workflow_id)
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await?
+        .iter()
+        .map(|event| event.event_type())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            EventType::WorkflowExecutionStarted,
+            EventType::WorkflowTaskScheduled,
+            EventType::WorkflowTaskStarted,
+            EventType::WorkflowTaskCompleted,
+            EventType::MarkerRecorded,
+            EventType::MarkerRecorded,
+            EventType::UpsertWorkflowSearchAttributes,
+            EventType::WorkflowExecutionCompleted,
+        ]
+    );
 
     // Lists are served from Postgres: two account openings and the transfer, newest first.
     let data = alice.data("{ me { id } operations(first: 10) { edges { node { kind status transfer { id } } } } }", json!({})).await?;

@@ -12,6 +12,7 @@ mod failure;
 mod noop;
 mod open_account;
 pub mod search_attributes;
+mod steps;
 mod transfer;
 
 pub use contracts::{

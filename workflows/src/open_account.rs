@@ -7,7 +7,7 @@
 //! and voiding a transfer do, so the operation ends completed rather than pending for ever.
 
 use crate::contracts::{LedgerActivities, OpenAccountInput};
-use crate::transfer::{local_then_regular, step_options};
+use crate::steps::local_then_regular;
 use std::time::Duration;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowResult};
@@ -32,7 +32,7 @@ impl OpenAccountWorkflow {
             ctx,
             || LedgerActivities::open_account,
             input,
-            step_options(OPEN_LOCAL_DEADLINE),
+            OPEN_LOCAL_DEADLINE,
         )
         .await?;
         Ok(())

@@ -16,18 +16,12 @@ use crate::contracts::{
 };
 use crate::failure::rejection;
 use crate::search_attributes::DJINN_STATUS;
+use crate::steps::{Local, local_step, local_then_regular};
 use djinn_domain::RejectionCode;
 use std::time::Duration;
-use temporalio_common::data_converters::TemporalDeserializable;
-use temporalio_common::{ActivityCloseTimeouts, ActivityDefinition, RetryPolicy};
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, LocalActivityOptions, WorkflowContext,
-    WorkflowContextView, WorkflowResult,
-};
+use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
 
-/// How long one attempt of a ledger step may take: a single short database transaction.
-const LEDGER_STEP_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a reservation keeps being retried through infrastructure failures before the
 /// transfer is voided instead: the user is waiting for an answer.
 const RESERVE_DEADLINE: Duration = Duration::from_secs(10 * 60);
@@ -35,66 +29,6 @@ const RESERVE_DEADLINE: Duration = Duration::from_secs(10 * 60);
 /// activities for this long; a local activity that keeps failing heartbeats the workflow task
 /// and grows the history, so past this the step continues as a regular activity.
 const SETTLE_LOCAL_DEADLINE: Duration = Duration::from_secs(5 * 60);
-/// How long a regular activity keeps retrying a settling step (idempotently) through an outage;
-/// past this, the workflow fails and staff repair it from the Temporal UI.
-const SETTLE_DEADLINE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
-
-fn retry_policy() -> RetryPolicy {
-    RetryPolicy::builder()
-        .initial_interval(Duration::from_millis(100))
-        .backoff_coefficient(2.0)
-        .maximum_interval(Duration::from_secs(30))
-        .maximum_attempts(0)
-        .build()
-}
-
-fn ledger_step_options() -> LocalActivityOptions {
-    step_options(SETTLE_LOCAL_DEADLINE)
-}
-
-fn settle_fallback_options() -> ActivityOptions {
-    ActivityOptions::with_close_timeouts(ActivityCloseTimeouts::ScheduleAndStartToClose {
-        schedule_to_close: SETTLE_DEADLINE,
-        start_to_close: LEDGER_STEP_ATTEMPT_TIMEOUT,
-    })
-    .retry_policy(retry_policy())
-    .build()
-}
-
-/// Runs a ledger step that must happen: as a local activity under `local`, and, when that fails
-/// for any reason but a rejection (an outage that outlived it), again as a regular activity
-/// that retries for up to `SETTLE_DEADLINE`. `activity` names the step (the SDK's activity
-/// markers are not `Clone`, so each attempt asks for its own).
-pub(crate) async fn local_then_regular<W, AD>(
-    ctx: &mut WorkflowContext<W>,
-    activity: impl Fn() -> AD,
-    input: AD::Input,
-    local: LocalActivityOptions,
-) -> Result<AD::Output, ActivityExecutionError>
-where
-    AD: ActivityDefinition,
-    AD::Input: Clone,
-    AD::Output: TemporalDeserializable,
-{
-    let result = ctx
-        .execute_local_activity(activity(), input.clone(), local)
-        .await;
-    match result {
-        Err(error) if rejection(&error).is_none() => {
-            ctx.execute_activity(activity(), input, settle_fallback_options())
-                .await
-        }
-        done => done,
-    }
-}
-
-pub(crate) fn step_options(deadline: Duration) -> LocalActivityOptions {
-    LocalActivityOptions::builder()
-        .start_to_close_timeout(LEDGER_STEP_ATTEMPT_TIMEOUT)
-        .schedule_to_close_timeout(deadline)
-        .retry_policy(retry_policy())
-        .build()
-}
 
 #[workflow]
 #[derive(Debug)]
@@ -127,16 +61,24 @@ impl TransferWorkflow {
             .await;
         }
 
-        let reserved = ctx
-            .execute_local_activity(
-                LedgerActivities::reserve_transfer,
-                input.clone(),
-                step_options(RESERVE_DEADLINE),
-            )
-            .await;
-        if let Err(error) = reserved {
-            let (code, message) =
-                rejection(&error).unwrap_or((RejectionCode::NotReserved, error.to_string()));
+        let reserved = local_step(
+            ctx,
+            LedgerActivities::reserve_transfer,
+            input.clone(),
+            RESERVE_DEADLINE,
+        )
+        .await;
+        let not_reserved = match reserved {
+            Local::Finished(Ok(_)) => None,
+            Local::Finished(Err(error)) => {
+                Some(rejection(&error).unwrap_or((RejectionCode::NotReserved, error.to_string())))
+            }
+            Local::OutOfTime => Some((
+                RejectionCode::NotReserved,
+                "the reservation did not complete in time".to_owned(),
+            )),
+        };
+        if let Some((code, message)) = not_reserved {
             return Self::void(ctx, &input, code, message).await;
         }
 
@@ -148,7 +90,7 @@ impl TransferWorkflow {
             ctx,
             || LedgerActivities::post_transfer,
             post,
-            ledger_step_options(),
+            SETTLE_LOCAL_DEADLINE,
         )
         .await;
         if let Err(error) = posted {
@@ -189,7 +131,7 @@ impl TransferWorkflow {
             ctx,
             || LedgerActivities::void_transfer,
             void,
-            ledger_step_options(),
+            SETTLE_LOCAL_DEADLINE,
         )
         .await?;
         Self::settle(ctx, TransferStatus::Voided);
