@@ -188,6 +188,16 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.min(sorted.len() - 1)]
 }
 
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 fn millis(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
@@ -326,6 +336,7 @@ async fn main() -> anyhow::Result<()> {
         Phase::new("transfers"),
     ];
     let mut mutation_latencies = Vec::new();
+    let mut round_ratios = Vec::with_capacity(rounds);
     println!(
         "{rounds} rounds of {per_round} workflows of each no-op kind and {per_round} transfers ..."
     );
@@ -371,6 +382,7 @@ async fn main() -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        round_ratios.push(100.0 * phases[3].last_rate / phases[0].last_rate);
     }
     let noop_rate = phases[0].rate();
     let transfer_rate = phases[3].rate();
@@ -410,6 +422,16 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  ratio to ceiling            {:8.1} %  (target >= 80 %)",
         100.0 * transfer_rate / noop_rate
+    );
+    // The machine's speed drifts within a run: the rounds show how far the ratio moves with it.
+    println!(
+        "  ratio in each round         {} %  (median {:.1} %)",
+        round_ratios
+            .iter()
+            .map(|ratio| format!("{ratio:.1}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        median(&round_ratios)
     );
     println!("  CPU ms per workflow, by process (the machine's figure covers the load only):");
     for phase in &phases {
