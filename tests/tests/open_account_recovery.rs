@@ -5,9 +5,10 @@
 //! regular activity and opens the account once the database is back, even when no worker lives
 //! as long as the local attempt's deadline.
 
-use djinn_tests::{WorkerThread, spawn_api, spawn_app};
+use anyhow::Context;
+use djinn_tests::{TestApp, WorkerThread, spawn_api, spawn_app};
 use djinn_workflows::OpenAccountWorkflow;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::time::Duration;
 use temporalio_client::{
     WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle, WorkflowTerminateOptions,
@@ -26,16 +27,11 @@ async fn a_repeat_after_a_terminated_run_opens_the_account_once() -> anyhow::Res
                                  "currency": "EUR", "openingBalance": {"amount": "10.00", "currency": "EUR"}}});
 
     let first = alice.graphql(OPEN, input.clone()).await?;
-    let message = first["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("repeat the request"),
+        told_to_repeat(&first),
         "the client is told to repeat: {first}"
     );
-    let (workflow_id, status): (String, String) = sqlx::query_as(
-        "SELECT workflow_id, status FROM operations WHERE kind = 'open_account' AND idempotency_key = 'savings-1'",
-    )
-    .fetch_one(&app.db)
-    .await?;
+    let (workflow_id, status) = opening(&app, "savings-1").await?.context("registered")?;
     assert_eq!(status, "pending");
     // The key is taken by that request, even before anything is opened: another body is
     // refused at once, before and after the run ends.
@@ -71,9 +67,8 @@ async fn a_repeat_after_a_terminated_run_opens_the_account_once() -> anyhow::Res
         if !body["data"]["openAccount"]["account"].is_null() {
             break body["data"].clone();
         }
-        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
         assert!(
-            message.contains("repeat the request") && tokio::time::Instant::now() < deadline,
+            told_to_repeat(&body) && tokio::time::Instant::now() < deadline,
             "the repeat opens the account: {body}"
         );
     };
@@ -90,13 +85,7 @@ async fn a_repeat_after_a_terminated_run_opens_the_account_once() -> anyhow::Res
     // Once more: the same account, nothing new.
     let third = alice.data(OPEN, input).await?;
     assert_eq!(third["openAccount"]["account"]["id"], json!(id));
-    let (opened, status): (i64, String) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM accounts WHERE kind = 'savings'), status
-           FROM operations WHERE kind = 'open_account' AND idempotency_key = 'savings-1'",
-    )
-    .fetch_one(&app.db)
-    .await?;
-    assert_eq!((opened, status.as_str()), (1, "completed"));
+    assert_opened_once(&app, "savings", "savings-1").await?;
     app.assert_ledger_consistent().await?;
     Ok(())
 }
@@ -111,23 +100,13 @@ async fn an_opening_outlasts_a_database_outage_longer_than_its_local_attempt() -
 
     // The opening entry cannot be written while this transaction holds the postings table: every
     // attempt waits for its lock timeout (3 s) and fails, for longer than the 10 s local attempt.
-    let mut outage = app.db.begin().await?;
-    sqlx::query("LOCK TABLE postings IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *outage)
-        .await?;
+    let outage = lock_postings(&app).await?;
     let first = alice.graphql(OPEN, input.clone()).await?;
     assert!(
-        first["errors"][0]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("repeat the request"),
+        told_to_repeat(&first),
         "the client is told to repeat: {first}"
     );
-    let workflow_id: String = sqlx::query_scalar(
-        "SELECT workflow_id FROM operations WHERE kind = 'open_account' AND idempotency_key = 'checking-1'",
-    )
-    .fetch_one(&app.db)
-    .await?;
+    let (workflow_id, _) = opening(&app, "checking-1").await?.context("registered")?;
     // The outage lasts until the local attempt has given up and the step continued as a
     // regular activity (how long that takes depends on when the worker picked the run up).
     let handle = app
@@ -135,13 +114,9 @@ async fn an_opening_outlasts_a_database_outage_longer_than_its_local_attempt() -
         .get_workflow_handle::<OpenAccountWorkflow>(workflow_id);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let events = loop {
-        let events = handle
-            .fetch_history(WorkflowFetchHistoryOptions::default())
-            .into_events()
-            .await?;
-        let seen = |kind: EventType| events.iter().any(|e| e.event_type == kind as i32);
-        if seen(EventType::ActivityTaskScheduled)
-            || seen(EventType::WorkflowExecutionFailed)
+        let events = event_types(&handle).await?;
+        if events.contains(&EventType::ActivityTaskScheduled)
+            || events.contains(&EventType::WorkflowExecutionFailed)
             || tokio::time::Instant::now() > deadline
         {
             break events;
@@ -150,9 +125,7 @@ async fn an_opening_outlasts_a_database_outage_longer_than_its_local_attempt() -
     };
     outage.commit().await?;
     assert!(
-        events
-            .iter()
-            .any(|event| event.event_type == EventType::ActivityTaskScheduled as i32),
+        events.contains(&EventType::ActivityTaskScheduled),
         "the step continued as a regular activity"
     );
 
@@ -167,11 +140,7 @@ async fn an_opening_outlasts_a_database_outage_longer_than_its_local_attempt() -
         .as_str()
         .unwrap_or_else(|| panic!("the account is open: {opened}"));
     assert_eq!(app.balance_minor(id).await?, (2_500, 0));
-    let status: String = sqlx::query_scalar(
-        "SELECT status FROM operations WHERE kind = 'open_account' AND idempotency_key = 'checking-1'",
-    )
-    .fetch_one(&app.db)
-    .await?;
+    let (_, status) = opening(&app, "checking-1").await?.context("registered")?;
     assert_eq!(status, "completed");
     app.assert_ledger_consistent().await?;
     Ok(())
@@ -188,10 +157,7 @@ async fn an_opening_moves_on_though_every_worker_dies_before_its_local_deadline(
     let alice = app.client("alice");
     let input = json!({"input": {"idempotencyKey": "cash-1", "name": "Cash", "kind": "CASH",
                                  "currency": "USD", "openingBalance": {"amount": "40.00", "currency": "USD"}}});
-    let mut outage = app.db.begin().await?;
-    sqlx::query("LOCK TABLE postings IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *outage)
-        .await?;
+    let outage = lock_postings(&app).await?;
     let mut worker = app.worker_process(&[])?;
     let first = tokio::spawn({
         let (alice, input) = (alice.clone(), input.clone());
@@ -199,12 +165,7 @@ async fn an_opening_moves_on_though_every_worker_dies_before_its_local_deadline(
     });
 
     let handle = loop {
-        let workflow_id: Option<String> = sqlx::query_scalar(
-            "SELECT workflow_id FROM operations WHERE kind = 'open_account' AND idempotency_key = 'cash-1'",
-        )
-        .fetch_optional(&app.db)
-        .await?;
-        if let Some(workflow_id) = workflow_id {
+        if let Some((workflow_id, _)) = opening(&app, "cash-1").await? {
             break app
                 .temporal
                 .get_workflow_handle::<OpenAccountWorkflow>(workflow_id);
@@ -212,7 +173,7 @@ async fn an_opening_moves_on_though_every_worker_dies_before_its_local_deadline(
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     // The first worker heartbeats its workflow task while the step keeps failing (at 8 s, before
-    // the 10 s local deadline): from then on the run has a recorded start to count from.
+    // the 10 s local deadline): from then on the step's deadline timer is in the history.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !has_event(&handle, EventType::WorkflowTaskCompleted).await? {
         assert!(
@@ -244,10 +205,7 @@ async fn an_opening_moves_on_though_every_worker_dies_before_its_local_deadline(
     .await??;
     let told = first.await??;
     assert!(
-        told["errors"][0]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("repeat the request"),
+        told_to_repeat(&told),
         "the first request was told to repeat: {told}"
     );
     let opened = alice.data(OPEN, input).await?;
@@ -255,15 +213,50 @@ async fn an_opening_moves_on_though_every_worker_dies_before_its_local_deadline(
         .as_str()
         .unwrap_or_else(|| panic!("the account is open: {opened}"));
     assert_eq!(app.balance_minor(id).await?, (4_000, 0));
-    let (accounts, status): (i64, String) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM accounts WHERE kind = 'cash'), status
-           FROM operations WHERE kind = 'open_account' AND idempotency_key = 'cash-1'",
-    )
-    .fetch_one(&app.db)
-    .await?;
-    assert_eq!((accounts, status.as_str()), (1, "completed"));
+    assert_opened_once(&app, "cash", "cash-1").await?;
     app.assert_ledger_consistent().await?;
     Ok(())
+}
+
+/// Whether the API told the client to repeat its request: the run did not answer in time.
+fn told_to_repeat(body: &Value) -> bool {
+    body["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("repeat the request")
+}
+
+/// The workflow id and status of the opening registered under `key`, once it is.
+async fn opening(app: &TestApp, key: &str) -> anyhow::Result<Option<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT workflow_id, status FROM operations WHERE kind = 'open_account' AND idempotency_key = $1",
+    )
+    .bind(key)
+    .fetch_optional(&app.db)
+    .await?)
+}
+
+/// Exactly one account of `kind` exists, and the opening under `key` completed.
+async fn assert_opened_once(app: &TestApp, kind: &str, key: &str) -> anyhow::Result<()> {
+    let opened: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts WHERE kind::text = $1")
+        .bind(kind)
+        .fetch_one(&app.db)
+        .await?;
+    let (_, status) = opening(app, key).await?.context("registered")?;
+    assert_eq!((opened, status.as_str()), (1, "completed"));
+    Ok(())
+}
+
+/// An outage of the ledger: until the returned transaction ends, nothing can write postings,
+/// so every attempt of an opening waits for its lock timeout (3 s) and fails.
+async fn lock_postings(
+    app: &TestApp,
+) -> anyhow::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut outage = app.db.begin().await?;
+    sqlx::query("LOCK TABLE postings IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *outage)
+        .await?;
+    Ok(outage)
 }
 
 async fn has_event(
