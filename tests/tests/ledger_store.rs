@@ -346,9 +346,9 @@ async fn opposite_reservations_queued_on_one_row_never_deadlock() -> anyhow::Res
                 .map_err(anyhow::Error::from)
         });
     }
-    // Both must be waiting on a lock before the row is let go (well inside their 3 s lock
+    // Both must be waiting on a lock before the row is let go (well inside their 2 s lock
     // timeout).
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
     loop {
         let waiting: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity

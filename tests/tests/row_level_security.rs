@@ -1,10 +1,13 @@
 //! Row-level security: under the application role, the database itself hides every other
 //! user's rows, whatever the query asks for.
 
-use djinn_activities::store::ledger::{self, NewAccount};
+use djinn_activities::store::ledger::{self, Applied, NewAccount};
 use djinn_activities::store::session::{APP_ROLE, begin_as};
 use djinn_activities::store::{accounts, users};
-use djinn_domain::{AccountId, AccountKind, AccountName, Currency, Money, OperationId, UserId};
+use djinn_activities::{RejectionCode, StoreError};
+use djinn_domain::{
+    AccountId, AccountKind, AccountName, Currency, Money, OperationId, TransferRequest, UserId,
+};
 use djinn_tests::fresh_database;
 use sqlx::PgPool;
 
@@ -145,6 +148,26 @@ async fn a_login_role_with_only_the_application_roles_rights_runs_the_store() ->
             .map(|a| a.balance.amount_minor()),
         Some(2_500)
     );
+    // The ledger steps are functions that run as djinn_app: the login role may call them.
+    let destination = open(&app, alice, 0).await?;
+    let transfer = OperationId::generate();
+    let request = TransferRequest::new(
+        account,
+        destination,
+        Money::from_minor(500, Currency::parse("USD")?),
+        None,
+    )?;
+    ledger::reserve_transfer(&app, transfer, alice, "k", "wf", &request).await?;
+    assert_eq!(
+        ledger::post_transfer(&app, transfer, alice).await?,
+        Applied::Now
+    );
+    assert_eq!(
+        accounts::get(&app, alice, destination)
+            .await?
+            .map(|a| a.balance.amount_minor()),
+        Some(500)
+    );
     let direct: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM accounts")
         .fetch_one(&app)
         .await;
@@ -197,5 +220,116 @@ async fn an_accounts_floor_and_limit_cannot_be_changed_by_the_application() -> a
         .await?;
     assert_eq!(renamed.rows_affected(), 1);
     tx.rollback().await?;
+    Ok(())
+}
+
+/// The ledger steps are functions that act as the application role whoever calls them (this
+/// test's pool is the owner, which row-level security would let see everything): acting for
+/// one user, a step cannot find another user's transfer, let alone post it or call it its own.
+#[tokio::test]
+async fn a_ledger_step_acting_for_one_user_cannot_touch_anothers_transfer() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let alice = users::ensure_user(&pool, "alice").await?;
+    let bob = users::ensure_user(&pool, "bob").await?;
+    let (from, to) = (open(&pool, bob, 1_000).await?, open(&pool, bob, 0).await?);
+    let transfer = OperationId::generate();
+    let request = TransferRequest::new(
+        from,
+        to,
+        Money::from_minor(100, Currency::parse("USD")?),
+        None,
+    )?;
+    ledger::reserve_transfer(&pool, transfer, bob, "k", "wf", &request).await?;
+    let pending: String = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
+        .bind(transfer.as_uuid())
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(pending, "pending");
+
+    let rejection = |result: Result<Applied, StoreError>| match result {
+        Err(StoreError::Rejected(rejection)) => Some(rejection.code),
+        _ => None,
+    };
+    assert_eq!(
+        rejection(ledger::post_transfer(&pool, transfer, alice).await),
+        Some(RejectionCode::NotReserved),
+        "Alice cannot post Bob's transfer"
+    );
+    assert_eq!(
+        rejection(ledger::reserve_transfer(&pool, transfer, alice, "k", "wf", &request).await),
+        Some(RejectionCode::IdempotencyKeyReused),
+        "Alice is not told that Bob's reservation is hers"
+    );
+    let still: String = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
+        .bind(transfer.as_uuid())
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(still, "pending", "Bob's transfer is untouched");
+    assert_eq!(
+        ledger::post_transfer(&pool, transfer, bob).await?,
+        Applied::Now
+    );
+    Ok(())
+}
+
+/// Row-level security on postings and balance rows compares a column with the acting user, as
+/// on every other table, and never runs a subquery: planned as a hash, a subquery read every
+/// one of the user's transactions on each statement that touched a posting, so every post step
+/// grew slower with the user's history (..._owner_on_every_row.sql).
+#[tokio::test]
+async fn postings_and_balances_are_guarded_without_a_subquery() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let alice = users::ensure_user(&pool, "alice").await?;
+    let (from, to) = (
+        open(&pool, alice, 1_000).await?,
+        open(&pool, alice, 0).await?,
+    );
+    let transfer = OperationId::generate();
+    let request = TransferRequest::new(
+        from,
+        to,
+        Money::from_minor(100, Currency::parse("USD")?),
+        None,
+    )?;
+    ledger::reserve_transfer(&pool, transfer, alice, "k", "wf", &request).await?;
+
+    let mut tx = begin_as(&pool, alice).await?;
+    for (statement, key) in [
+        (
+            "EXPLAIN SELECT * FROM postings WHERE transaction_id = $1",
+            transfer.as_uuid(),
+        ),
+        (
+            "EXPLAIN UPDATE account_balances SET updated_at = now() WHERE account_id = $1",
+            from.as_uuid(),
+        ),
+    ] {
+        let plan: Vec<String> = sqlx::query_scalar(statement)
+            .bind(key)
+            .fetch_all(&mut *tx)
+            .await?;
+        let plan = plan.join("\n");
+        assert!(!plan.contains("SubPlan"), "{statement}:\n{plan}");
+    }
+    tx.rollback().await?;
+
+    // The owner columns cannot disagree with the rows they belong to, even for the owner role.
+    let bob = users::ensure_user(&pool, "bob").await?;
+    let spare = open(&pool, alice, 0).await?;
+    let forged = sqlx::query(
+        "INSERT INTO postings (id, transaction_id, user_id, account_id, amount_minor, currency)
+         VALUES (gen_random_uuid(), $1, $2, $3, 1, 'USD')",
+    )
+    .bind(transfer.as_uuid())
+    .bind(bob.as_uuid())
+    .bind(spare.as_uuid())
+    .execute(&pool)
+    .await
+    .expect_err("a posting owned by someone else than its transaction's owner");
+    assert_eq!(
+        forged.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("23503"),
+        "{forged}"
+    );
     Ok(())
 }

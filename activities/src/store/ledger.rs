@@ -5,11 +5,13 @@
 //! Balance rows are always locked in account-id order, so concurrent transfers between the same
 //! accounts in opposite directions cannot deadlock.
 //!
-//! The two steps every transfer takes, reserve and post, run as one call each of a PostgreSQL
-//! function (migrations/..._ledger_step_functions.sql): three round trips per step instead of
-//! seven, and the balance rows' locks held for one statement and the commit. This module still
-//! builds their postings, checks that they balance, and turns the functions' outcomes into
-//! rejections.
+//! The two steps every transfer takes, reserve and post, are one statement each: a call of a
+//! PostgreSQL function (migrations/..._ledger_steps_in_one_round_trip.sql) outside any explicit
+//! transaction, so PostgreSQL commits it before it answers. A step is one round trip, and the
+//! balance rows' locks are held for that statement alone. The functions act as the application
+//! role for the user they are given, and refuse by raising (SQLSTATE `DJ001`), which undoes
+//! what they wrote. This module still builds the postings, checks that they balance before the
+//! call, and turns the functions' outcomes and refusals into rejections.
 
 use super::session::begin_as;
 use crate::{LedgerRejection, RejectionCode, StoreError};
@@ -17,6 +19,7 @@ use djinn_domain::{
     AccountId, AccountKind, AccountName, Money, OperationId, Posting, PostingId, TransactionId,
     TransferRequest, UserId, assert_balanced,
 };
+use sqlx::postgres::PgDatabaseError;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -61,12 +64,11 @@ pub async fn reserve_transfer(
     ];
     assert_balanced(&postings).map_err(|e| StoreError::Invariant(e.to_string()))?;
 
-    let mut tx = begin_as(pool, user).await?;
-    let (outcome, detail): (String, Option<String>) = sqlx::query_as(
-        "SELECT outcome, detail FROM ledger_reserve_transfer($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    let called = sqlx::query_scalar::<_, String>(
+        "SELECT ledger_reserve_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(transaction_for(transfer_id).as_uuid())
     .bind(user.as_uuid())
+    .bind(transaction_for(transfer_id).as_uuid())
     .bind(idempotency_key)
     .bind(workflow_id)
     .bind(request.description.as_ref().map(|d| d.as_str()))
@@ -74,15 +76,15 @@ pub async fn reserve_transfer(
     .bind(postings.map(|_| PostingId::generate().as_uuid()))
     .bind(postings.map(|p| p.account_id.as_uuid()))
     .bind(postings.map(|p| p.amount_minor))
-    .fetch_one(&mut *tx)
-    .await?;
-    // Every outcome but `reserved` wrote nothing that should stay: dropping `tx` rolls it back.
-    let rejection = match outcome.as_str() {
-        "reserved" => {
-            tx.commit().await?;
-            return Ok(Applied::Now);
-        }
-        "already_claimed" => return Ok(Applied::Already),
+    .fetch_one(pool)
+    .await;
+    let refusal = match step_outcome(called)? {
+        Ok(outcome) if outcome == "reserved" => return Ok(Applied::Now),
+        Ok(outcome) if outcome == "already_claimed" => return Ok(Applied::Already),
+        Ok(other) => return Err(unknown_outcome("ledger_reserve_transfer_for", &other)),
+        Err(refusal) => refusal,
+    };
+    let rejection = match refusal.outcome.as_str() {
         "idempotency_key_reused" => LedgerRejection::new(
             RejectionCode::IdempotencyKeyReused,
             "another transfer of this user holds the same idempotency key",
@@ -94,7 +96,7 @@ pub async fn reserve_transfer(
             RejectionCode::CurrencyMismatch,
             format!(
                 "the accounts hold {}, the amount is in {currency}",
-                detail.as_deref().unwrap_or("another currency")
+                refusal.detail.as_deref().unwrap_or("another currency")
             ),
         ),
         "account_closed" => {
@@ -105,65 +107,70 @@ pub async fn reserve_transfer(
             // No amount here: this message ends up in the workflow's history.
             "the available balance of the source account is too low",
         ),
-        other => return Err(unknown_outcome("ledger_reserve_transfer", other)),
+        other => return Err(unknown_outcome("ledger_reserve_transfer_for", other)),
     };
     Err(rejection.into())
 }
 
 /// Posts a reserved transfer: the pending amounts become posted balances and the operation is
-/// marked posted, in one database transaction (one call of `ledger_post_transfer`). The legs it
-/// applied are checked to balance before the commit.
+/// marked posted, in one database transaction (one call of `ledger_post_transfer_for`, which
+/// checks that the legs it applied balance before it commits).
 #[tracing::instrument(skip_all, fields(transfer_id = %transfer_id))]
 pub async fn post_transfer(
     pool: &PgPool,
     transfer_id: OperationId,
     user: UserId,
 ) -> Result<Applied, StoreError> {
-    let transaction_id = transaction_for(transfer_id);
-    let mut tx = begin_as(pool, user).await?;
-    let applied: PostOutcome = sqlx::query_as(
-        "SELECT outcome, account_ids, amounts, currencies FROM ledger_post_transfer($1, $2)",
-    )
-    .bind(transaction_id.as_uuid())
-    .bind(transfer_id.as_uuid())
-    .fetch_one(&mut *tx)
-    .await?;
-    let rejection = match applied.outcome.as_str() {
-        "posted" => {
-            let legs = applied
-                .account_ids
-                .unwrap_or_default()
-                .into_iter()
-                .zip(applied.amounts.unwrap_or_default())
-                .zip(applied.currencies.unwrap_or_default())
-                .map(|((account_id, amount_minor), currency)| (account_id, amount_minor, currency));
-            if check_balanced(transaction_id, legs)?.is_empty() {
-                return Err(StoreError::Invariant(format!(
-                    "transaction {transaction_id} was pending without postings"
-                )));
-            }
-            tx.commit().await?;
-            return Ok(Applied::Now);
-        }
-        "already_posted" => return Ok(Applied::Already),
+    let called = sqlx::query_scalar::<_, String>("SELECT ledger_post_transfer_for($1, $2, $3)")
+        .bind(user.as_uuid())
+        .bind(transaction_for(transfer_id).as_uuid())
+        .bind(transfer_id.as_uuid())
+        .fetch_one(pool)
+        .await;
+    let refusal = match step_outcome(called)? {
+        Ok(outcome) if outcome == "posted" => return Ok(Applied::Now),
+        Ok(outcome) if outcome == "already_posted" => return Ok(Applied::Already),
+        Ok(other) => return Err(unknown_outcome("ledger_post_transfer_for", &other)),
+        Err(refusal) => refusal,
+    };
+    let rejection = match refusal.outcome.as_str() {
         "voided" => LedgerRejection::new(RejectionCode::TransferVoided, "the transfer was voided"),
         "not_reserved" => LedgerRejection::new(
             RejectionCode::NotReserved,
             "the transfer was never reserved",
         ),
-        other => return Err(unknown_outcome("ledger_post_transfer", other)),
+        other => return Err(unknown_outcome("ledger_post_transfer_for", other)),
     };
     Err(rejection.into())
 }
 
-/// What `ledger_post_transfer` answers: its outcome and, when it posted, the legs it applied
-/// (NULL arrays otherwise).
-#[derive(sqlx::FromRow)]
-struct PostOutcome {
+/// The SQLSTATE with which a ledger step function refuses: it raises, so that whatever it wrote
+/// is undone with its statement (migrations/..._ledger_steps_in_one_round_trip.sql).
+const STEP_REFUSED: &str = "DJ001";
+
+/// A ledger step function's refusal: its outcome word and, for some, a detail.
+struct Refusal {
     outcome: String,
-    account_ids: Option<Vec<Uuid>>,
-    amounts: Option<Vec<i64>>,
-    currencies: Option<Vec<String>>,
+    detail: Option<String>,
+}
+
+/// Sorts a ledger step function's answer: the outcome it committed, its refusal, or a failure.
+fn step_outcome(
+    called: Result<String, sqlx::Error>,
+) -> Result<Result<String, Refusal>, StoreError> {
+    match called {
+        Ok(outcome) => Ok(Ok(outcome)),
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some(STEP_REFUSED) => {
+            let detail = error
+                .try_downcast_ref::<PgDatabaseError>()
+                .and_then(|pg| pg.detail().map(str::to_owned));
+            Ok(Err(Refusal {
+                outcome: error.message().to_owned(),
+                detail,
+            }))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Voids a transfer that has not been posted: releases what was reserved (if anything was) and
@@ -293,11 +300,14 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
                 .ok_or_else(out_of_range)?,
         )
     };
-    sqlx::query("INSERT INTO account_balances (account_id, floor_minor) VALUES ($1, $2)")
-        .bind(account.account_id.as_uuid())
-        .bind(floor)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO account_balances (account_id, user_id, floor_minor) VALUES ($1, $2, $3)",
+    )
+    .bind(account.account_id.as_uuid())
+    .bind(account.user.as_uuid())
+    .bind(floor)
+    .execute(&mut *tx)
+    .await?;
 
     let opening_minor = account.opening_balance.amount_minor();
     if opening_minor != 0 {
@@ -334,7 +344,7 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
                 .execute(&mut *tx)
                 .await?;
         }
-        insert_postings(&mut tx, transaction_id, &postings).await?;
+        insert_postings(&mut tx, transaction_id, account.user, &postings).await?;
     }
     set_operation_status(&mut tx, account.operation_id, "completed", None).await?;
     tx.commit().await?;
@@ -364,10 +374,13 @@ async fn ensure_system_account(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = created {
-        sqlx::query("INSERT INTO account_balances (account_id, floor_minor) VALUES ($1, NULL)")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO account_balances (account_id, user_id, floor_minor) VALUES ($1, $2, NULL)",
+        )
+        .bind(id)
+        .bind(user.as_uuid())
+        .execute(&mut *tx)
+        .await?;
         return Ok(AccountId::from_uuid(id));
     }
     let id: Uuid = sqlx::query_scalar(
@@ -384,6 +397,7 @@ async fn ensure_system_account(
 async fn insert_postings(
     tx: &mut PgConnection,
     transaction_id: TransactionId,
+    user: UserId,
     postings: &[Posting],
 ) -> Result<(), StoreError> {
     // One statement for all legs: the entry is written whole or not at all, in one round trip.
@@ -398,8 +412,8 @@ async fn insert_postings(
         .map(|p| p.currency.code().to_owned())
         .collect();
     sqlx::query(
-        "INSERT INTO postings (id, transaction_id, account_id, amount_minor, currency)
-         SELECT id, $2, account_id, amount_minor, currency
+        "INSERT INTO postings (id, transaction_id, user_id, account_id, amount_minor, currency)
+         SELECT id, $2, $6, account_id, amount_minor, currency
            FROM unnest($1::uuid[], $3::uuid[], $4::bigint[], $5::text[]) AS leg(id, account_id, amount_minor, currency)",
     )
     .bind(ids)
@@ -407,6 +421,7 @@ async fn insert_postings(
     .bind(accounts)
     .bind(amounts)
     .bind(currencies)
+    .bind(user.as_uuid())
     .execute(&mut *tx)
     .await?;
     Ok(())
