@@ -15,6 +15,7 @@ mod usage;
 use anyhow::bail;
 use clap::Parser;
 use djinn_activities::{db, temporal};
+use djinn_domain::{AccountId, Currency, Money, OperationId, TransferRequest, UserId};
 use djinn_tests::Client;
 use djinn_workflows::search_attributes::{DJINN_OPERATION, DJINN_STATUS, DJINN_USER_ID};
 use djinn_workflows::{NoopInput, NoopWorkflow};
@@ -218,7 +219,8 @@ enum Noop {
     /// policies), upserting DjinnStatus once, and awaited by workflow id alone, as the
     /// benchmark must await a transfer (the API returns no run id).
     AsTransfer,
-    /// The same, plus two local activities that do nothing, as a transfer's reserve and post.
+    /// The same, plus two local activities that do nothing, as a transfer's reserve and post,
+    /// and an input padded to a transfer's size.
     AsTransferWithSteps,
 }
 
@@ -230,6 +232,7 @@ async fn run_noops(
     count: usize,
     run: &str,
     kind: Noop,
+    padding: &str,
 ) -> anyhow::Result<Vec<Duration>> {
     let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..count)
         .map(|i| {
@@ -253,6 +256,11 @@ async fn run_noops(
                             2
                         } else {
                             0
+                        },
+                        padding: if matches!(kind, Noop::AsTransferWithSteps) {
+                            padding.to_owned()
+                        } else {
+                            String::new()
                         },
                     },
                 ),
@@ -327,6 +335,10 @@ async fn main() -> anyhow::Result<()> {
     run_transfers(&temporal, &pairs, 50, args.concurrency, "warmup").await?;
 
     let run = uuid::Uuid::now_v7().simple().to_string();
+    let padding = "x".repeat(transfer_input_bytes(&format!(
+        "{run}-r0-{}",
+        args.transfers
+    ))?);
     let rounds = args.rounds.clamp(1, args.transfers.max(1));
     let per_round = args.transfers / rounds;
     let mut phases = [
@@ -350,7 +362,8 @@ async fn main() -> anyhow::Result<()> {
             let latencies = match which {
                 0..=2 => {
                     let kind = [Noop::Plain, Noop::AsTransfer, Noop::AsTransferWithSteps][which];
-                    run_noops(&temporal, &args, per_round, &format!("{tag}-{which}"), kind).await?
+                    let run = format!("{tag}-{which}");
+                    run_noops(&temporal, &args, per_round, &run, kind, &padding).await?
                 }
                 _ => {
                     let (mutations, to_posted) =
@@ -411,7 +424,7 @@ async fn main() -> anyhow::Result<()> {
         100.0 * phases[1].rate() / noop_rate
     );
     println!(
-        "  + 2 empty local steps       {:8.1} workflows/s ({:.1} %: the same with two local activities that do nothing)",
+        "  + 2 empty local steps       {:8.1} workflows/s ({:.1} %: the same with two local activities that do nothing and a transfer-sized input)",
         phases[2].rate(),
         100.0 * phases[2].rate() / noop_rate
     );
@@ -467,6 +480,24 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The size of a transfer's workflow input as the API sends it (JSON, before the codec), with an
+/// idempotency key like the benchmark's.
+fn transfer_input_bytes(key: &str) -> anyhow::Result<usize> {
+    let usd = Currency::parse("USD")?;
+    let input = djinn_workflows::TransferInput {
+        transfer_id: OperationId::generate(),
+        user_id: UserId::generate(),
+        idempotency_key: key.to_owned(),
+        request: TransferRequest::new(
+            AccountId::generate(),
+            AccountId::generate(),
+            Money::from_minor(1, usd),
+            None,
+        )?,
+    };
+    Ok(serde_json::to_vec(&input)?.len())
 }
 
 /// Sends `count` transfers spread over the users, `concurrency` at a time, each waiting for its

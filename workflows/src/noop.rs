@@ -18,6 +18,10 @@ pub struct NoopInput {
     /// Local activities that do nothing, run one after the other (a transfer runs two).
     #[serde(default)]
     pub local_steps: u8,
+    /// Ignored: bytes that give the input the size of a transfer's, so that the payloads the
+    /// server stores weigh what a transfer's do.
+    #[serde(default)]
+    pub padding: String,
 }
 
 #[workflow]
