@@ -233,10 +233,17 @@ async fn run_noops(
     run: &str,
     kind: Noop,
     padding: &str,
+    users: &[String],
 ) -> anyhow::Result<Vec<Duration>> {
     let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..count)
         .map(|i| {
-            let workflow_id = format!("bench-noop:{run}:{i}");
+            // The phase with steps is also shaped like a transfer by its ids: one of the users'
+            // ids in DjinnUserId and in a workflow id of a transfer's length.
+            let user = &users[i % users.len()];
+            let (workflow_id, user_attribute) = match kind {
+                Noop::AsTransferWithSteps => (format!("noop:{user}:{run}-{i}"), user.clone()),
+                _ => (format!("bench-noop:{run}:{i}"), run.to_owned()),
+            };
             let builder = WorkflowStartOptions::new(args.task_queue.clone(), workflow_id.clone());
             let (options, input) = match kind {
                 Noop::Plain => (builder.build(), NoopInput::default()),
@@ -245,7 +252,7 @@ async fn run_noops(
                         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
                         .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
                         .search_attributes(SearchAttributes::new([
-                            DJINN_USER_ID.value_set(run.to_owned()),
+                            DJINN_USER_ID.value_set(user_attribute),
                             DJINN_OPERATION.value_set("noop".to_owned()),
                             DJINN_STATUS.value_set("PENDING".to_owned()),
                         ]))
@@ -335,6 +342,9 @@ async fn main() -> anyhow::Result<()> {
     run_transfers(&temporal, &pairs, 50, args.concurrency, "warmup").await?;
 
     let run = uuid::Uuid::now_v7().simple().to_string();
+    let user_ids: Vec<String> = (0..args.users.max(1))
+        .map(|_| uuid::Uuid::now_v7().to_string())
+        .collect();
     let padding = "x".repeat(transfer_input_bytes(&format!(
         "{run}-r0-{}",
         args.transfers
@@ -363,7 +373,7 @@ async fn main() -> anyhow::Result<()> {
                 0..=2 => {
                     let kind = [Noop::Plain, Noop::AsTransfer, Noop::AsTransferWithSteps][which];
                     let run = format!("{tag}-{which}");
-                    run_noops(&temporal, &args, per_round, &run, kind, &padding).await?
+                    run_noops(&temporal, &args, per_round, &run, kind, &padding, &user_ids).await?
                 }
                 _ => {
                     let (mutations, to_posted) =
