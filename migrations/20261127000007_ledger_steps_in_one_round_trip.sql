@@ -26,8 +26,10 @@
 -- The balanced-legs checks that Rust did between the call and its COMMIT are now in the
 -- functions, before their commit: Rust still builds the reservation's postings and asserts
 -- that they balance before the call; the reservation checks it again, and the posting checks
--- the legs it applied, per currency, raising on any imbalance (an invariant, never a user's
--- error).
+-- the legs it applied, per currency. A broken invariant (legs that do not balance, a pending
+-- entry without postings, an account without a balance row) raises SQLSTATE DJ002, which the
+-- caller reports as such and never retries blindly: it is never a user's error, nor one that
+-- a retry would fix.
 --
 -- They replace the three-round-trip versions, which are dropped: nothing has run them in
 -- production, and a worker of the previous release would also insert postings without their
@@ -60,7 +62,7 @@ BEGIN
     -- The caller built and checked these legs; a malformed set is a bug, never a user's error.
     IF cardinality(p_account_ids) <> 2 OR cardinality(p_amounts) <> 2 OR cardinality(p_posting_ids) <> 2
        OR (SELECT sum(amount) FROM unnest(p_amounts) AS amount) <> 0 THEN
-        RAISE EXCEPTION 'ledger_reserve_transfer_for: a transfer is two legs that sum to zero';
+        RAISE EXCEPTION 'ledger_reserve_transfer_for: a transfer is two legs that sum to zero' USING ERRCODE = 'DJ002';
     END IF;
 
     INSERT INTO transactions (id, user_id, kind, status, idempotency_key, workflow_id, description)
@@ -144,7 +146,8 @@ BEGIN
 
     IF EXISTS (SELECT 1 FROM postings WHERE transaction_id = p_transaction_id
                 GROUP BY currency HAVING sum(amount_minor) <> 0) THEN
-        RAISE EXCEPTION 'ledger_post_transfer_for: transaction % does not balance', p_transaction_id;
+        RAISE EXCEPTION 'ledger_post_transfer_for: transaction % does not balance', p_transaction_id
+            USING ERRCODE = 'DJ002';
     END IF;
     FOR leg IN
         SELECT account_id, amount_minor FROM postings
@@ -157,12 +160,14 @@ BEGIN
                updated_at = now()
          WHERE account_id = leg.account_id;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'ledger_post_transfer_for: account % has no balance row', leg.account_id;
+            RAISE EXCEPTION 'ledger_post_transfer_for: account % has no balance row', leg.account_id
+                USING ERRCODE = 'DJ002';
         END IF;
         legs := legs + 1;
     END LOOP;
     IF legs = 0 THEN
-        RAISE EXCEPTION 'ledger_post_transfer_for: transaction % was pending without postings', p_transaction_id;
+        RAISE EXCEPTION 'ledger_post_transfer_for: transaction % was pending without postings', p_transaction_id
+            USING ERRCODE = 'DJ002';
     END IF;
 
     UPDATE operations SET status = 'posted', failure_code = NULL, failure_message = NULL, updated_at = now()

@@ -47,9 +47,10 @@ impl From<sqlx::Error> for StoreError {
                 "the amount is out of range for this account",
             )
             .into(),
-            // Integrity constraint violations (class 23) and privilege errors (42501) repeat
-            // identically on every attempt: the code and the schema disagree.
-            Some(code) if code.starts_with("23") || code == "42501" => {
+            // Integrity constraint violations (class 23), privilege errors (42501) and the
+            // ledger functions' own invariant checks (DJ002) repeat identically on every
+            // attempt: the code and the schema disagree, or the ledger is broken.
+            Some(code) if code.starts_with("23") || code == "42501" || code == "DJ002" => {
                 StoreError::Invariant(error.to_string())
             }
             _ => StoreError::Database(error),

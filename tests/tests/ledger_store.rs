@@ -371,3 +371,52 @@ async fn opposite_reservations_queued_on_one_row_never_deadlock() -> anyhow::Res
     }
     Ok(())
 }
+
+/// A pending entry that does not balance (which only a bug or a hand edit could make) is never
+/// posted: the posting function checks the legs before its commit and reports a broken
+/// invariant, which the activity fails non-retryably instead of retrying for days, and no
+/// balance moves. The same holds for a pending entry without postings.
+#[tokio::test]
+async fn posting_a_broken_entry_is_an_invariant_failure_and_moves_nothing() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let user = users::ensure_user(&pool, "alice").await?;
+    let account_id = account(&pool, user, 1_000).await?;
+    let before = balances(&pool).await?;
+
+    for legs in [&[7_i64][..], &[]] {
+        let transfer = OperationId::generate();
+        // Written as the owner, past the functions: one leg of +7 and nothing to balance it.
+        sqlx::query(
+            "INSERT INTO transactions (id, user_id, kind, status, idempotency_key)
+             VALUES ($1, $2, 'transfer', 'pending', $1::text)",
+        )
+        .bind(transfer.as_uuid())
+        .bind(user.as_uuid())
+        .execute(&pool)
+        .await?;
+        for amount in legs {
+            sqlx::query(
+                "INSERT INTO postings (id, transaction_id, user_id, account_id, amount_minor, currency)
+                 VALUES (gen_random_uuid(), $1, $2, $3, $4, 'USD')",
+            )
+            .bind(transfer.as_uuid())
+            .bind(user.as_uuid())
+            .bind(account_id.as_uuid())
+            .bind(amount)
+            .execute(&pool)
+            .await?;
+        }
+        let posted = ledger::post_transfer(&pool, transfer, user).await;
+        assert!(
+            matches!(posted, Err(StoreError::Invariant(_))),
+            "legs {legs:?}: {posted:?}"
+        );
+        let status: String = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
+            .bind(transfer.as_uuid())
+            .fetch_one(&pool)
+            .await?;
+        assert_eq!(status, "pending", "legs {legs:?}");
+        assert_eq!(balances(&pool).await?, before, "legs {legs:?}");
+    }
+    Ok(())
+}
