@@ -220,7 +220,7 @@ enum Noop {
     /// benchmark must await a transfer (the API returns no run id).
     AsTransfer,
     /// The same, plus two local activities that do nothing, as a transfer's reserve and post,
-    /// and an input padded to a transfer's size.
+    /// an input padded to a transfer's size and ids shaped like a transfer's.
     AsTransferWithSteps,
 }
 
@@ -237,12 +237,15 @@ async fn run_noops(
 ) -> anyhow::Result<Vec<Duration>> {
     let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..count)
         .map(|i| {
-            // The phase with steps is also shaped like a transfer by its ids: one of the users'
-            // ids in DjinnUserId and in a workflow id of a transfer's length.
+            // The phase with steps is shaped like a transfer in all but the ledger: two steps,
+            // an input of a transfer's size, one of the users' ids in DjinnUserId and in a
+            // workflow id of a transfer's length.
+            let with_steps = matches!(kind, Noop::AsTransferWithSteps);
             let user = &users[i % users.len()];
-            let (workflow_id, user_attribute) = match kind {
-                Noop::AsTransferWithSteps => (format!("noop:{user}:{run}-{i}"), user.clone()),
-                _ => (format!("bench-noop:{run}:{i}"), run.to_owned()),
+            let (workflow_id, user_attribute) = if with_steps {
+                (format!("noop:{user}:{run}-{i}"), user.clone())
+            } else {
+                (format!("bench-noop:{run}:{i}"), run.to_owned())
             };
             let builder = WorkflowStartOptions::new(args.task_queue.clone(), workflow_id.clone());
             let (options, input) = match kind {
@@ -259,12 +262,8 @@ async fn run_noops(
                         .build(),
                     NoopInput {
                         upsert_status: Some("POSTED".to_owned()),
-                        local_steps: if matches!(kind, Noop::AsTransferWithSteps) {
-                            2
-                        } else {
-                            0
-                        },
-                        padding: if matches!(kind, Noop::AsTransferWithSteps) {
+                        local_steps: if with_steps { 2 } else { 0 },
+                        padding: if with_steps {
                             padding.to_owned()
                         } else {
                             String::new()

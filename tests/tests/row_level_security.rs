@@ -29,6 +29,35 @@ async fn open(pool: &PgPool, user: UserId, opening_minor: i64) -> anyhow::Result
     Ok(account_id)
 }
 
+/// Reserves a transfer of `minor` cents from `from` to `to` for `user` (key "k"); returns it
+/// with the request, for a test to repeat.
+async fn reserve(
+    pool: &PgPool,
+    user: UserId,
+    from: AccountId,
+    to: AccountId,
+    minor: i64,
+) -> anyhow::Result<(OperationId, TransferRequest)> {
+    let transfer = OperationId::generate();
+    let request = TransferRequest::new(
+        from,
+        to,
+        Money::from_minor(minor, Currency::parse("USD")?),
+        None,
+    )?;
+    ledger::reserve_transfer(pool, transfer, user, "k", "wf", &request).await?;
+    Ok((transfer, request))
+}
+
+async fn transaction_status(pool: &PgPool, transfer: OperationId) -> anyhow::Result<String> {
+    Ok(
+        sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
+            .bind(transfer.as_uuid())
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
 /// Counts rows of every user-owned table as the application role, acting for `user` (or for
 /// nobody), with queries that do not filter by user at all.
 async fn visible_rows(pool: &PgPool, user: Option<UserId>) -> anyhow::Result<Vec<i64>> {
@@ -150,14 +179,7 @@ async fn a_login_role_with_only_the_application_roles_rights_runs_the_store() ->
     );
     // The ledger steps are functions that run as djinn_app: the login role may call them.
     let destination = open(&app, alice, 0).await?;
-    let transfer = OperationId::generate();
-    let request = TransferRequest::new(
-        account,
-        destination,
-        Money::from_minor(500, Currency::parse("USD")?),
-        None,
-    )?;
-    ledger::reserve_transfer(&app, transfer, alice, "k", "wf", &request).await?;
+    let (transfer, _) = reserve(&app, alice, account, destination, 500).await?;
     assert_eq!(
         ledger::post_transfer(&app, transfer, alice).await?,
         Applied::Now
@@ -232,19 +254,8 @@ async fn a_ledger_step_acting_for_one_user_cannot_touch_anothers_transfer() -> a
     let alice = users::ensure_user(&pool, "alice").await?;
     let bob = users::ensure_user(&pool, "bob").await?;
     let (from, to) = (open(&pool, bob, 1_000).await?, open(&pool, bob, 0).await?);
-    let transfer = OperationId::generate();
-    let request = TransferRequest::new(
-        from,
-        to,
-        Money::from_minor(100, Currency::parse("USD")?),
-        None,
-    )?;
-    ledger::reserve_transfer(&pool, transfer, bob, "k", "wf", &request).await?;
-    let pending: String = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
-        .bind(transfer.as_uuid())
-        .fetch_one(&pool)
-        .await?;
-    assert_eq!(pending, "pending");
+    let (transfer, request) = reserve(&pool, bob, from, to, 100).await?;
+    assert_eq!(transaction_status(&pool, transfer).await?, "pending");
 
     let rejection = |result: Result<Applied, StoreError>| match result {
         Err(StoreError::Rejected(rejection)) => Some(rejection.code),
@@ -260,11 +271,11 @@ async fn a_ledger_step_acting_for_one_user_cannot_touch_anothers_transfer() -> a
         Some(RejectionCode::IdempotencyKeyReused),
         "Alice is not told that Bob's reservation is hers"
     );
-    let still: String = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
-        .bind(transfer.as_uuid())
-        .fetch_one(&pool)
-        .await?;
-    assert_eq!(still, "pending", "Bob's transfer is untouched");
+    assert_eq!(
+        transaction_status(&pool, transfer).await?,
+        "pending",
+        "Bob's transfer is untouched"
+    );
     assert_eq!(
         ledger::post_transfer(&pool, transfer, bob).await?,
         Applied::Now
@@ -284,14 +295,7 @@ async fn postings_and_balances_are_guarded_without_a_subquery() -> anyhow::Resul
         open(&pool, alice, 1_000).await?,
         open(&pool, alice, 0).await?,
     );
-    let transfer = OperationId::generate();
-    let request = TransferRequest::new(
-        from,
-        to,
-        Money::from_minor(100, Currency::parse("USD")?),
-        None,
-    )?;
-    ledger::reserve_transfer(&pool, transfer, alice, "k", "wf", &request).await?;
+    let (transfer, _) = reserve(&pool, alice, from, to, 100).await?;
 
     let mut tx = begin_as(&pool, alice).await?;
     for (statement, key) in [

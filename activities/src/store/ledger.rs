@@ -78,10 +78,9 @@ pub async fn reserve_transfer(
     .bind(postings.map(|p| p.amount_minor))
     .fetch_one(pool)
     .await;
-    let refusal = match step_outcome(called)? {
-        Ok(outcome) if outcome == "reserved" => return Ok(Applied::Now),
-        Ok(outcome) if outcome == "already_claimed" => return Ok(Applied::Already),
-        Ok(other) => return Err(unknown_outcome("ledger_reserve_transfer_for", &other)),
+    const FUNCTION: &str = "ledger_reserve_transfer_for";
+    let refusal = match step_outcome(FUNCTION, called, ["reserved", "already_claimed"])? {
+        Ok(applied) => return Ok(applied),
         Err(refusal) => refusal,
     };
     let rejection = match refusal.outcome.as_str() {
@@ -107,7 +106,7 @@ pub async fn reserve_transfer(
             // No amount here: this message ends up in the workflow's history.
             "the available balance of the source account is too low",
         ),
-        other => return Err(unknown_outcome("ledger_reserve_transfer_for", other)),
+        other => return Err(unknown_outcome(FUNCTION, other)),
     };
     Err(rejection.into())
 }
@@ -127,10 +126,9 @@ pub async fn post_transfer(
         .bind(transfer_id.as_uuid())
         .fetch_one(pool)
         .await;
-    let refusal = match step_outcome(called)? {
-        Ok(outcome) if outcome == "posted" => return Ok(Applied::Now),
-        Ok(outcome) if outcome == "already_posted" => return Ok(Applied::Already),
-        Ok(other) => return Err(unknown_outcome("ledger_post_transfer_for", &other)),
+    const FUNCTION: &str = "ledger_post_transfer_for";
+    let refusal = match step_outcome(FUNCTION, called, ["posted", "already_posted"])? {
+        Ok(applied) => return Ok(applied),
         Err(refusal) => refusal,
     };
     let rejection = match refusal.outcome.as_str() {
@@ -139,7 +137,7 @@ pub async fn post_transfer(
             RejectionCode::NotReserved,
             "the transfer was never reserved",
         ),
-        other => return Err(unknown_outcome("ledger_post_transfer_for", other)),
+        other => return Err(unknown_outcome(FUNCTION, other)),
     };
     Err(rejection.into())
 }
@@ -154,12 +152,17 @@ struct Refusal {
     detail: Option<String>,
 }
 
-/// Sorts a ledger step function's answer: the outcome it committed, its refusal, or a failure.
+/// Sorts a ledger step function's answer: what it applied (the outcome words for "did it now"
+/// and "had done it already", in that order), its refusal, or a failure.
 fn step_outcome(
+    function: &str,
     called: Result<String, sqlx::Error>,
-) -> Result<Result<String, Refusal>, StoreError> {
+    [now, already]: [&str; 2],
+) -> Result<Result<Applied, Refusal>, StoreError> {
     match called {
-        Ok(outcome) => Ok(Ok(outcome)),
+        Ok(outcome) if outcome == now => Ok(Ok(Applied::Now)),
+        Ok(outcome) if outcome == already => Ok(Ok(Applied::Already)),
+        Ok(other) => Err(unknown_outcome(function, &other)),
         Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some(STEP_REFUSED) => {
             let detail = error
                 .try_downcast_ref::<PgDatabaseError>()
