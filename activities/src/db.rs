@@ -16,6 +16,13 @@ pub async fn connect(database_url: &str, pool_size: u32) -> Result<PgPool, sqlx:
     PgPoolOptions::new()
         .max_connections(pool_size)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // sqlx pings an idle connection every time it hands one out: one more round trip for
+        // each ledger step and each mutation, which mostly wakes processes that compete with
+        // the Temporal server for the CPU. A connection that broke while idle fails its first
+        // statement instead; every caller already treats that as a transient failure (a ledger
+        // step is retried, idempotently; a mutation answers with an error the client retries
+        // with its idempotency key), and sqlx closes it rather than returning it to the pool.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
 }
