@@ -58,29 +58,12 @@ pub async fn create_transfer(
     };
     let (key, request) = request;
 
-    // One database transaction checks the accounts, registers the request or finds the one
-    // registered before with its key. A retry of a request that already moved money must get
-    // that transfer back, not a complaint about the funds it moved: when a check fails, the
-    // key is looked up before the complaint is made. A check that passes goes straight to the
-    // registration, which finds a repeated request by itself (one round trip fewer for the
-    // common case).
-    let mut tx = session::begin_as(&app.pool, user).await.map_err(internal)?;
-    if let Some(error) = check_accounts(&mut tx, user, &request).await? {
-        let existing = operations::find_transfer_by_key(&mut tx, user, &key)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
-        return match existing {
-            Some(existing) => answer_existing(app, existing, &request).await,
-            None => Ok(CreateTransferPayload {
-                transfer: None,
-                user_errors: vec![error],
-            }),
-        };
-    }
+    // One round trip answers a known key with its transfer (a retry of a request that already
+    // moved money gets that transfer back, not a complaint about the funds it moved), and
+    // otherwise checks the accounts and registers the request.
     let workflow_id = transfer_workflow_id(user, &key);
     let registration = operations::register_transfer(
-        &mut tx,
+        &app.pool,
         OperationId::generate(),
         user,
         &key,
@@ -89,7 +72,6 @@ pub async fn create_transfer(
     )
     .await
     .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
     match registration {
         Registration::Created(view) => {
             start_transfer(app, &view).await?;
@@ -98,9 +80,35 @@ pub async fn create_transfer(
                 user_errors: vec![],
             })
         }
-        // Another request with the same key won the race to register.
+        // Registered before, or by a concurrent request with the same key that won the race.
         Registration::Existing(view) => answer_existing(app, view, &request).await,
+        Registration::Refused(code) => Ok(CreateTransferPayload {
+            transfer: None,
+            user_errors: vec![refusal(app, user, &request, code).await?],
+        }),
     }
+}
+
+/// What the registration's checks refused, told in full: the accounts are read again to say
+/// which account and what balance. Nothing was written, so only a refused request pays for it.
+async fn refusal(
+    app: &AppState,
+    user: UserId,
+    request: &TransferRequest,
+    code: RejectionCode,
+) -> Result<UserError> {
+    let mut tx = session::begin_as(&app.pool, user).await.map_err(internal)?;
+    let found = check_accounts(&mut tx, user, request).await?;
+    tx.commit().await.map_err(internal)?;
+    // The accounts changed between the two reads (a transfer settled in between): the refusal
+    // stands, said without the details.
+    Ok(found.unwrap_or_else(|| {
+        UserError::rejection(
+            &["input"],
+            code,
+            "the accounts changed while this transfer was checked; it was refused",
+        )
+    }))
 }
 
 fn parse_transfer(
@@ -172,8 +180,8 @@ fn money_error(error: MoneyInputError, path: &[&str]) -> UserError {
     }
 }
 
-/// The checks that need the ledger, done early so that the usual mistakes are answered at once.
-/// The reservation re-checks all of them atomically; these only spare a doomed workflow.
+/// The checks that need the ledger, as `register_transfer_for` makes them, with the details a
+/// user needs (which account, what balance). The reservation re-checks all of them atomically.
 async fn check_accounts(
     tx: &mut PgConnection,
     user: UserId,

@@ -105,3 +105,37 @@ async fn the_same_key_with_a_different_input_is_refused() -> anyhow::Result<()> 
     assert_eq!(bobs["userErrors"], json!([]));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_retry_after_the_money_moved_gets_its_transfer_back() -> anyhow::Result<()> {
+    // The whole balance moves. A retry of that request would now fail the checks of a new one
+    // (the source is empty), yet it must answer with the transfer that moved the money.
+    let app = spawn_app().await?;
+    let alice = app.client("alice");
+    let from = alice.open_account("Checking", "USD", Some("50.00")).await?;
+    let to = alice.open_account("Savings", "USD", None).await?;
+    let first = alice
+        .create_transfer("all", &from, &to, "50.00", "USD")
+        .await?;
+    let id = first["transfer"]["id"].as_str().expect("an id").to_owned();
+    assert_eq!(alice.settled_transfer(&id).await?["status"], "POSTED");
+
+    let retry = alice
+        .create_transfer("all", &from, &to, "50.00", "USD")
+        .await?;
+    assert_eq!(retry["userErrors"], json!([]), "{retry}");
+    assert_eq!(retry["transfer"]["id"], json!(id));
+    // The same request under a new key is refused, with the balance that refused it.
+    let again = alice
+        .create_transfer("all-again", &from, &to, "50.00", "USD")
+        .await?;
+    assert_eq!(again["transfer"], json!(null));
+    assert_eq!(again["userErrors"][0]["code"], "INSUFFICIENT_FUNDS");
+    assert_eq!(
+        again["userErrors"][0]["message"],
+        "the available balance is 0.00"
+    );
+    assert_eq!(alice.balances(&from).await?.0, "0.00");
+    assert_eq!(alice.balances(&to).await?.0, "50.00");
+    Ok(())
+}

@@ -6,9 +6,10 @@ use super::session::begin_as;
 use crate::StoreError;
 use chrono::{DateTime, Utc};
 use djinn_domain::{
-    AccountId, AccountKind, Currency, IdempotencyKey, Money, OperationId, TransferRequest, UserId,
+    AccountId, AccountKind, Currency, IdempotencyKey, Money, OperationId, RejectionCode,
+    TransferRequest, UserId,
 };
-use sqlx::{PgConnection, PgPool};
+use sqlx::{FromRow, PgPool, Row};
 use uuid::Uuid;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,66 +188,52 @@ pub enum Registration {
     Created(TransferView),
     /// A transfer with this key exists: the caller compares it with the request.
     Existing(TransferView),
+    /// The early checks refused the request (the code says which) and nothing was written.
+    Refused(RejectionCode),
 }
 
 /// Registers a transfer request under the user's idempotency key, or finds the one registered
-/// before. The two accounts must belong to the user (foreign keys enforce it). Runs inside the
-/// caller's transaction (opened with `session::begin_as` for `user`), which commits it.
+/// before, in one round trip: `register_transfer_for` (migrations/..._register_transfer_in_one_
+/// round_trip.sql) answers a known key with its transfer, whatever the accounts look like now;
+/// otherwise it checks the accounts (the user's, open, in the amount's currency, the source
+/// able to pay) and registers the request only when they pass.
 #[tracing::instrument(skip_all, fields(operation_id = %id))]
 pub async fn register_transfer(
-    tx: &mut PgConnection,
+    pool: &PgPool,
     id: OperationId,
     user: UserId,
     key: &IdempotencyKey,
     workflow_id: &str,
     request: &TransferRequest,
 ) -> Result<Registration, StoreError> {
-    // The operation and its request are written by one statement: a claimed key always has
-    // its transfer row, and the common case costs one round trip. The conflict has no target:
-    // the workflow id derives from (user, key), so a concurrent first request with the same key
-    // can collide on either unique index first, and both must mean "the key is taken" (with a
-    // target, a collision on the other index is a unique violation, an internal error).
-    let inserted: Option<OperationRow> = sqlx::query_as(
-        "WITH operation AS (
-             INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
-             VALUES ($1, $2, 'transfer', $3, $4, 'pending')
-             ON CONFLICT DO NOTHING
-             RETURNING id, user_id, kind, status, workflow_id, idempotency_key, failure_code, failure_message, created_at, updated_at),
-         request AS (
-             INSERT INTO transfers (operation_id, user_id, from_account_id, to_account_id, amount_minor, currency, description)
-             SELECT id, user_id, $5, $6, $7, $8, $9 FROM operation)
-         SELECT * FROM operation",
-    )
-    .bind(id.as_uuid())
-    .bind(user.as_uuid())
-    .bind(key.as_str())
-    .bind(workflow_id)
-    .bind(request.from.as_uuid())
-    .bind(request.to.as_uuid())
-    .bind(request.amount.amount_minor())
-    .bind(request.amount.currency().code())
-    .bind(request.description.as_ref().map(|d| d.as_str()))
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(operation) = inserted else {
-        // The key is taken: answer with the transfer that holds it.
-        let row: TransferRow = sqlx::query_as(concat!(
-            select_transfer!(),
-            " WHERE o.user_id = $1 AND o.kind = 'transfer' AND o.idempotency_key = $2"
-        ))
-        .bind(user.as_uuid())
-        .bind(key.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        return Ok(Registration::Existing(row.try_into()?));
-    };
-    Ok(Registration::Created(TransferView {
-        operation: operation.try_into()?,
-        from: request.from,
-        to: request.to,
-        amount: request.amount,
-        description: request.description.as_ref().map(|d| d.as_str().to_owned()),
-    }))
+    let row =
+        sqlx::query("SELECT * FROM register_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(user.as_uuid())
+            .bind(id.as_uuid())
+            .bind(key.as_str())
+            .bind(workflow_id)
+            .bind(request.from.as_uuid())
+            .bind(request.to.as_uuid())
+            .bind(request.amount.amount_minor())
+            .bind(request.amount.currency().code())
+            .bind(request.description.as_ref().map(|d| d.as_str()))
+            .fetch_one(pool)
+            .await?;
+    let outcome: String = row.try_get("outcome")?;
+    let transfer =
+        || -> Result<TransferView, StoreError> { TransferRow::from_row(&row)?.try_into() };
+    let refused = |code| Ok(Registration::Refused(code));
+    match outcome.as_str() {
+        "created" => Ok(Registration::Created(transfer()?)),
+        "existing" => Ok(Registration::Existing(transfer()?)),
+        "account_not_found" => refused(RejectionCode::AccountNotFound),
+        "currency_mismatch" => refused(RejectionCode::CurrencyMismatch),
+        "account_closed" => refused(RejectionCode::AccountClosed),
+        "insufficient_funds" => refused(RejectionCode::InsufficientFunds),
+        other => Err(StoreError::Invariant(format!(
+            "register_transfer_for answered an unknown outcome {other:?}"
+        ))),
+    }
 }
 
 /// What an openAccount request asks for, as stored with its operation.
@@ -393,23 +380,4 @@ pub async fn list(
     .await?;
     tx.commit().await?;
     rows.into_iter().map(OperationView::try_from).collect()
-}
-
-/// The transfer the user registered under this idempotency key, if any.
-/// Runs inside the caller's transaction (opened with `session::begin_as` for `user`).
-#[tracing::instrument(skip_all)]
-pub async fn find_transfer_by_key(
-    tx: &mut PgConnection,
-    user: UserId,
-    key: &IdempotencyKey,
-) -> Result<Option<TransferView>, StoreError> {
-    let row: Option<TransferRow> = sqlx::query_as(concat!(
-        select_transfer!(),
-        " WHERE o.user_id = $1 AND o.kind = 'transfer' AND o.idempotency_key = $2"
-    ))
-    .bind(user.as_uuid())
-    .bind(key.as_str())
-    .fetch_optional(&mut *tx)
-    .await?;
-    row.map(TransferView::try_from).transpose()
 }
