@@ -2,11 +2,13 @@
 //! user's rows, whatever the query asks for.
 
 use djinn_activities::store::ledger::{self, Applied, NewAccount};
+use djinn_activities::store::operations::{self, Registration};
 use djinn_activities::store::session::{APP_ROLE, begin_as};
 use djinn_activities::store::{accounts, users};
 use djinn_activities::{RejectionCode, StoreError};
 use djinn_domain::{
-    AccountId, AccountKind, AccountName, Currency, Money, OperationId, TransferRequest, UserId,
+    AccountId, AccountKind, AccountName, Currency, IdempotencyKey, Money, OperationId,
+    TransferRequest, UserId,
 };
 use djinn_tests::fresh_database;
 use sqlx::PgPool;
@@ -177,8 +179,28 @@ async fn a_login_role_with_only_the_application_roles_rights_runs_the_store() ->
             .map(|a| a.balance.amount_minor()),
         Some(2_500)
     );
-    // The ledger steps are functions that run as djinn_app: the login role may call them.
+    // The ledger steps and the registration are functions that run as djinn_app: the login
+    // role may call them.
     let destination = open(&app, alice, 0).await?;
+    let request = TransferRequest::new(
+        account,
+        destination,
+        Money::from_minor(1, Currency::parse("USD")?),
+        None,
+    )?;
+    let registered = operations::register_transfer(
+        &app,
+        OperationId::generate(),
+        alice,
+        &IdempotencyKey::parse("login")?,
+        "wf-login",
+        &request,
+    )
+    .await?;
+    assert!(
+        matches!(registered, Registration::Created(_)),
+        "{registered:?}"
+    );
     let (transfer, _) = reserve(&app, alice, account, destination, 500).await?;
     assert_eq!(
         ledger::post_transfer(&app, transfer, alice).await?,
@@ -280,6 +302,58 @@ async fn a_ledger_step_acting_for_one_user_cannot_touch_anothers_transfer() -> a
         ledger::post_transfer(&pool, transfer, bob).await?,
         Applied::Now
     );
+    Ok(())
+}
+
+/// Registering a transfer acts for one user: another user's key is not found (Bob's request
+/// under Alice's key is his own, not an answer with her transfer), and another user's accounts
+/// read as unknown.
+#[tokio::test]
+async fn registering_acting_for_one_user_sees_neither_anothers_keys_nor_accounts()
+-> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let alice = users::ensure_user(&pool, "alice").await?;
+    let bob = users::ensure_user(&pool, "bob").await?;
+    let (from, to) = (
+        open(&pool, alice, 1_000).await?,
+        open(&pool, alice, 0).await?,
+    );
+    let request = TransferRequest::new(
+        from,
+        to,
+        Money::from_minor(100, Currency::parse("USD")?),
+        None,
+    )?;
+    let key = IdempotencyKey::parse("k")?;
+    let register = |user: UserId, workflow_id: &'static str| {
+        operations::register_transfer(
+            &pool,
+            OperationId::generate(),
+            user,
+            &key,
+            workflow_id,
+            &request,
+        )
+    };
+    let Registration::Created(alices) = register(alice, "wf-alice").await? else {
+        panic!("Alice registers her transfer");
+    };
+    assert!(
+        matches!(
+            register(bob, "wf-bob").await?,
+            Registration::Refused(RejectionCode::AccountNotFound)
+        ),
+        "Bob is neither answered with Alice's transfer nor allowed her accounts"
+    );
+    let Registration::Existing(again) = register(alice, "wf-alice").await? else {
+        panic!("Alice's retry finds her transfer");
+    };
+    assert_eq!(again.operation.id, alices.operation.id);
+    let operations: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM operations WHERE kind = 'transfer'")
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(operations, 1, "only Alice's request was registered");
     Ok(())
 }
 
