@@ -168,12 +168,18 @@ impl Phase {
             .map(|(name, seconds)| format!("{name} {:.2}", seconds * 1000.0 / count))
             .collect::<Vec<_>>()
             .join(", ");
-        let machine = self.machine_busy_ticks * 1000.0 / TICKS_PER_SECOND / count;
+        let machine = self.machine_ms_per_workflow();
         println!(
             "  {:<27} {by_process}; machine {machine:.2} ({:.0} % busy)",
             self.name,
             self.machine_busy_percent()
         );
+    }
+
+    /// CPU milliseconds the whole machine spent per workflow while this phase ran.
+    fn machine_ms_per_workflow(&self) -> f64 {
+        let count = self.latencies.len().max(1) as f64;
+        self.machine_busy_ticks * 1000.0 / TICKS_PER_SECOND / count
     }
 
     fn machine_busy_percent(&self) -> f64 {
@@ -454,6 +460,15 @@ async fn main() -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", "),
         median(&round_ratios)
+    );
+    // When both phases keep the machine busy, their rates stand in the inverse ratio of the CPU
+    // each workflow costs the whole machine; that ratio moves far less from run to run.
+    println!(
+        "  ratio of machine CPU        {:8.1} %  (CPU per no-op / CPU per transfer, machine {:.0} % and {:.0} % busy)",
+        100.0 * phases[0].machine_ms_per_workflow()
+            / phases[3].machine_ms_per_workflow().max(f64::MIN_POSITIVE),
+        phases[0].machine_busy_percent(),
+        phases[3].machine_busy_percent()
     );
     println!("  CPU ms per workflow, by process (the machine's figure covers the load only):");
     for phase in &phases {
