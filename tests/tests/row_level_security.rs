@@ -31,6 +31,16 @@ async fn open(pool: &PgPool, user: UserId, opening_minor: i64) -> anyhow::Result
     Ok(account_id)
 }
 
+/// A transfer request of `minor` cents from `from` to `to`, without a description.
+fn usd_transfer(from: AccountId, to: AccountId, minor: i64) -> anyhow::Result<TransferRequest> {
+    Ok(TransferRequest::new(
+        from,
+        to,
+        Money::from_minor(minor, Currency::parse("USD")?),
+        None,
+    )?)
+}
+
 /// Reserves a transfer of `minor` cents from `from` to `to` for `user` (key "k"); returns it
 /// with the request, for a test to repeat.
 async fn reserve(
@@ -41,12 +51,7 @@ async fn reserve(
     minor: i64,
 ) -> anyhow::Result<(OperationId, TransferRequest)> {
     let transfer = OperationId::generate();
-    let request = TransferRequest::new(
-        from,
-        to,
-        Money::from_minor(minor, Currency::parse("USD")?),
-        None,
-    )?;
+    let request = usd_transfer(from, to, minor)?;
     ledger::reserve_transfer(pool, transfer, user, "k", "wf", &request).await?;
     Ok((transfer, request))
 }
@@ -182,12 +187,7 @@ async fn a_login_role_with_only_the_application_roles_rights_runs_the_store() ->
     // The ledger steps and the registration are functions that run as djinn_app: the login
     // role may call them.
     let destination = open(&app, alice, 0).await?;
-    let request = TransferRequest::new(
-        account,
-        destination,
-        Money::from_minor(1, Currency::parse("USD")?),
-        None,
-    )?;
+    let request = usd_transfer(account, destination, 1)?;
     let registered = operations::register_transfer(
         &app,
         OperationId::generate(),
@@ -318,12 +318,7 @@ async fn registering_acting_for_one_user_sees_neither_anothers_keys_nor_accounts
         open(&pool, alice, 1_000).await?,
         open(&pool, alice, 0).await?,
     );
-    let request = TransferRequest::new(
-        from,
-        to,
-        Money::from_minor(100, Currency::parse("USD")?),
-        None,
-    )?;
+    let request = usd_transfer(from, to, 100)?;
     let key = IdempotencyKey::parse("k")?;
     let register = |user: UserId, workflow_id: &'static str| {
         operations::register_transfer(
