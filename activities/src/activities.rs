@@ -44,7 +44,27 @@ impl LedgerActivities {
         )
         .await
         .map_err(to_activity_error)?;
-        chaos::abort_after("reserve_transfer");
+        Ok(())
+    }
+
+    #[activity(definition = markers::ReserveAndPostTransfer)]
+    pub async fn reserve_and_post_transfer(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: TransferInput,
+    ) -> Result<(), ActivityError> {
+        let workflow_id = ctx.info().workflow_id.clone().unwrap_or_default();
+        ledger::reserve_and_post_transfer(
+            &self.pool,
+            input.transfer_id,
+            input.user_id,
+            &input.idempotency_key,
+            &workflow_id,
+            &input.request,
+        )
+        .await
+        .map_err(to_activity_error)?;
+        chaos::abort_after("reserve_and_post_transfer");
         Ok(())
     }
 
@@ -57,7 +77,6 @@ impl LedgerActivities {
         ledger::post_transfer(&self.pool, input.transfer_id, input.user_id)
             .await
             .map_err(to_activity_error)?;
-        chaos::abort_after("post_transfer");
         Ok(())
     }
 

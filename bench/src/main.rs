@@ -225,7 +225,7 @@ enum Noop {
     /// policies), upserting DjinnStatus once, and awaited by workflow id alone, as the
     /// benchmark must await a transfer (the API returns no run id).
     AsTransfer,
-    /// The same, plus two local activities that do nothing, as a transfer's reserve and post,
+    /// The same, plus one local activity that does nothing, as a transfer's ledger step,
     /// an input padded to a transfer's size and ids shaped like a transfer's.
     AsTransferWithSteps,
 }
@@ -243,7 +243,7 @@ async fn run_noops(
 ) -> anyhow::Result<Vec<Duration>> {
     let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..count)
         .map(|i| {
-            // The phase with steps is shaped like a transfer in all but the ledger: two steps,
+            // The phase with steps is shaped like a transfer in all but the ledger: one step,
             // an input of a transfer's size, one of the users' ids in DjinnUserId and in a
             // workflow id of a transfer's length.
             let with_steps = matches!(kind, Noop::AsTransferWithSteps);
@@ -268,7 +268,7 @@ async fn run_noops(
                         .build(),
                     NoopInput {
                         upsert_status: Some("POSTED".to_owned()),
-                        local_steps: if with_steps { 2 } else { 0 },
+                        local_steps: u8::from(with_steps),
                         padding: if with_steps {
                             padding.to_owned()
                         } else {
@@ -359,7 +359,7 @@ async fn main() -> anyhow::Result<()> {
     let mut phases = [
         Phase::new("no-op"),
         Phase::new("no-op as a transfer"),
-        Phase::new("no-op + 2 local steps"),
+        Phase::new("no-op + a local step"),
         Phase::new("transfers"),
     ];
     let mut mutation_latencies = Vec::new();
@@ -439,7 +439,7 @@ async fn main() -> anyhow::Result<()> {
         100.0 * phases[1].rate() / noop_rate
     );
     println!(
-        "  + 2 empty local steps       {:8.1} workflows/s ({:.1} %: the same with two local activities that do nothing and a transfer-sized input)",
+        "  + an empty local step       {:8.1} workflows/s ({:.1} %: the same with a local activity that does nothing and a transfer-sized input)",
         phases[2].rate(),
         100.0 * phases[2].rate() / noop_rate
     );

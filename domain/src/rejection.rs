@@ -17,6 +17,8 @@ pub enum RejectionCode {
     InsufficientFunds,
     AmountOutOfRange,
     TransferVoided,
+    /// A void found the transfer posted: the money moved, and only a reversal can undo it.
+    TransferPosted,
     NotReserved,
     IdempotencyKeyReused,
 }
@@ -32,6 +34,7 @@ impl RejectionCode {
             RejectionCode::InsufficientFunds => "INSUFFICIENT_FUNDS",
             RejectionCode::AmountOutOfRange => "AMOUNT_OUT_OF_RANGE",
             RejectionCode::TransferVoided => "TRANSFER_VOIDED",
+            RejectionCode::TransferPosted => "TRANSFER_POSTED",
             RejectionCode::NotReserved => "NOT_RESERVED",
             RejectionCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
         }
@@ -47,6 +50,7 @@ impl RejectionCode {
             RejectionCode::InsufficientFunds,
             RejectionCode::AmountOutOfRange,
             RejectionCode::TransferVoided,
+            RejectionCode::TransferPosted,
             RejectionCode::NotReserved,
             RejectionCode::IdempotencyKeyReused,
         ]
@@ -85,6 +89,7 @@ mod tests {
             "ACCOUNT_NOT_FOUND",
             "INSUFFICIENT_FUNDS",
             "TRANSFER_VOIDED",
+            "TRANSFER_POSTED",
         ] {
             assert_eq!(
                 RejectionCode::parse(code).map(RejectionCode::as_str),

@@ -1,6 +1,8 @@
 //! The ledger writes themselves, against a real PostgreSQL: each is idempotent (replaying it
-//! changes nothing), refusals change nothing, a void always wins over a late reservation, and
-//! transfers in opposite directions between the same accounts never deadlock.
+//! changes nothing), refusals change nothing, a void always wins over a late reservation and is
+//! refused once the money moved, and transfers in opposite directions between the same accounts
+//! never deadlock. What holds for the reservation holds for the step that reserves and posts at
+//! once, so most tests run both (`Step`).
 
 use djinn_activities::store::ledger::{self, Applied, NewAccount};
 use djinn_activities::store::users;
@@ -47,7 +49,53 @@ async fn postings(pool: &PgPool) -> anyhow::Result<i64> {
         .await?)
 }
 
-fn rejection(result: Result<Applied, StoreError>) -> Option<RejectionCode> {
+/// The two ledger steps that take money from a source: the reservation of a transfer that
+/// waits (posted later), and the step that reserves and posts at once.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Reserve,
+    AtOnce,
+}
+
+impl Step {
+    const BOTH: [Step; 2] = [Step::Reserve, Step::AtOnce];
+
+    async fn take(
+        self,
+        pool: &PgPool,
+        transfer: OperationId,
+        user: UserId,
+        key: &str,
+        request: &TransferRequest,
+    ) -> Result<Applied, StoreError> {
+        match self {
+            Step::Reserve => {
+                ledger::reserve_transfer(pool, transfer, user, key, "wf", request).await
+            }
+            Step::AtOnce => {
+                ledger::reserve_and_post_transfer(pool, transfer, user, key, "wf", request).await
+            }
+        }
+    }
+
+    /// Takes the step and, for a reservation, posts it: the money has moved.
+    async fn complete(
+        self,
+        pool: &PgPool,
+        transfer: OperationId,
+        user: UserId,
+        key: &str,
+        request: &TransferRequest,
+    ) -> Result<Applied, StoreError> {
+        let taken = self.take(pool, transfer, user, key, request).await?;
+        match self {
+            Step::Reserve => ledger::post_transfer(pool, transfer, user).await,
+            Step::AtOnce => Ok(taken),
+        }
+    }
+}
+
+fn rejection<T: std::fmt::Debug>(result: Result<T, StoreError>) -> Option<RejectionCode> {
     match result {
         Err(StoreError::Rejected(rejection)) => Some(rejection.code),
         _ => None,
@@ -90,8 +138,11 @@ async fn every_ledger_step_replayed_changes_nothing() -> anyhow::Result<()> {
         ledger::reserve_transfer(&pool, transfer, user, "k", "wf", &request).await?,
         Applied::Already
     );
-    // Voiding a posted transfer leaves it posted: it can only be reversed.
-    ledger::void_transfer(&pool, transfer, user, "k", "LATE", "too late").await?;
+    // Voiding a posted transfer is refused and leaves it posted: it can only be reversed.
+    assert_eq!(
+        rejection(ledger::void_transfer(&pool, transfer, user, "k", "LATE", "too late").await),
+        Some(RejectionCode::TransferPosted)
+    );
     assert_eq!((balances(&pool).await?, postings(&pool).await?), posted);
 
     let status: String = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
@@ -102,40 +153,121 @@ async fn every_ledger_step_replayed_changes_nothing() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The step that reserves and posts at once leaves the ledger exactly as reserve then post do:
+/// the same balances (nothing pending), a posted entry of two legs, the operation posted. It is
+/// idempotent, and a void that comes after it is refused and changes nothing.
+#[tokio::test]
+async fn reserving_and_posting_at_once_ends_where_the_two_steps_end() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let user = users::ensure_user(&pool, "alice").await?;
+    let mut ends = Vec::new();
+    for step in Step::BOTH {
+        let (from, to) = (
+            account(&pool, user, 10_000).await?,
+            account(&pool, user, 0).await?,
+        );
+        let transfer = OperationId::generate();
+        let key = format!("{step:?}");
+        sqlx::query(
+            "INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
+             VALUES ($1, $2, 'transfer', $3, $3, 'pending')",
+        )
+        .bind(transfer.as_uuid())
+        .bind(user.as_uuid())
+        .bind(&key)
+        .execute(&pool)
+        .await?;
+        let request = TransferRequest::new(from, to, usd(2_500), None)?;
+        assert_eq!(
+            step.complete(&pool, transfer, user, &key, &request).await?,
+            Applied::Now
+        );
+        let end: (String, String, i64, i64, i64) = sqlx::query_as(
+            "SELECT t.status, o.status, count(p.id), sum(p.amount_minor)::bigint,
+                    sum(abs(p.amount_minor))::bigint
+               FROM transactions t JOIN operations o ON o.id = t.id
+               JOIN postings p ON p.transaction_id = t.id
+              WHERE t.id = $1 GROUP BY t.status, o.status",
+        )
+        .bind(transfer.as_uuid())
+        .fetch_one(&pool)
+        .await?;
+        let moved: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT posted_minor, pending_debit_minor, pending_credit_minor FROM account_balances
+              WHERE account_id = ANY ($1) ORDER BY posted_minor DESC",
+        )
+        .bind(vec![from.as_uuid(), to.as_uuid()])
+        .fetch_all(&pool)
+        .await?;
+        ends.push((end, moved));
+
+        let done = (balances(&pool).await?, postings(&pool).await?);
+        assert_eq!(
+            step.complete(&pool, transfer, user, &key, &request).await?,
+            Applied::Already,
+            "{step:?} replayed"
+        );
+        assert_eq!(
+            ledger::reserve_and_post_transfer(&pool, transfer, user, &key, "wf", &request).await?,
+            Applied::Already,
+            "{step:?} then at once"
+        );
+        assert_eq!(
+            rejection(ledger::void_transfer(&pool, transfer, user, &key, "LATE", "late").await),
+            Some(RejectionCode::TransferPosted),
+            "{step:?} then a void"
+        );
+        assert_eq!((balances(&pool).await?, postings(&pool).await?), done);
+    }
+    assert_eq!(
+        ends[0],
+        (
+            ("posted".to_owned(), "posted".to_owned(), 2, 0, 5_000),
+            vec![(7_500, 0, 0), (2_500, 0, 0)]
+        )
+    );
+    assert_eq!(ends[1], ends[0]);
+    Ok(())
+}
+
 /// Each ledger step locks both balance rows. Taken in "source first" order, a transfer A -> B
 /// and one B -> A running together would each hold one row and wait for the other; PostgreSQL
 /// would then abort one of them as a deadlock. Taken in account-id order, all of them pass.
 #[tokio::test]
 async fn transfers_both_ways_at_once_never_deadlock() -> anyhow::Result<()> {
     const EACH_WAY: usize = 20;
-    let (_, pool) = fresh_database().await?;
-    let user = users::ensure_user(&pool, "alice").await?;
-    let (a, b) = (
-        account(&pool, user, 10_000).await?,
-        account(&pool, user, 10_000).await?,
-    );
-    let before = balances(&pool).await?;
-    let mut transfers = tokio::task::JoinSet::new();
-    for i in 0..2 * EACH_WAY {
-        let (from, to) = if i % 2 == 0 { (a, b) } else { (b, a) };
-        let pool = pool.clone();
-        transfers.spawn(async move {
-            let transfer = OperationId::generate();
-            let request = TransferRequest::new(from, to, usd(100), None)?;
-            let key = format!("both-ways-{i}");
-            let reserved =
-                ledger::reserve_transfer(&pool, transfer, user, &key, "wf", &request).await?;
-            let posted = ledger::post_transfer(&pool, transfer, user).await?;
-            anyhow::Ok((reserved, posted))
-        });
+    for step in Step::BOTH {
+        let (_, pool) = fresh_database().await?;
+        let user = users::ensure_user(&pool, "alice").await?;
+        let (a, b) = (
+            account(&pool, user, 10_000).await?,
+            account(&pool, user, 10_000).await?,
+        );
+        let before = balances(&pool).await?;
+        let mut transfers = tokio::task::JoinSet::new();
+        for i in 0..2 * EACH_WAY {
+            let (from, to) = if i % 2 == 0 { (a, b) } else { (b, a) };
+            let pool = pool.clone();
+            transfers.spawn(async move {
+                let request = TransferRequest::new(from, to, usd(100), None)?;
+                let key = format!("both-ways-{i}");
+                step.complete(&pool, OperationId::generate(), user, &key, &request)
+                    .await
+                    .map_err(anyhow::Error::from)
+            });
+        }
+        while let Some(outcome) = transfers.join_next().await {
+            assert_eq!(outcome??, Applied::Now, "{step:?}");
+        }
+        // As many went each way, so every balance is back where it was, with nothing pending.
+        assert_eq!(balances(&pool).await?, before, "{step:?}");
+        // Two opening entries and every transfer, two legs each.
+        assert_eq!(
+            postings(&pool).await?,
+            2 * 2 + 2 * 2 * EACH_WAY as i64,
+            "{step:?}"
+        );
     }
-    while let Some(outcome) = transfers.join_next().await {
-        assert_eq!(outcome??, (Applied::Now, Applied::Now));
-    }
-    // As many went each way, so every balance is back where it was, with nothing pending.
-    assert_eq!(balances(&pool).await?, before);
-    // Two opening entries and every transfer, two legs each.
-    assert_eq!(postings(&pool).await?, 2 * 2 + 2 * 2 * EACH_WAY as i64);
     Ok(())
 }
 
@@ -149,57 +281,46 @@ async fn refusals_change_nothing() -> anyhow::Result<()> {
         account(&pool, alice, 0).await?,
     );
     let bobs = account(&pool, bob, 1_000).await?;
-    let before = (balances(&pool).await?, postings(&pool).await?);
-
-    let too_much = TransferRequest::new(from, to, usd(1_001), None)?;
-    assert_eq!(
-        rejection(
-            ledger::reserve_transfer(&pool, OperationId::generate(), alice, "a", "wf", &too_much)
-                .await
-        ),
-        Some(RejectionCode::InsufficientFunds)
-    );
-    let foreign = TransferRequest::new(bobs, to, usd(1), None)?;
-    assert_eq!(
-        rejection(
-            ledger::reserve_transfer(&pool, OperationId::generate(), alice, "b", "wf", &foreign)
-                .await
-        ),
-        Some(RejectionCode::AccountNotFound)
-    );
-    let yen = TransferRequest::new(
-        from,
-        to,
-        Money::from_minor(1, Currency::parse("JPY")?),
-        None,
-    )?;
-    assert_eq!(
-        rejection(
-            ledger::reserve_transfer(&pool, OperationId::generate(), alice, "c", "wf", &yen).await
-        ),
-        Some(RejectionCode::CurrencyMismatch)
-    );
     // The user's equity account has no floor: it must never be a transfer's source.
     let equity: uuid::Uuid =
         sqlx::query_scalar("SELECT id FROM accounts WHERE kind = 'equity' AND user_id = $1")
             .bind(alice.as_uuid())
             .fetch_one(&pool)
             .await?;
-    let from_equity = TransferRequest::new(AccountId::from_uuid(equity), to, usd(1_000_000), None)?;
-    assert_eq!(
-        rejection(
-            ledger::reserve_transfer(
-                &pool,
-                OperationId::generate(),
-                alice,
-                "d",
-                "wf",
-                &from_equity
-            )
-            .await
+    let before = (balances(&pool).await?, postings(&pool).await?);
+
+    let yen = Money::from_minor(1, Currency::parse("JPY")?);
+    let refused = [
+        (
+            TransferRequest::new(from, to, usd(1_001), None)?,
+            RejectionCode::InsufficientFunds,
         ),
-        Some(RejectionCode::AccountNotFound)
-    );
+        (
+            TransferRequest::new(bobs, to, usd(1), None)?,
+            RejectionCode::AccountNotFound,
+        ),
+        (
+            TransferRequest::new(from, to, yen, None)?,
+            RejectionCode::CurrencyMismatch,
+        ),
+        (
+            TransferRequest::new(AccountId::from_uuid(equity), to, usd(1_000_000), None)?,
+            RejectionCode::AccountNotFound,
+        ),
+    ];
+    for step in Step::BOTH {
+        for (i, (request, code)) in refused.iter().enumerate() {
+            let key = format!("{step:?}-{i}");
+            assert_eq!(
+                rejection(
+                    step.take(&pool, OperationId::generate(), alice, &key, request)
+                        .await
+                ),
+                Some(*code),
+                "{step:?} {request:?}"
+            );
+        }
+    }
     assert_eq!(
         rejection(ledger::post_transfer(&pool, OperationId::generate(), alice).await),
         Some(RejectionCode::NotReserved)
@@ -244,6 +365,14 @@ async fn a_void_wins_over_a_late_reservation() -> anyhow::Result<()> {
         rejection(ledger::post_transfer(&pool, transfer, user).await),
         Some(RejectionCode::TransferVoided)
     );
+    // A late attempt of the step that reserves and posts at once moves nothing either.
+    assert_eq!(
+        rejection(
+            ledger::reserve_and_post_transfer(&pool, transfer, user, "k", "wf", &request).await
+        ),
+        Some(RejectionCode::TransferVoided)
+    );
+    assert_eq!(balances(&pool).await?, before);
 
     // A reserved transfer that is voided releases exactly what it held.
     let second = OperationId::generate();
@@ -263,55 +392,59 @@ async fn a_void_wins_over_a_late_reservation() -> anyhow::Result<()> {
 /// answers a key held by another transfer as reused; both without the API's early checks.
 #[tokio::test]
 async fn the_reservation_enforces_the_overdraft_floor_and_the_key() -> anyhow::Result<()> {
-    let (_, pool) = fresh_database().await?;
-    let user = users::ensure_user(&pool, "alice").await?;
-    let card = AccountId::generate();
-    ledger::open_account(
-        &pool,
-        &NewAccount {
-            operation_id: OperationId::from_uuid(card.as_uuid()),
-            account_id: card,
-            user,
-            name: AccountName::parse("Card")?,
-            kind: AccountKind::CreditCard,
-            opening_balance: usd(0),
-            overdraft_limit: Some(usd(10_000)),
-        },
-    )
-    .await?;
-    let to = account(&pool, user, 0).await?;
-    let before = (balances(&pool).await?, postings(&pool).await?);
+    for step in Step::BOTH {
+        let (_, pool) = fresh_database().await?;
+        let user = users::ensure_user(&pool, "alice").await?;
+        let card = AccountId::generate();
+        ledger::open_account(
+            &pool,
+            &NewAccount {
+                operation_id: OperationId::from_uuid(card.as_uuid()),
+                account_id: card,
+                user,
+                name: AccountName::parse("Card")?,
+                kind: AccountKind::CreditCard,
+                opening_balance: usd(0),
+                overdraft_limit: Some(usd(10_000)),
+            },
+        )
+        .await?;
+        let to = account(&pool, user, 0).await?;
+        let before = (balances(&pool).await?, postings(&pool).await?);
 
-    let too_much = TransferRequest::new(card, to, usd(10_001), None)?;
-    assert_eq!(
-        rejection(
-            ledger::reserve_transfer(&pool, OperationId::generate(), user, "a", "wf", &too_much)
-                .await
-        ),
-        Some(RejectionCode::InsufficientFunds)
-    );
-    assert_eq!((balances(&pool).await?, postings(&pool).await?), before);
+        let too_much = TransferRequest::new(card, to, usd(10_001), None)?;
+        assert_eq!(
+            rejection(
+                step.take(&pool, OperationId::generate(), user, "a", &too_much)
+                    .await
+            ),
+            Some(RejectionCode::InsufficientFunds),
+            "{step:?}"
+        );
+        assert_eq!((balances(&pool).await?, postings(&pool).await?), before);
 
-    let all = TransferRequest::new(card, to, usd(10_000), None)?;
-    let transfer = OperationId::generate();
-    ledger::reserve_transfer(&pool, transfer, user, "b", "wf", &all).await?;
-    ledger::post_transfer(&pool, transfer, user).await?;
-    let card_posted: i64 =
-        sqlx::query_scalar("SELECT posted_minor FROM account_balances WHERE account_id = $1")
-            .bind(card.as_uuid())
-            .fetch_one(&pool)
+        let all = TransferRequest::new(card, to, usd(10_000), None)?;
+        step.complete(&pool, OperationId::generate(), user, "b", &all)
             .await?;
-    assert_eq!(card_posted, -10_000);
+        let card_posted: i64 =
+            sqlx::query_scalar("SELECT posted_minor FROM account_balances WHERE account_id = $1")
+                .bind(card.as_uuid())
+                .fetch_one(&pool)
+                .await?;
+        assert_eq!(card_posted, -10_000, "{step:?}");
 
-    let after = (balances(&pool).await?, postings(&pool).await?);
-    let small = TransferRequest::new(to, card, usd(1), None)?;
-    assert_eq!(
-        rejection(
-            ledger::reserve_transfer(&pool, OperationId::generate(), user, "b", "wf", &small).await
-        ),
-        Some(RejectionCode::IdempotencyKeyReused)
-    );
-    assert_eq!((balances(&pool).await?, postings(&pool).await?), after);
+        let after = (balances(&pool).await?, postings(&pool).await?);
+        let small = TransferRequest::new(to, card, usd(1), None)?;
+        assert_eq!(
+            rejection(
+                step.take(&pool, OperationId::generate(), user, "b", &small)
+                    .await
+            ),
+            Some(RejectionCode::IdempotencyKeyReused),
+            "{step:?}"
+        );
+        assert_eq!((balances(&pool).await?, postings(&pool).await?), after);
+    }
     Ok(())
 }
 
@@ -322,6 +455,13 @@ async fn the_reservation_enforces_the_overdraft_floor_and_the_key() -> anyhow::R
 /// own row, and the two would deadlock.
 #[tokio::test]
 async fn opposite_reservations_queued_on_one_row_never_deadlock() -> anyhow::Result<()> {
+    for step in Step::BOTH {
+        queued_on_one_row(step).await?;
+    }
+    Ok(())
+}
+
+async fn queued_on_one_row(step: Step) -> anyhow::Result<()> {
     let (_, pool) = fresh_database().await?;
     let user = users::ensure_user(&pool, "alice").await?;
     let (a, b) = (
@@ -341,7 +481,7 @@ async fn opposite_reservations_queued_on_one_row_never_deadlock() -> anyhow::Res
         reservations.spawn(async move {
             let request = TransferRequest::new(from, to, usd(100), None)?;
             let key = format!("queued-{i}");
-            ledger::reserve_transfer(&pool, OperationId::generate(), user, &key, "wf", &request)
+            step.take(&pool, OperationId::generate(), user, &key, &request)
                 .await
                 .map_err(anyhow::Error::from)
         });
@@ -361,7 +501,7 @@ async fn opposite_reservations_queued_on_one_row_never_deadlock() -> anyhow::Res
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "both reservations wait"
+            "both {step:?} steps wait"
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }

@@ -206,11 +206,24 @@ async fn a_login_role_with_only_the_application_roles_rights_runs_the_store() ->
         ledger::post_transfer(&app, transfer, alice).await?,
         Applied::Now
     );
+    let at_once = usd_transfer(account, destination, 200)?;
+    assert_eq!(
+        ledger::reserve_and_post_transfer(
+            &app,
+            OperationId::generate(),
+            alice,
+            "at-once",
+            "wf",
+            &at_once
+        )
+        .await?,
+        Applied::Now
+    );
     assert_eq!(
         accounts::get(&app, alice, destination)
             .await?
             .map(|a| a.balance.amount_minor()),
-        Some(500)
+        Some(700)
     );
     let direct: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM accounts")
         .fetch_one(&app)
@@ -292,6 +305,28 @@ async fn a_ledger_step_acting_for_one_user_cannot_touch_anothers_transfer() -> a
         rejection(ledger::reserve_transfer(&pool, transfer, alice, "k", "wf", &request).await),
         Some(RejectionCode::IdempotencyKeyReused),
         "Alice is not told that Bob's reservation is hers"
+    );
+    assert_eq!(
+        rejection(
+            ledger::reserve_and_post_transfer(&pool, transfer, alice, "k", "wf", &request).await
+        ),
+        Some(RejectionCode::IdempotencyKeyReused),
+        "nor can she move it at once"
+    );
+    assert_eq!(
+        rejection(
+            ledger::reserve_and_post_transfer(
+                &pool,
+                OperationId::generate(),
+                alice,
+                "k2",
+                "wf",
+                &request
+            )
+            .await
+        ),
+        Some(RejectionCode::AccountNotFound),
+        "Bob's accounts are not Alice's to move"
     );
     assert_eq!(
         transaction_status(&pool, transfer).await?,

@@ -96,8 +96,8 @@ async fn a_transfer_moves_money_and_reads_back_everywhere() -> anyhow::Result<()
     assert!(delete.is_err(), "postings must be immutable");
     app.assert_ledger_consistent().await?;
     djinn_tests::replay_transfer(&app.temporal, workflow_id).await?;
-    // The whole transfer is one workflow task: both ledger steps ran inside it as local
-    // activities, and their deadlines cost the history nothing.
+    // The whole transfer is one workflow task: its one ledger step (reserve and post at once)
+    // ran inside it as a local activity, and its deadline cost the history nothing.
     let events: Vec<EventType> = app
         .temporal
         .get_workflow_handle::<djinn_workflows::TransferWorkflow>(workflow_id)
@@ -114,7 +114,6 @@ async fn a_transfer_moves_money_and_reads_back_everywhere() -> anyhow::Result<()
             EventType::WorkflowTaskScheduled,
             EventType::WorkflowTaskStarted,
             EventType::WorkflowTaskCompleted,
-            EventType::MarkerRecorded,
             EventType::MarkerRecorded,
             EventType::UpsertWorkflowSearchAttributes,
             EventType::WorkflowExecutionCompleted,

@@ -88,13 +88,21 @@ impl LedgerActivities {
         unimplemented!()
     }
 
+    /// Checks the accounts and moves the amount at once, the entry written posted: for a
+    /// transfer that has nothing to wait for between reserving and posting.
+    #[activity(name = "ledger.reserve_and_post_transfer")]
+    pub fn reserve_and_post_transfer(input: TransferInput) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
     /// Turns a reserved transfer into posted balances.
     #[activity(name = "ledger.post_transfer")]
     pub fn post_transfer(input: PostTransferInput) -> Result<(), ActivityError> {
         unimplemented!()
     }
 
-    /// Releases a reserved transfer (if it was reserved) and records why it was voided.
+    /// Releases a reserved transfer (if it was reserved) and records why it was voided; refuses
+    /// as TRANSFER_POSTED when the transfer was posted.
     #[activity(name = "ledger.void_transfer")]
     pub fn void_transfer(input: VoidTransferInput) -> Result<(), ActivityError> {
         unimplemented!()

@@ -15,7 +15,7 @@ use temporalio_sdk::{LocalActivityOptions, WorkflowContext, WorkflowResult};
 pub struct NoopInput {
     /// Upserted as DjinnStatus, as a transfer does when it settles.
     pub upsert_status: Option<String>,
-    /// Local activities that do nothing, run one after the other (a transfer runs two).
+    /// Local activities that do nothing, run one after the other (a transfer runs one).
     #[serde(default)]
     pub local_steps: u8,
     /// Ignored: bytes that give the input the size of a transfer's, so that the payloads the

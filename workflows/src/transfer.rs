@@ -1,18 +1,31 @@
-//! A transfer between two of a user's accounts: validate -> reserve -> post, or void.
+//! A transfer between two of a user's accounts: validate -> reserve and post, or void.
+//!
+//! The transfers of this workflow have nothing to wait for between reserving and posting (no
+//! approval, no payment rail), so one ledger step does both in one database transaction
+//! (`LedgerActivities::reserve_and_post_transfer`): the source's balance is checked and moved
+//! in one statement, and the entry is written posted. A reservation exists to hold money while
+//! something decides; with nothing to decide it would be posted at once, at the cost of a
+//! second call, commit and history marker. A transfer that must wait for an approval will take
+//! the two steps the ledger keeps for it, `reserve_transfer` then `post_transfer` or void.
 //!
 //! The ledger steps run as local activities. On this machine the Temporal server, not the
 //! worker, limits throughput, and each remote activity costs a round of server tasks (schedule,
 //! start, complete, a new workflow task). Local activities run inside the workflow task, so a
-//! whole transfer is one workflow task from start to completion: both database steps are short
-//! single transactions, well inside the workflow task timeout. Their results are recorded as
-//! markers in the history, and each step is idempotent, so a worker that dies mid-transfer is
-//! replaced by one that replays the history and re-runs the step at worst once more, harmlessly.
-//! Once money is reserved, posting (or voiding) must happen: a step that keeps failing through
-//! an outage moves from a local to a regular activity, which retries without growing history.
+//! whole transfer is one workflow task from start to completion: the step is a short single
+//! transaction, well inside the workflow task timeout. Its result is recorded as a marker in
+//! the history, and the step is idempotent, so a worker that dies mid-transfer is replaced by
+//! one that replays the history and re-runs the step at worst once more, harmlessly. A void
+//! must happen once the workflow decided on it: a void that keeps failing through an outage
+//! moves from a local to a regular activity, which retries without growing history.
+//!
+//! The step is retried for `MOVE_DEADLINE` and then given up: the user is waiting for an
+//! answer. Giving up voids the transfer, and the void leaves a tombstone that no later attempt
+//! can get past. If an attempt had committed but its answer was lost, the void finds the
+//! transfer posted and refuses (TRANSFER_POSTED): the workflow then ends POSTED, as the ledger
+//! says.
 
 use crate::contracts::{
-    LedgerActivities, PostTransferInput, TransferInput, TransferOutcome, TransferStatus,
-    VoidTransferInput,
+    LedgerActivities, TransferInput, TransferOutcome, TransferStatus, VoidTransferInput,
 };
 use crate::failure::rejection;
 use crate::search_attributes::DJINN_STATUS;
@@ -22,12 +35,12 @@ use std::time::Duration;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
 
-/// How long a reservation keeps being retried through infrastructure failures before the
+/// How long the ledger step keeps being retried through infrastructure failures before the
 /// transfer is voided instead: the user is waiting for an answer.
-const RESERVE_DEADLINE: Duration = Duration::from_secs(10 * 60);
-/// Posting and voiding must eventually happen once money is reserved. They first run as local
-/// activities for this long; a local activity that keeps failing heartbeats the workflow task
-/// and grows the history, so past this the step continues as a regular activity.
+const MOVE_DEADLINE: Duration = Duration::from_secs(10 * 60);
+/// A void must eventually happen once decided. It first runs as a local activity for this long;
+/// a local activity that keeps failing heartbeats the workflow task and grows the history, so
+/// past this the step continues as a regular activity.
 const SETTLE_LOCAL_DEADLINE: Duration = Duration::from_secs(5 * 60);
 
 #[workflow]
@@ -61,49 +74,27 @@ impl TransferWorkflow {
             .await;
         }
 
-        let reserved = local_step(
+        let moved = local_step(
             ctx,
-            LedgerActivities::reserve_transfer,
+            LedgerActivities::reserve_and_post_transfer,
             input.clone(),
-            RESERVE_DEADLINE,
+            MOVE_DEADLINE,
         )
         .await;
-        let not_reserved = match reserved {
-            Local::Finished(Ok(_)) => None,
+        let refused = match moved {
+            Local::Finished(Ok(())) => None,
             Local::Finished(Err(error)) => {
                 Some(rejection(&error).unwrap_or((RejectionCode::NotReserved, error.to_string())))
             }
             Local::OutOfTime => Some((
                 RejectionCode::NotReserved,
-                "the reservation did not complete in time".to_owned(),
+                "the transfer did not complete in time".to_owned(),
             )),
         };
-        if let Some((code, message)) = not_reserved {
+        if let Some((code, message)) = refused {
             return Self::void(ctx, &input, code, message).await;
         }
-
-        let post = PostTransferInput {
-            transfer_id: input.transfer_id,
-            user_id: input.user_id,
-        };
-        let posted = local_then_regular(
-            ctx,
-            || LedgerActivities::post_transfer,
-            post,
-            SETTLE_LOCAL_DEADLINE,
-        )
-        .await;
-        if let Err(error) = posted {
-            return match rejection(&error) {
-                Some((code, message)) => Self::void(ctx, &input, code, message).await,
-                None => Err(error.into()),
-            };
-        }
-        Self::settle(ctx, TransferStatus::Posted);
-        Ok(TransferOutcome {
-            status: TransferStatus::Posted,
-            failure_code: None,
-        })
+        Ok(Self::settle(ctx, TransferStatus::Posted, None))
     }
 
     /// The transfer's status as the workflow sees it.
@@ -127,22 +118,37 @@ impl TransferWorkflow {
             code: code.as_str().to_owned(),
             message,
         };
-        local_then_regular(
+        let voided = local_then_regular(
             ctx,
             || LedgerActivities::void_transfer,
             void,
             SETTLE_LOCAL_DEADLINE,
         )
-        .await?;
-        Self::settle(ctx, TransferStatus::Voided);
-        Ok(TransferOutcome {
-            status: TransferStatus::Voided,
-            failure_code: Some(code.as_str().to_owned()),
-        })
+        .await;
+        match voided {
+            Ok(()) => Ok(Self::settle(ctx, TransferStatus::Voided, Some(code))),
+            // An attempt of the ledger step committed, but its answer was lost: the money moved.
+            Err(error)
+                if rejection(&error)
+                    .is_some_and(|(refused, _)| refused == RejectionCode::TransferPosted) =>
+            {
+                Ok(Self::settle(ctx, TransferStatus::Posted, None))
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
-    fn settle(ctx: &mut WorkflowContext<Self>, status: TransferStatus) {
+    /// Records the final status (state and DjinnStatus) and returns the outcome.
+    fn settle(
+        ctx: &mut WorkflowContext<Self>,
+        status: TransferStatus,
+        failure: Option<RejectionCode>,
+    ) -> TransferOutcome {
         ctx.state_mut(|state| state.status = status);
         ctx.upsert_search_attributes([DJINN_STATUS.value_set(status.as_str().to_owned())]);
+        TransferOutcome {
+            status,
+            failure_code: failure.map(|code| code.as_str().to_owned()),
+        }
     }
 }

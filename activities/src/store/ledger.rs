@@ -5,13 +5,16 @@
 //! Balance rows are always locked in account-id order, so concurrent transfers between the same
 //! accounts in opposite directions cannot deadlock.
 //!
-//! The two steps every transfer takes, reserve and post, are one statement each: a call of a
-//! PostgreSQL function (migrations/..._ledger_steps_in_one_round_trip.sql) outside any explicit
-//! transaction, so PostgreSQL commits it before it answers. A step is one round trip, and the
-//! balance rows' locks are held for that statement alone. The functions act as the application
-//! role for the user they are given, and refuse by raising (SQLSTATE `DJ001`), which undoes
-//! what they wrote. This module still builds the postings, checks that they balance before the
-//! call, and turns the functions' outcomes and refusals into rejections.
+//! A transfer's ledger steps are one statement each: a call of a PostgreSQL function outside
+//! any explicit transaction, so PostgreSQL commits it before it answers. A step is one round
+//! trip, and the balance rows' locks are held for that statement alone. A transfer that has
+//! nothing to wait for is reserved and posted by one such call
+//! (migrations/..._post_at_once_when_nothing_waits.sql); one that waits (an approval) is
+//! reserved, then posted or voided, by one call each (..._ledger_steps_in_one_round_trip.sql).
+//! The functions act as the application role for the user they are given, and refuse by
+//! raising (SQLSTATE `DJ001`), which undoes what they wrote. This module still builds the
+//! postings, checks that they balance before the call, and turns the functions' outcomes and
+//! refusals into rejections.
 
 use super::session::begin_as;
 use crate::{LedgerRejection, RejectionCode, StoreError};
@@ -33,9 +36,9 @@ pub enum Applied {
 /// Reserves a transfer: a pending transaction with its two postings, the amount held on the
 /// source (pending debit) and announced on the destination (pending credit). The source's
 /// available balance is checked and changed in one statement, so concurrent reservations can
-/// never take it below its floor. The rows are written by `ledger_reserve_transfer`
-/// (migrations/..._ledger_step_functions.sql), in one call, from postings built and
-/// checked here.
+/// never take it below its floor. The rows are written by `ledger_reserve_transfer_for`
+/// (migrations/..._ledger_steps_in_one_round_trip.sql), in one call, from postings built and
+/// checked here. A transfer that has something to wait for takes this step, then `post_transfer`.
 #[tracing::instrument(skip_all, fields(transfer_id = %transfer_id))]
 pub async fn reserve_transfer(
     pool: &PgPool,
@@ -45,6 +48,71 @@ pub async fn reserve_transfer(
     workflow_id: &str,
     request: &TransferRequest,
 ) -> Result<Applied, StoreError> {
+    let postings = transfer_legs(request)?;
+    let currency = request.amount.currency();
+    let called = sqlx::query_scalar::<_, String>(
+        "SELECT ledger_reserve_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(user.as_uuid())
+    .bind(transaction_for(transfer_id).as_uuid())
+    .bind(idempotency_key)
+    .bind(workflow_id)
+    .bind(request.description.as_ref().map(|d| d.as_str()))
+    .bind(currency.code())
+    .bind(postings.map(|_| PostingId::generate().as_uuid()))
+    .bind(postings.map(|p| p.account_id.as_uuid()))
+    .bind(postings.map(|p| p.amount_minor))
+    .fetch_one(pool)
+    .await;
+    const FUNCTION: &str = "ledger_reserve_transfer_for";
+    match step_outcome(FUNCTION, called, ["reserved", "already_claimed"])? {
+        Ok(applied) => Ok(applied),
+        Err(refusal) => Err(transfer_refused(FUNCTION, &refusal, request)),
+    }
+}
+
+/// Reserves and posts a transfer in one database transaction, for a transfer that has nothing
+/// to wait for between the two: the entry is written posted, each leg moves the posted balance
+/// (the source's floor checked in the statement that moves it) and the operation is marked
+/// posted, by one call of `ledger_reserve_and_post_transfer_for`
+/// (migrations/..._post_at_once_when_nothing_waits.sql). It ends where `reserve_transfer` then
+/// `post_transfer` end, in one round trip and one commit instead of two.
+#[tracing::instrument(skip_all, fields(transfer_id = %transfer_id))]
+pub async fn reserve_and_post_transfer(
+    pool: &PgPool,
+    transfer_id: OperationId,
+    user: UserId,
+    idempotency_key: &str,
+    workflow_id: &str,
+    request: &TransferRequest,
+) -> Result<Applied, StoreError> {
+    let postings = transfer_legs(request)?;
+    let called = sqlx::query_scalar::<_, String>(
+        "SELECT ledger_reserve_and_post_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(user.as_uuid())
+    .bind(transaction_for(transfer_id).as_uuid())
+    .bind(transfer_id.as_uuid())
+    .bind(idempotency_key)
+    .bind(workflow_id)
+    .bind(request.description.as_ref().map(|d| d.as_str()))
+    .bind(request.amount.currency().code())
+    .bind(postings.map(|_| PostingId::generate().as_uuid()))
+    .bind(postings.map(|p| p.account_id.as_uuid()))
+    .bind(postings.map(|p| p.amount_minor))
+    .fetch_one(pool)
+    .await;
+    const FUNCTION: &str = "ledger_reserve_and_post_transfer_for";
+    match step_outcome(FUNCTION, called, ["posted", "already_posted"])? {
+        Ok(applied) => Ok(applied),
+        Err(refusal) => Err(transfer_refused(FUNCTION, &refusal, request)),
+    }
+}
+
+/// A transfer's two legs, the source's debit and the destination's credit, from a request
+/// validated again here (the workflow's validation ran in another process), and checked to
+/// balance before any call.
+fn transfer_legs(request: &TransferRequest) -> Result<[Posting; 2], StoreError> {
     request
         .validate()
         .map_err(|e| LedgerRejection::new(RejectionCode::from(e.clone()), e.to_string()))?;
@@ -63,26 +131,12 @@ pub async fn reserve_transfer(
         },
     ];
     assert_balanced(&postings).map_err(|e| StoreError::Invariant(e.to_string()))?;
+    Ok(postings)
+}
 
-    let called = sqlx::query_scalar::<_, String>(
-        "SELECT ledger_reserve_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(user.as_uuid())
-    .bind(transaction_for(transfer_id).as_uuid())
-    .bind(idempotency_key)
-    .bind(workflow_id)
-    .bind(request.description.as_ref().map(|d| d.as_str()))
-    .bind(currency.code())
-    .bind(postings.map(|_| PostingId::generate().as_uuid()))
-    .bind(postings.map(|p| p.account_id.as_uuid()))
-    .bind(postings.map(|p| p.amount_minor))
-    .fetch_one(pool)
-    .await;
-    const FUNCTION: &str = "ledger_reserve_transfer_for";
-    let refusal = match step_outcome(FUNCTION, called, ["reserved", "already_claimed"])? {
-        Ok(applied) => return Ok(applied),
-        Err(refusal) => refusal,
-    };
+/// The rejection for a transfer step's refusal word: the words the reservation's checks raise,
+/// and `voided` (a void's tombstone holds the entry).
+fn transfer_refused(function: &str, refusal: &Refusal, request: &TransferRequest) -> StoreError {
     let rejection = match refusal.outcome.as_str() {
         "idempotency_key_reused" => LedgerRejection::new(
             RejectionCode::IdempotencyKeyReused,
@@ -94,8 +148,9 @@ pub async fn reserve_transfer(
         "currency_mismatch" => LedgerRejection::new(
             RejectionCode::CurrencyMismatch,
             format!(
-                "the accounts hold {}, the amount is in {currency}",
-                refusal.detail.as_deref().unwrap_or("another currency")
+                "the accounts hold {}, the amount is in {}",
+                refusal.detail.as_deref().unwrap_or("another currency"),
+                request.amount.currency()
             ),
         ),
         "account_closed" => {
@@ -106,9 +161,10 @@ pub async fn reserve_transfer(
             // No amount here: this message ends up in the workflow's history.
             "the available balance of the source account is too low",
         ),
-        other => return Err(unknown_outcome(FUNCTION, other)),
+        "voided" => LedgerRejection::new(RejectionCode::TransferVoided, "the transfer was voided"),
+        other => return unknown_outcome(function, other),
     };
-    Err(rejection.into())
+    rejection.into()
 }
 
 /// Posts a reserved transfer: the pending amounts become posted balances and the operation is
@@ -177,11 +233,14 @@ fn step_outcome(
 }
 
 /// Voids a transfer that has not been posted: releases what was reserved (if anything was) and
-/// records why on the operation. A posted transfer is left alone: it can only be reversed.
+/// records why on the operation. A posted transfer is left alone, since it can only be
+/// reversed: the void is refused as `TRANSFER_POSTED`, and the workflow that asked ends POSTED.
+/// That happens when a step that reserves and posts at once committed but its answer never
+/// came back, and the workflow gave up on it.
 ///
 /// When nothing was reserved, the void leaves a `voided` journal entry without postings as a
 /// tombstone, so that a reservation attempt still in flight (or a workflow restarted from the
-/// Temporal UI) finds the entry claimed and can never hold the money afterwards.
+/// Temporal UI) finds the entry claimed and can never hold or move the money afterwards.
 #[tracing::instrument(skip_all, fields(transfer_id = %transfer_id, code))]
 pub async fn void_transfer(
     pool: &PgPool,
@@ -212,6 +271,20 @@ pub async fn void_transfer(
         .fetch_optional(&mut *tx)
         .await?
     };
+    if tombstone.is_none() && released.is_none() {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
+                .bind(transaction_id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if found.as_deref() == Some("posted") {
+            return Err(LedgerRejection::new(
+                RejectionCode::TransferPosted,
+                "the transfer was posted: it can only be reversed",
+            )
+            .into());
+        }
+    }
     if released.is_some() {
         for posting in read_postings(&mut tx, transaction_id).await? {
             let (debit_minor, credit_minor) = pending_parts(posting.amount_minor)?;
