@@ -11,6 +11,26 @@ BENCH_TEMPORAL_UI_PORT="${DJINN_BENCH_TEMPORAL_UI_PORT:-28233}"
 BENCH_TEMPORAL_METRICS_PORT="${DJINN_BENCH_TEMPORAL_METRICS_PORT:-28234}"
 BENCH_API_ADDR="127.0.0.1:${DJINN_BENCH_API_PORT:-18080}"
 
+# DJINN_BENCH_SERVER_CPUS=0 (a comma-separated list of CPUs) gives the Temporal server those
+# CPUs to itself and runs everything else (PostgreSQL, the worker, the API, the benchmark) on
+# the others: the topology of production, where the server runs on machines of its own. By
+# default everything shares every CPU, and the ratio then also measures Djinn's own CPU, which
+# competes with the server for the same cores.
+SERVER_CPUS="${DJINN_BENCH_SERVER_CPUS:-}"
+if [[ -n "$SERVER_CPUS" ]]; then
+  other_cpus=()
+  for ((cpu = 0; cpu < $(nproc); cpu++)); do
+    [[ ",$SERVER_CPUS," == *",$cpu,"* ]] || other_cpus+=("$cpu")
+  done
+  if [[ ${#other_cpus[@]} == 0 ]]; then
+    log "DJINN_BENCH_SERVER_CPUS=$SERVER_CPUS leaves no CPU for the rest"
+    exit 1
+  fi
+  OTHER_CPUS="$(IFS=,; echo "${other_cpus[*]}")"
+  # This shell and all it starts from here on (the server too, until it is moved below).
+  taskset -p -c "$OTHER_CPUS" $$ >/dev/null
+fi
+
 mkdir -p "$DATA_DIR"
 trap stop_started EXIT
 trap 'exit 130' INT TERM
@@ -35,6 +55,13 @@ rm -f "$DATA_DIR"/bench-temporal.sqlite*
 start_temporal "$BENCH_TEMPORAL_PORT" "$BENCH_TEMPORAL_UI_PORT" "$DATA_DIR/bench-temporal.sqlite" \
   --metrics-port "$BENCH_TEMPORAL_METRICS_PORT"
 temporal_pid="${STARTED_PIDS[${#STARTED_PIDS[@]}-1]}"
+if [[ -n "$SERVER_CPUS" ]]; then
+  # Every thread of the server (and of any child it runs) moves to its own CPUs.
+  for pid in "$temporal_pid" $(pgrep -P "$temporal_pid" || true); do
+    taskset -a -p -c "$SERVER_CPUS" "$pid" >/dev/null
+  done
+  log "the Temporal server runs on CPU $SERVER_CPUS; PostgreSQL, the worker, the API and the benchmark on CPU $OTHER_CPUS"
+fi
 
 export DATABASE_URL="$PRIVATE_DATABASE_URL"
 export TEMPORAL_ADDRESS="127.0.0.1:$BENCH_TEMPORAL_PORT"

@@ -181,7 +181,7 @@ fn money_error(error: MoneyInputError, path: &[&str]) -> UserError {
 }
 
 /// The checks that need the ledger, as `register_transfer_for` makes them, with the details a
-/// user needs (which account, what balance). The reservation re-checks all of them atomically.
+/// user needs (which account, what balance). The ledger step re-checks all of them atomically.
 async fn check_accounts(
     tx: &mut PgConnection,
     user: UserId,
