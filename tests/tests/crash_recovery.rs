@@ -1,10 +1,15 @@
 //! A worker killed in the middle of a transfer: the workflow resumes on a new worker and the
 //! ledger ends with exactly one posting pair. The chaos switch aborts the worker process right
 //! after a ledger step committed and before Temporal heard of it: the step runs again on the
-//! new worker and must change nothing.
+//! new worker and must change nothing. And when the workflow gave up on a step whose answer was
+//! lost, its void finds the money moved and the transfer ends POSTED.
 
-use djinn_tests::{WorkerThread, spawn_api};
+use djinn_activities::store::{ledger, users};
+use djinn_domain::{AccountId, Currency, Money, OperationId, TransferRequest};
+use djinn_tests::{WorkerThread, spawn_api, spawn_app};
+use djinn_workflows::{TransferInput, TransferOutcome, TransferStatus, TransferWorkflow};
 use std::time::Duration;
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 
 async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
     let app = spawn_api().await?;
@@ -53,4 +58,71 @@ async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_worker_killed_after_the_money_moved_does_not_move_it_twice() -> anyhow::Result<()> {
     crash_after("reserve_and_post_transfer", "crash-moved").await
+}
+
+/// The other half of a lost answer: the ledger step committed, its answer never reached the
+/// workflow, and the workflow decided to void (here: its input fails validation, as it would
+/// give up after the step's deadline). The void finds the money moved and is refused as
+/// TRANSFER_POSTED; the workflow then ends POSTED, as the ledger says, and nothing is undone
+/// or moved twice.
+#[tokio::test]
+async fn a_void_that_finds_the_money_moved_ends_the_transfer_posted() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let alice = app.client("alice");
+    let from = alice
+        .open_account("Checking", "USD", Some("100.00"))
+        .await?;
+    let to = alice.open_account("Savings", "USD", None).await?;
+    let account = |id: &str| {
+        AccountId::from_uuid(
+            djinn_graphql::schema::ids::decode(id)
+                .expect("an account id")
+                .1,
+        )
+    };
+    let user = users::ensure_user(&app.db, "alice").await?;
+    let transfer_id = OperationId::generate();
+    let amount = Money::from_minor(2_500, Currency::parse("USD")?);
+    let moved = TransferRequest::new(account(&from), account(&to), amount, None)?;
+    ledger::reserve_and_post_transfer(&app.db, transfer_id, user, "lost", "wf", &moved).await?;
+
+    let input = TransferInput {
+        transfer_id,
+        user_id: user,
+        idempotency_key: "lost".to_owned(),
+        request: TransferRequest {
+            to: account(&from),
+            ..moved
+        },
+    };
+    let workflow_id = format!("transfer:{user}:lost");
+    let outcome = app
+        .temporal
+        .start_workflow(
+            TransferWorkflow::run,
+            input,
+            WorkflowStartOptions::new(app.task_queue.clone(), workflow_id).build(),
+        )
+        .await?
+        .get_result(WorkflowGetResultOptions::default())
+        .await?;
+    assert_eq!(
+        outcome,
+        TransferOutcome {
+            status: TransferStatus::Posted,
+            failure_code: None
+        }
+    );
+    assert_eq!(app.balance_minor(&from).await?, (7_500, 0));
+    assert_eq!(app.balance_minor(&to).await?, (2_500, 0));
+    let (status, postings): (String, i64) = sqlx::query_as(
+        "SELECT t.status, (SELECT count(*) FROM postings p WHERE p.transaction_id = t.id)
+           FROM transactions t WHERE t.id = $1",
+    )
+    .bind(transfer_id.as_uuid())
+    .fetch_one(&app.db)
+    .await?;
+    assert_eq!((status.as_str(), postings), ("posted", 2));
+    app.assert_ledger_consistent().await?;
+    Ok(())
 }
