@@ -43,6 +43,11 @@ async fn balances(pool: &PgPool) -> anyhow::Result<Vec<(uuid::Uuid, i64, i64, i6
         .await?)
 }
 
+/// The balances and the number of postings: what a refusal or a replay must leave as it was.
+async fn ledger_state(pool: &PgPool) -> anyhow::Result<(Vec<(uuid::Uuid, i64, i64, i64)>, i64)> {
+    Ok((balances(pool).await?, postings(pool).await?))
+}
+
 async fn postings(pool: &PgPool) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar("SELECT count(*) FROM postings")
         .fetch_one(pool)
@@ -118,18 +123,18 @@ async fn every_ledger_step_replayed_changes_nothing() -> anyhow::Result<()> {
         ledger::reserve_transfer(&pool, transfer, user, "k", "wf", &request).await?,
         Applied::Now
     );
-    let reserved = (balances(&pool).await?, postings(&pool).await?);
+    let reserved = ledger_state(&pool).await?;
     assert_eq!(
         ledger::reserve_transfer(&pool, transfer, user, "k", "wf", &request).await?,
         Applied::Already
     );
-    assert_eq!((balances(&pool).await?, postings(&pool).await?), reserved);
+    assert_eq!(ledger_state(&pool).await?, reserved);
 
     assert_eq!(
         ledger::post_transfer(&pool, transfer, user).await?,
         Applied::Now
     );
-    let posted = (balances(&pool).await?, postings(&pool).await?);
+    let posted = ledger_state(&pool).await?;
     assert_eq!(
         ledger::post_transfer(&pool, transfer, user).await?,
         Applied::Already
@@ -143,7 +148,7 @@ async fn every_ledger_step_replayed_changes_nothing() -> anyhow::Result<()> {
         rejection(ledger::void_transfer(&pool, transfer, user, "k", "LATE", "too late").await),
         Some(RejectionCode::TransferPosted)
     );
-    assert_eq!((balances(&pool).await?, postings(&pool).await?), posted);
+    assert_eq!(ledger_state(&pool).await?, posted);
 
     let status: String = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
         .bind(transfer.as_uuid())
@@ -201,7 +206,7 @@ async fn reserving_and_posting_at_once_ends_where_the_two_steps_end() -> anyhow:
         .await?;
         ends.push((end, moved));
 
-        let done = (balances(&pool).await?, postings(&pool).await?);
+        let done = ledger_state(&pool).await?;
         assert_eq!(
             step.complete(&pool, transfer, user, &key, &request).await?,
             Applied::Already,
@@ -217,7 +222,7 @@ async fn reserving_and_posting_at_once_ends_where_the_two_steps_end() -> anyhow:
             Some(RejectionCode::TransferPosted),
             "{step:?} then a void"
         );
-        assert_eq!((balances(&pool).await?, postings(&pool).await?), done);
+        assert_eq!(ledger_state(&pool).await?, done);
     }
     assert_eq!(
         ends[0],
@@ -287,7 +292,7 @@ async fn refusals_change_nothing() -> anyhow::Result<()> {
             .bind(alice.as_uuid())
             .fetch_one(&pool)
             .await?;
-    let before = (balances(&pool).await?, postings(&pool).await?);
+    let before = ledger_state(&pool).await?;
 
     let yen = Money::from_minor(1, Currency::parse("JPY")?);
     let refused = [
@@ -331,7 +336,7 @@ async fn refusals_change_nothing() -> anyhow::Result<()> {
             .fetch_one(&pool)
             .await?;
     assert_eq!(transactions, 0);
-    assert_eq!((balances(&pool).await?, postings(&pool).await?), before);
+    assert_eq!(ledger_state(&pool).await?, before);
     Ok(())
 }
 
@@ -410,7 +415,7 @@ async fn the_reservation_enforces_the_overdraft_floor_and_the_key() -> anyhow::R
         )
         .await?;
         let to = account(&pool, user, 0).await?;
-        let before = (balances(&pool).await?, postings(&pool).await?);
+        let before = ledger_state(&pool).await?;
 
         let too_much = TransferRequest::new(card, to, usd(10_001), None)?;
         assert_eq!(
@@ -421,7 +426,7 @@ async fn the_reservation_enforces_the_overdraft_floor_and_the_key() -> anyhow::R
             Some(RejectionCode::InsufficientFunds),
             "{step:?}"
         );
-        assert_eq!((balances(&pool).await?, postings(&pool).await?), before);
+        assert_eq!(ledger_state(&pool).await?, before);
 
         let all = TransferRequest::new(card, to, usd(10_000), None)?;
         step.complete(&pool, OperationId::generate(), user, "b", &all)
@@ -433,7 +438,7 @@ async fn the_reservation_enforces_the_overdraft_floor_and_the_key() -> anyhow::R
                 .await?;
         assert_eq!(card_posted, -10_000, "{step:?}");
 
-        let after = (balances(&pool).await?, postings(&pool).await?);
+        let after = ledger_state(&pool).await?;
         let small = TransferRequest::new(to, card, usd(1), None)?;
         assert_eq!(
             rejection(
@@ -443,7 +448,7 @@ async fn the_reservation_enforces_the_overdraft_floor_and_the_key() -> anyhow::R
             Some(RejectionCode::IdempotencyKeyReused),
             "{step:?}"
         );
-        assert_eq!((balances(&pool).await?, postings(&pool).await?), after);
+        assert_eq!(ledger_state(&pool).await?, after);
     }
     Ok(())
 }

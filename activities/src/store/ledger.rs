@@ -48,27 +48,21 @@ pub async fn reserve_transfer(
     workflow_id: &str,
     request: &TransferRequest,
 ) -> Result<Applied, StoreError> {
-    let postings = transfer_legs(request)?;
-    let currency = request.amount.currency();
-    let called = sqlx::query_scalar::<_, String>(
-        "SELECT ledger_reserve_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    let call = TakingCall {
+        function: "ledger_reserve_transfer_for",
+        sql: "SELECT ledger_reserve_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        applied: ["reserved", "already_claimed"],
+        with_operation: false,
+    };
+    call.run(
+        pool,
+        transfer_id,
+        user,
+        idempotency_key,
+        workflow_id,
+        request,
     )
-    .bind(user.as_uuid())
-    .bind(transaction_for(transfer_id).as_uuid())
-    .bind(idempotency_key)
-    .bind(workflow_id)
-    .bind(request.description.as_ref().map(|d| d.as_str()))
-    .bind(currency.code())
-    .bind(postings.map(|_| PostingId::generate().as_uuid()))
-    .bind(postings.map(|p| p.account_id.as_uuid()))
-    .bind(postings.map(|p| p.amount_minor))
-    .fetch_one(pool)
-    .await;
-    const FUNCTION: &str = "ledger_reserve_transfer_for";
-    match step_outcome(FUNCTION, called, ["reserved", "already_claimed"])? {
-        Ok(applied) => Ok(applied),
-        Err(refusal) => Err(transfer_refused(FUNCTION, &refusal, request)),
-    }
+    .await
 }
 
 /// Reserves and posts a transfer in one database transaction, for a transfer that has nothing
@@ -86,26 +80,68 @@ pub async fn reserve_and_post_transfer(
     workflow_id: &str,
     request: &TransferRequest,
 ) -> Result<Applied, StoreError> {
-    let postings = transfer_legs(request)?;
-    let called = sqlx::query_scalar::<_, String>(
-        "SELECT ledger_reserve_and_post_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    let call = TakingCall {
+        function: "ledger_reserve_and_post_transfer_for",
+        // The operation id is bound last ($10), after the arguments both functions share.
+        sql: "SELECT ledger_reserve_and_post_transfer_for($1, $2, $10, $3, $4, $5, $6, $7, $8, $9)",
+        applied: ["posted", "already_posted"],
+        with_operation: true,
+    };
+    call.run(
+        pool,
+        transfer_id,
+        user,
+        idempotency_key,
+        workflow_id,
+        request,
     )
-    .bind(user.as_uuid())
-    .bind(transaction_for(transfer_id).as_uuid())
-    .bind(transfer_id.as_uuid())
-    .bind(idempotency_key)
-    .bind(workflow_id)
-    .bind(request.description.as_ref().map(|d| d.as_str()))
-    .bind(request.amount.currency().code())
-    .bind(postings.map(|_| PostingId::generate().as_uuid()))
-    .bind(postings.map(|p| p.account_id.as_uuid()))
-    .bind(postings.map(|p| p.amount_minor))
-    .fetch_one(pool)
-    .await;
-    const FUNCTION: &str = "ledger_reserve_and_post_transfer_for";
-    match step_outcome(FUNCTION, called, ["posted", "already_posted"])? {
-        Ok(applied) => Ok(applied),
-        Err(refusal) => Err(transfer_refused(FUNCTION, &refusal, request)),
+    .await
+}
+
+/// A call of one of the two functions that take a transfer's amount from its source: the
+/// reservation, and the step that reserves and posts at once. Both are given the same legs,
+/// built and checked here, and refuse with the same words.
+struct TakingCall {
+    function: &'static str,
+    sql: &'static str,
+    /// The outcome words for "did it now" and "had done it already".
+    applied: [&'static str; 2],
+    /// Whether the function also takes the operation id, to mark the operation posted.
+    with_operation: bool,
+}
+
+impl TakingCall {
+    async fn run(
+        self,
+        pool: &PgPool,
+        transfer_id: OperationId,
+        user: UserId,
+        idempotency_key: &str,
+        workflow_id: &str,
+        request: &TransferRequest,
+    ) -> Result<Applied, StoreError> {
+        let postings = transfer_legs(request)?;
+        let currency = request.amount.currency();
+        let query = sqlx::query_scalar::<_, String>(self.sql)
+            .bind(user.as_uuid())
+            .bind(transaction_for(transfer_id).as_uuid())
+            .bind(idempotency_key)
+            .bind(workflow_id)
+            .bind(request.description.as_ref().map(|d| d.as_str()))
+            .bind(currency.code())
+            .bind(postings.map(|_| PostingId::generate().as_uuid()))
+            .bind(postings.map(|p| p.account_id.as_uuid()))
+            .bind(postings.map(|p| p.amount_minor));
+        let query = if self.with_operation {
+            query.bind(transfer_id.as_uuid())
+        } else {
+            query
+        };
+        let called = query.fetch_one(pool).await;
+        match step_outcome(self.function, called, self.applied)? {
+            Ok(applied) => Ok(applied),
+            Err(refusal) => Err(transfer_refused(self.function, &refusal, request)),
+        }
     }
 }
 
