@@ -25,6 +25,7 @@ use djinn_domain::{
     AMOUNT_MAX_MINOR, AccountId, AccountName, Description, IdempotencyKey, Money, OperationId,
     RejectionCode, TransferError, TransferRequest, UserId, transfer_workflow_id,
 };
+use djinn_workflows::memo;
 use djinn_workflows::search_attributes::{DJINN_OPERATION, DJINN_STATUS, DJINN_USER_ID};
 use djinn_workflows::{
     OpenAccountInput as OpenAccountWorkflowInput, OpenAccountWorkflow, TransferInput,
@@ -36,6 +37,7 @@ use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::{
     WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
 };
+use temporalio_common::MemoValues;
 use temporalio_common::search_attributes::SearchAttributes;
 
 /// How long `openAccount` waits for its workflow before answering with an error; below the
@@ -303,6 +305,7 @@ async fn start_transfer(app: &AppState, view: &TransferView) -> Result<()> {
         view.operation.user_id,
         "transfer",
         WorkflowIdReusePolicy::RejectDuplicate,
+        memo::transfer_summary(&input.request),
     );
     started(
         app.temporal
@@ -312,14 +315,18 @@ async fn start_transfer(app: &AppState, view: &TransferView) -> Result<()> {
 }
 
 /// Options that make starting a workflow idempotent: its id derives from the operation, a
-/// running workflow is reused, and a finished one is never started again.
+/// running workflow is reused, and a finished one is never started again. Staff find it by
+/// its search attributes and read its summary in the memo (see `djinn_workflows::memo`).
 fn start_options(
     app: &AppState,
     workflow_id: &str,
     user: UserId,
     operation: &str,
     reuse: WorkflowIdReusePolicy,
+    summary: String,
 ) -> WorkflowStartOptions {
+    let mut memo = MemoValues::new();
+    memo.insert(memo::SUMMARY, summary);
     WorkflowStartOptions::new(app.task_queue.clone(), workflow_id.to_owned())
         .id_reuse_policy(reuse)
         .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
@@ -328,6 +335,7 @@ fn start_options(
             DJINN_OPERATION.value_set(operation.to_owned()),
             DJINN_STATUS.value_set("PENDING".to_owned()),
         ]))
+        .memo(memo)
         .build()
 }
 
@@ -430,6 +438,7 @@ pub async fn open_account(
         return Ok(answer_opening(&opening, existing));
     }
 
+    let summary = memo::opening_summary(&name, kind, opening_balance, overdraft_limit);
     let workflow_input = OpenAccountWorkflowInput {
         operation_id: operation.id,
         account_id,
@@ -448,6 +457,7 @@ pub async fn open_account(
         user,
         "open_account",
         WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
+        summary,
     );
     started(
         app.temporal

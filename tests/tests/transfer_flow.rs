@@ -71,6 +71,30 @@ async fn a_transfer_moves_money_and_reads_back_everywhere() -> anyhow::Result<()
         attributes.contains("DjinnStatus") && attributes.contains("DjinnUserId"),
         "{attributes}"
     );
+    // Staff read what the run is about in its memo (encrypted; see payload_encryption.rs).
+    let uuid = |id: &str| djinn_graphql::schema::ids::decode(id).expect("a global id").1;
+    assert_eq!(
+        description.memo().get::<String>("summary")?,
+        Some(format!(
+            "Transfer of 12.34 USD from account {} to account {}",
+            uuid(&checking),
+            uuid(&savings)
+        ))
+    );
+    let opening: String = sqlx::query_scalar(
+        "SELECT workflow_id FROM operations WHERE kind = 'open_account' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(&app.db)
+    .await?;
+    let opening = app
+        .temporal
+        .get_workflow_handle::<djinn_workflows::OpenAccountWorkflow>(opening)
+        .describe(WorkflowDescribeOptions::default())
+        .await?;
+    assert_eq!(
+        opening.memo().get::<String>("summary")?,
+        Some("Opening of checking account \"Checking\" with 100.00 USD".to_owned())
+    );
 
     // The ledger read back: one transaction, two postings summing to zero, never editable.
     let transaction = djinn_graphql::schema::ids::decode(id)

@@ -9,6 +9,7 @@
 
 pub mod contracts;
 mod failure;
+pub mod memo;
 mod noop;
 mod open_account;
 pub mod search_attributes;
