@@ -161,6 +161,9 @@ new_codec_keys() {
 
 stop_started() {
   local pid dir
+  # A second Ctrl-C (or TERM) while stopping would end the script here and leave the rest,
+  # PostgreSQL above all, running: once stopping, finish.
+  trap '' INT TERM
   for pid in "${STARTED_PIDS[@]:-}"; do
     [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
   done
