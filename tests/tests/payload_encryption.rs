@@ -92,8 +92,8 @@ async fn histories_hold_no_financial_data_in_clear() -> anyhow::Result<()> {
     let raw = raw_history(workflow_id)?;
     let history: Value = serde_json::from_str(&raw)?;
     // The memo's summary names the amount and the description: it is a payload like the input.
-    let summary = &history["events"][0]["workflowExecutionStartedEventAttributes"]["memo"]
-        ["fields"]["summary"];
+    let summary = &history["events"][0]["workflowExecutionStartedEventAttributes"]["memo"]["fields"]
+        ["summary"];
     assert_eq!(
         summary["metadata"]["encoding"],
         STANDARD.encode("binary/encrypted"),

@@ -72,7 +72,11 @@ async fn a_transfer_moves_money_and_reads_back_everywhere() -> anyhow::Result<()
         "{attributes}"
     );
     // Staff read what the run is about in its memo (encrypted; see payload_encryption.rs).
-    let uuid = |id: &str| djinn_graphql::schema::ids::decode(id).expect("a global id").1;
+    let uuid = |id: &str| {
+        djinn_graphql::schema::ids::decode(id)
+            .expect("a global id")
+            .1
+    };
     assert_eq!(
         description.memo().get::<String>("summary")?,
         Some(format!(

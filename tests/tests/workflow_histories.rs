@@ -34,7 +34,7 @@ use temporalio_sdk::workflow_replayer::{
 };
 
 /// The paths recorded per version: a folder with fewer histories lost some.
-const PATHS_PER_VERSION: usize = 6;
+const PATHS_PER_VERSION: usize = 7;
 
 fn histories_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("histories")
@@ -179,6 +179,52 @@ async fn record_the_histories_of_todays_workflows() -> anyhow::Result<()> {
     .fetch_one(&app.db)
     .await?;
     record(&app, &opening, &dir.join("open-account.json")).await?;
+
+    // An opening whose local attempt gives up (nothing can write postings while this lock is
+    // held) and which continues as a regular activity, done once the lock is gone.
+    let mut outage = app.db.begin().await?;
+    sqlx::query("LOCK TABLE postings IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *outage)
+        .await?;
+    let told = alice
+        .graphql(
+            "mutation { openAccount(input: {idempotencyKey: \"outage\", name: \"Cash\", kind: CASH,
+                currency: \"USD\", openingBalance: {amount: \"5.00\", currency: \"USD\"}}) { account { id } } }",
+            serde_json::json!({}),
+        )
+        .await?;
+    ensure!(told["errors"].is_array(), "told to repeat: {told}");
+    let continued: String =
+        sqlx::query_scalar("SELECT workflow_id FROM operations WHERE idempotency_key = 'outage'")
+            .fetch_one(&app.db)
+            .await?;
+    let handle = app
+        .temporal
+        .get_workflow_handle::<OpenAccountWorkflow>(continued.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !handle
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await?
+        .iter()
+        .any(|event| event.event_type() == EventType::ActivityTaskScheduled)
+    {
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the opening never continued as a regular activity"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    outage.commit().await?;
+    handle
+        .get_result(WorkflowGetResultOptions::default())
+        .await?;
+    record(
+        &app,
+        &continued,
+        &dir.join("open-account-continued-as-a-regular-activity.json"),
+    )
+    .await?;
 
     let payload = alice
         .create_transfer("posted", &checking, &savings, "25.00", "USD")
