@@ -161,9 +161,10 @@ new_codec_keys() {
 
 stop_started() {
   local pid dir
-  # A second Ctrl-C (or TERM) while stopping would end the script here and leave the rest,
-  # PostgreSQL above all, running: once stopping, finish.
-  trap '' INT TERM
+  # Called from the EXIT trap only. A second Ctrl-C (or TERM) while stopping would end the
+  # script here and leave the rest, PostgreSQL above all, running: it kills what is still
+  # running instead (the waits below then return) and the stopping goes on.
+  trap 'for pid in "${STARTED_PIDS[@]:-}"; do [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null || true; done' INT TERM
   for pid in "${STARTED_PIDS[@]:-}"; do
     [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
   done

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// The payload key of every test stack (tests only): histories are encrypted in tests as in
-/// production, so the tests see what production sees.
+/// production, so the tests see what production sees. The recorded histories under
+/// `tests/histories/` are encrypted with it too: a new key needs them re-recorded (or this one
+/// kept beside it, as production keeps retired keys).
 pub const TEST_CODEC_KEYS: &str = "test:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 
 pub fn test_codec() -> EncryptionCodec {

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 
 const DESCRIPTION: &str = "rent-for-november-7f3a";
 const AMOUNT_MINOR: &str = "98765";
+/// As the memo's summary writes it.
+const AMOUNT: &str = "987.65";
 
 fn temporal_cli() -> String {
     std::env::var("DJINN_TEMPORAL_CLI").unwrap_or_else(|_| {
@@ -106,12 +108,12 @@ async fn histories_hold_no_financial_data_in_clear() -> anyhow::Result<()> {
         "memo, input, ledger step and result are payloads: {}",
         found.len()
     );
-    for secret in [DESCRIPTION, "amount_minor", "description"] {
+    for secret in [DESCRIPTION, AMOUNT, "amount_minor", "description"] {
         assert!(!raw.contains(secret), "{secret:?} in the raw history");
     }
     for payload in &found {
         let data = decoded_data(payload);
-        for secret in [DESCRIPTION, AMOUNT_MINOR, "amount_minor"] {
+        for secret in [DESCRIPTION, AMOUNT_MINOR, AMOUNT, "amount_minor"] {
             assert!(!data.contains(secret), "{secret:?} in a stored payload");
         }
     }
@@ -143,7 +145,7 @@ async fn histories_hold_no_financial_data_in_clear() -> anyhow::Result<()> {
         let mut opened = Vec::new();
         payloads(&serde_json::from_str(&raw)?, &mut opened);
         for payload in opened.iter().map(decoded_data).chain([raw.clone()]) {
-            for secret in ["Alice everyday", "Alice rainy day", "500000"] {
+            for secret in ["Alice everyday", "Alice rainy day", "500000", "5000.00"] {
                 assert!(
                     !payload.contains(secret),
                     "{secret:?} in an open-account history"

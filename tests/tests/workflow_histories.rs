@@ -3,16 +3,19 @@
 //! it up again (a crash, an eviction, a timed-out task). A change that records other commands
 //! than the history holds fails such a run with a nondeterminism error, in production.
 //!
-//! `tests/histories/<version>/` keeps the histories of each path a workflow can take, recorded
-//! from real runs against the Temporal dev server and PostgreSQL (payloads encrypted with the
-//! test key, as in every test). `every_recorded_history_replays_on_todays_code` replays all of
-//! them, with no server, against today's code. A change that breaks one either is not meant
-//! (fix the code) or needs `ctx.patched(..)` so that old runs keep their old path; the old
-//! folder stays until no run of that version can still be open.
+//! `tests/histories/<version>/` keeps the histories of the paths a workflow takes in normal
+//! running and through a crash or an outage, recorded from real runs against the Temporal dev
+//! server and PostgreSQL (payloads encrypted with the test key, as in every test).
+//! `every_recorded_history_replays_on_todays_code` replays all of them, with no server, against
+//! today's code. A change that breaks one either is not meant (fix the code) or needs
+//! `ctx.patched(..)` so that old runs keep their old path; the old folder stays until no run of
+//! that version can still be open. Not recorded: a transfer whose ledger step runs out its
+//! 10-minute deadline, and a void that outlives its 5-minute local attempt; their deadlines are
+//! too long for a test.
 //!
 //! Recording a new version's histories (after a change that adds a path, or once patched code
-//! is the only code running):
-//! `DJINN_RECORD_HISTORIES=tests/histories/<date>-<change> scripts/test.sh -p djinn-tests --test workflow_histories -- --ignored`
+//! is the only code running), into `tests/histories/<date>-<change>/`:
+//! `DJINN_RECORD_HISTORIES=<date>-<change> scripts/test.sh -p djinn-tests --test workflow_histories -- --ignored`
 
 use anyhow::{Context, bail, ensure};
 use djinn_activities::store::{ledger, users};
@@ -156,15 +159,18 @@ async fn a_history_the_code_no_longer_matches_fails_to_replay() -> anyhow::Resul
     Ok(())
 }
 
-/// Records one history per path of today's workflows into `$DJINN_RECORD_HISTORIES` (see the
-/// module header). Ignored: it writes files, and `make test` only reads them.
+/// Records one history per path of today's workflows into
+/// `tests/histories/$DJINN_RECORD_HISTORIES/` (see the module header). Ignored: it writes files, and `make test` only reads them.
 #[tokio::test]
 #[ignore = "records fixtures; run with DJINN_RECORD_HISTORIES set"]
 async fn record_the_histories_of_todays_workflows() -> anyhow::Result<()> {
-    let dir = PathBuf::from(
-        std::env::var("DJINN_RECORD_HISTORIES")
-            .context("DJINN_RECORD_HISTORIES names the folder to record into")?,
+    let version = std::env::var("DJINN_RECORD_HISTORIES")
+        .context("DJINN_RECORD_HISTORIES names the version folder to record into")?;
+    ensure!(
+        !version.is_empty() && !version.contains(['/', '\\']) && !version.starts_with('.'),
+        "DJINN_RECORD_HISTORIES is a folder name under tests/histories, not a path: {version:?}"
     );
+    let dir = histories_dir().join(version);
     std::fs::create_dir_all(&dir)?;
 
     let app = spawn_app().await?;
