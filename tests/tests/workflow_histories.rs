@@ -36,7 +36,8 @@ use temporalio_sdk::workflow_replayer::{
     WorkflowReplayError, WorkflowReplayFailure, WorkflowReplayer, WorkflowReplayerOptions,
 };
 
-/// The paths recorded per version: a folder with fewer histories lost some.
+/// The paths one recording gives: a folder with fewer histories lost some. (An opening's local
+/// step gives up one of two ways, by timing; a folder may keep both, caught over two runs.)
 const PATHS_PER_VERSION: usize = 7;
 
 fn histories_dir() -> PathBuf {
@@ -225,12 +226,21 @@ async fn record_the_histories_of_todays_workflows() -> anyhow::Result<()> {
     handle
         .get_result(WorkflowGetResultOptions::default())
         .await?;
-    record(
-        &app,
-        &continued,
-        &dir.join("open-account-continued-as-a-regular-activity.json"),
-    )
-    .await?;
+    // Which way the local step gave up depends on timing: its deadline's timer fired first, or
+    // the local activity's own schedule-to-close timeout ended it. Both are paths of
+    // `steps::local_step`; a version folder keeps one history of each, recorded over runs.
+    let timer_fired = handle
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await?
+        .iter()
+        .any(|event| event.event_type() == EventType::TimerFired);
+    let name = if timer_fired {
+        "open-account-continued-after-its-deadline-timer-fired.json"
+    } else {
+        "open-account-continued-after-its-local-attempt-failed.json"
+    };
+    record(&app, &continued, &dir.join(name)).await?;
 
     let payload = alice
         .create_transfer("posted", &checking, &savings, "25.00", "USD")
