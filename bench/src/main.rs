@@ -17,6 +17,7 @@ use clap::Parser;
 use djinn_activities::{db, temporal};
 use djinn_domain::{AccountId, Currency, Money, OperationId, TransferRequest, UserId};
 use djinn_tests::Client;
+use djinn_workflows::memo;
 use djinn_workflows::search_attributes::{DJINN_OPERATION, DJINN_STATUS, DJINN_USER_ID};
 use djinn_workflows::{NoopInput, NoopWorkflow};
 use futures::StreamExt;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use temporalio_client::{
     WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
 };
+use temporalio_common::MemoValues;
 use temporalio_common::search_attributes::SearchAttributes;
 use usage::TICKS_PER_SECOND;
 
@@ -221,7 +223,7 @@ fn print_percentiles(label: &str, latencies: &mut [Duration]) {
 enum Noop {
     /// Started and awaited by run id, nothing else: the server's ceiling.
     Plain,
-    /// Started as the API starts a transfer (its search attributes, id-reuse and id-conflict
+    /// Started as the API starts a transfer (its search attributes, memo, id-reuse and id-conflict
     /// policies), upserting DjinnStatus once, and awaited by workflow id alone, as the
     /// benchmark must await a transfer (the API returns no run id).
     AsTransfer,
@@ -241,6 +243,9 @@ async fn run_noops(
     padding: &str,
     users: &[String],
 ) -> anyhow::Result<Vec<Duration>> {
+    // The memo a transfer starts with: its summary, of a transfer's length.
+    let mut transfer_memo = MemoValues::new();
+    transfer_memo.insert(memo::SUMMARY, memo::transfer_summary(&example_transfer()?));
     let results: Vec<anyhow::Result<Duration>> = futures::stream::iter(0..count)
         .map(|i| {
             // The phase with steps is shaped like a transfer in all but the ledger: one step,
@@ -265,6 +270,7 @@ async fn run_noops(
                             DJINN_OPERATION.value_set("noop".to_owned()),
                             DJINN_STATUS.value_set("PENDING".to_owned()),
                         ]))
+                        .memo(transfer_memo.clone())
                         .build(),
                     NoopInput {
                         upsert_status: Some("POSTED".to_owned()),

@@ -299,16 +299,13 @@ async fn start_transfer(app: &AppState, view: &TransferView) -> Result<()> {
     };
     // A transfer run that ended, however it ended, is never replaced by a repeated request:
     // money may have moved, and only staff decide what happens next (reset in the Temporal UI).
-    // No memo: the server keeps it in the run's state and rewrites it with every update, and a
-    // transfer is the operation that must be fast (a summary cost the server 0.5 to 2 ms per
-    // workflow in `make bench`, 5-15%). Staff read the same facts in the decoded input.
     let options = start_options(
         app,
         &view.operation.workflow_id,
         view.operation.user_id,
         "transfer",
         WorkflowIdReusePolicy::RejectDuplicate,
-        None,
+        memo::transfer_summary(&input.request),
     );
     started(
         app.temporal
@@ -319,21 +316,17 @@ async fn start_transfer(app: &AppState, view: &TransferView) -> Result<()> {
 
 /// Options that make starting a workflow idempotent: its id derives from the operation, a
 /// running workflow is reused, and a finished one is never started again. Staff find it by
-/// its search attributes, and read a `summary` in its memo when it has one
-/// (`djinn_workflows::memo`).
+/// its search attributes and read its summary in the memo (see `djinn_workflows::memo`).
 fn start_options(
     app: &AppState,
     workflow_id: &str,
     user: UserId,
     operation: &str,
     reuse: WorkflowIdReusePolicy,
-    summary: Option<String>,
+    summary: String,
 ) -> WorkflowStartOptions {
-    let memo = summary.map(|summary| {
-        let mut memo = MemoValues::new();
-        memo.insert(memo::SUMMARY, summary);
-        memo
-    });
+    let mut memo = MemoValues::new();
+    memo.insert(memo::SUMMARY, summary);
     WorkflowStartOptions::new(app.task_queue.clone(), workflow_id.to_owned())
         .id_reuse_policy(reuse)
         .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
@@ -342,7 +335,7 @@ fn start_options(
             DJINN_OPERATION.value_set(operation.to_owned()),
             DJINN_STATUS.value_set("PENDING".to_owned()),
         ]))
-        .maybe_memo(memo)
+        .memo(memo)
         .build()
 }
 
@@ -464,7 +457,7 @@ pub async fn open_account(
         user,
         "open_account",
         WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
-        Some(summary),
+        summary,
     );
     started(
         app.temporal

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 const DESCRIPTION: &str = "rent-for-november-7f3a";
 const AMOUNT_MINOR: &str = "98765";
-/// As a person writes it.
+/// As the memo's summary writes it.
 const AMOUNT: &str = "987.65";
 
 fn temporal_cli() -> String {
@@ -93,11 +93,19 @@ async fn histories_hold_no_financial_data_in_clear() -> anyhow::Result<()> {
 
     let raw = raw_history(workflow_id)?;
     let history: Value = serde_json::from_str(&raw)?;
+    // The memo's summary names the amount and the description: it is a payload like the input.
+    let summary = &history["events"][0]["workflowExecutionStartedEventAttributes"]["memo"]["fields"]
+        ["summary"];
+    assert_eq!(
+        summary["metadata"]["encoding"],
+        STANDARD.encode("binary/encrypted"),
+        "{summary}"
+    );
     let mut found = Vec::new();
     payloads(&history, &mut found);
     assert!(
-        found.len() >= 3,
-        "input, ledger step and result are payloads: {}",
+        found.len() >= 4,
+        "memo, input, ledger step and result are payloads: {}",
         found.len()
     );
     for secret in [DESCRIPTION, AMOUNT, "amount_minor", "description"] {
@@ -112,7 +120,7 @@ async fn histories_hold_no_financial_data_in_clear() -> anyhow::Result<()> {
     // Search attributes stay readable by design (the server indexes them: user id, kind of
     // operation, status), and so does the SDK's own local-activity marker data (sequence
     // numbers, activity type, times). Everything Djinn writes is encrypted: the
-    // input, the ledger step's result and the outcome.
+    // memo, the input, the ledger step's result and the outcome.
     let encrypted = found
         .iter()
         .filter(|p| {
@@ -123,7 +131,7 @@ async fn histories_hold_no_financial_data_in_clear() -> anyhow::Result<()> {
                 == Some(&b"binary/encrypted"[..])
         })
         .count();
-    assert!(encrypted >= 3, "only {encrypted} encrypted payloads");
+    assert!(encrypted >= 4, "only {encrypted} encrypted payloads");
 
     // Opening an account carries its name through Temporal, in its input and in its memo's
     // summary: encrypted too.

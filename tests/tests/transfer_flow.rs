@@ -71,9 +71,20 @@ async fn a_transfer_moves_money_and_reads_back_everywhere() -> anyhow::Result<()
         attributes.contains("DjinnStatus") && attributes.contains("DjinnUserId"),
         "{attributes}"
     );
-    // Staff read what an opening is about in its memo (encrypted; see payload_encryption.rs).
-    // A transfer has none (see `djinn_workflows::memo`).
-    assert_eq!(description.memo().get::<String>("summary")?, None);
+    // Staff read what the run is about in its memo (encrypted; see payload_encryption.rs).
+    let uuid = |id: &str| {
+        djinn_graphql::schema::ids::decode(id)
+            .expect("a global id")
+            .1
+    };
+    assert_eq!(
+        description.memo().get::<String>("summary")?,
+        Some(format!(
+            "Transfer of 12.34 USD from account {} to account {}",
+            uuid(&checking),
+            uuid(&savings)
+        ))
+    );
     let opening: String = sqlx::query_scalar(
         "SELECT workflow_id FROM operations WHERE kind = 'open_account' ORDER BY id LIMIT 1",
     )

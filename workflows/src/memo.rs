@@ -1,17 +1,31 @@
-//! The memo an account opening starts with: a one-line human summary, so that operations staff
-//! see at a glance in the Temporal UI (the run's Memo tab) what the run is about. A memo is a
-//! payload, so the codec encrypts it like the input: the server stores no name or amount in
-//! clear, and the UI shows the summary to staff through the codec endpoints.
+//! The memo every Djinn workflow starts with: a one-line human summary, so that operations staff
+//! see at a glance in the Temporal UI what a run is about ("Transfer of 25.00 USD from account
+//! ... to account ..."). A memo is a payload, so the codec encrypts it like the input: the
+//! server stores no amount or name in clear, and the UI shows the summary to staff through the
+//! codec endpoints. Search attributes, which the server must read, carry no money.
 //!
-//! Transfers carry none. The server keeps a run's memo in its state and rewrites it with every
-//! update; in `make bench` a transfer-sized summary cost the server 0.5 to 2 ms of CPU per
-//! workflow (5-15% of a workflow's cost), on the operation whose throughput matters most. The
-//! decoded input tells staff the same facts (amount, accounts, description).
+//! The server keeps a run's memo in its state, so it costs a little on every update. Measured
+//! in `make bench` with transfer-shaped no-ops with and without a transfer's summary, and a
+//! second copy without it as a control, in one run: 9.78 ms of server CPU per workflow with it,
+//! 9.47 and 10.01 without; the cost is below the run's noise.
 
-use djinn_domain::{AccountKind, AccountName, Money};
+use djinn_domain::{AccountKind, AccountName, Money, TransferRequest};
 
 /// The memo key of the summary.
 pub const SUMMARY: &str = "summary";
+
+/// "Transfer of 25.00 USD from account <id> to account <id>", with the description after a colon.
+pub fn transfer_summary(request: &TransferRequest) -> String {
+    let mut summary = format!(
+        "Transfer of {} from account {} to account {}",
+        request.amount, request.from, request.to
+    );
+    if let Some(description) = &request.description {
+        summary.push_str(": ");
+        summary.push_str(description.as_str());
+    }
+    summary
+}
 
 /// "Opening of checking account \"Rent\" with 100.00 USD", and its overdraft limit if any.
 pub fn opening_summary(
@@ -34,10 +48,25 @@ pub fn opening_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use djinn_domain::Currency;
+    use djinn_domain::{AccountId, Currency, Description};
 
     fn usd(minor: i64) -> Money {
         Money::from_minor(minor, Currency::parse("USD").expect("USD is known"))
+    }
+
+    #[test]
+    fn a_transfer_reads_as_amount_accounts_and_description() {
+        let (from, to) = (AccountId::generate(), AccountId::generate());
+        let mut request = TransferRequest::new(from, to, usd(2_500), None).expect("valid");
+        assert_eq!(
+            transfer_summary(&request),
+            format!("Transfer of 25.00 USD from account {from} to account {to}")
+        );
+        request.description = Description::parse("rent").expect("valid");
+        assert_eq!(
+            transfer_summary(&request),
+            format!("Transfer of 25.00 USD from account {from} to account {to}: rent")
+        );
     }
 
     #[test]
