@@ -8,11 +8,16 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use djinn_activities::codec::EncryptionCodec;
 use djinn_activities::{db, temporal};
+use djinn_domain::{
+    AccountId, IdempotencyKey, OperationId, TransferRequest, UserId, transfer_workflow_id,
+};
 use djinn_graphql::{ApiConfig, AppState, Application, EmulatorTokenVerifier};
+use djinn_workflows::{TransferInput, TransferWorkflow};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use temporalio_client::WorkflowStartOptions;
 use tokio::sync::oneshot;
 
 /// The payload key of every test stack (tests only): histories are encrypted in tests as in
@@ -248,6 +253,45 @@ impl TestApp {
         Ok(())
     }
 
+    /// Starts a transfer's workflow directly, as the API would but without its checks, so that
+    /// a test can hand the workflow what the API refuses or a ledger already moved; returns the
+    /// workflow id.
+    pub async fn start_transfer_workflow(
+        &self,
+        user: UserId,
+        transfer_id: OperationId,
+        key: &str,
+        request: TransferRequest,
+    ) -> anyhow::Result<String> {
+        let workflow_id = transfer_workflow_id(user, &IdempotencyKey::parse(key)?);
+        let input = TransferInput {
+            transfer_id,
+            user_id: user,
+            idempotency_key: key.to_owned(),
+            request,
+        };
+        self.temporal
+            .start_workflow(
+                TransferWorkflow::run,
+                input,
+                WorkflowStartOptions::new(self.task_queue.clone(), workflow_id.clone()).build(),
+            )
+            .await?;
+        Ok(workflow_id)
+    }
+
+    /// An outage of the ledger: until the returned transaction ends, nothing can write
+    /// postings, so every ledger step waits for its lock timeout and fails.
+    pub async fn lock_postings(
+        &self,
+    ) -> anyhow::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let mut outage = self.db.begin().await?;
+        sqlx::query("LOCK TABLE postings IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut *outage)
+            .await?;
+        Ok(outage)
+    }
+
     /// (posted, pending debit) of an account, straight from the projection.
     pub async fn balance_minor(&self, account_global_id: &str) -> anyhow::Result<(i64, i64)> {
         let uuid = djinn_graphql::schema::ids::decode(account_global_id)
@@ -260,6 +304,15 @@ impl TestApp {
         .fetch_one(&self.db)
         .await?)
     }
+}
+
+/// The account behind a global id the API gave out.
+pub fn account_id(global_id: &str) -> AccountId {
+    AccountId::from_uuid(
+        djinn_graphql::schema::ids::decode(global_id)
+            .expect("an account id")
+            .1,
+    )
 }
 
 impl Client {

@@ -5,11 +5,11 @@
 //! lost, its void finds the money moved and the transfer ends POSTED.
 
 use djinn_activities::store::{ledger, users};
-use djinn_domain::{AccountId, Currency, Money, OperationId, TransferRequest};
-use djinn_tests::{WorkerThread, spawn_api, spawn_app};
-use djinn_workflows::{TransferInput, TransferOutcome, TransferStatus, TransferWorkflow};
+use djinn_domain::{Currency, Money, OperationId, TransferRequest};
+use djinn_tests::{WorkerThread, account_id, spawn_api, spawn_app};
+use djinn_workflows::{TransferOutcome, TransferStatus, TransferWorkflow};
 use std::time::Duration;
-use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+use temporalio_client::WorkflowGetResultOptions;
 
 async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
     let app = spawn_api().await?;
@@ -73,37 +73,22 @@ async fn a_void_that_finds_the_money_moved_ends_the_transfer_posted() -> anyhow:
         .open_account("Checking", "USD", Some("100.00"))
         .await?;
     let to = alice.open_account("Savings", "USD", None).await?;
-    let account = |id: &str| {
-        AccountId::from_uuid(
-            djinn_graphql::schema::ids::decode(id)
-                .expect("an account id")
-                .1,
-        )
-    };
     let user = users::ensure_user(&app.db, "alice").await?;
     let transfer_id = OperationId::generate();
     let amount = Money::from_minor(2_500, Currency::parse("USD")?);
-    let moved = TransferRequest::new(account(&from), account(&to), amount, None)?;
+    let moved = TransferRequest::new(account_id(&from), account_id(&to), amount, None)?;
     ledger::reserve_and_post_transfer(&app.db, transfer_id, user, "lost", "wf", &moved).await?;
 
-    let input = TransferInput {
-        transfer_id,
-        user_id: user,
-        idempotency_key: "lost".to_owned(),
-        request: TransferRequest {
-            to: account(&from),
-            ..moved
-        },
+    let request = TransferRequest {
+        to: account_id(&from),
+        ..moved
     };
-    let workflow_id = format!("transfer:{user}:lost");
+    let workflow_id = app
+        .start_transfer_workflow(user, transfer_id, "lost", request)
+        .await?;
     let outcome = app
         .temporal
-        .start_workflow(
-            TransferWorkflow::run,
-            input,
-            WorkflowStartOptions::new(app.task_queue.clone(), workflow_id).build(),
-        )
-        .await?
+        .get_workflow_handle::<TransferWorkflow>(workflow_id)
         .get_result(WorkflowGetResultOptions::default())
         .await?;
     assert_eq!(

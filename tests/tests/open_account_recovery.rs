@@ -100,7 +100,7 @@ async fn an_opening_outlasts_a_database_outage_longer_than_its_local_attempt() -
 
     // The opening entry cannot be written while this transaction holds the postings table: every
     // attempt waits for its lock timeout (3 s) and fails, for longer than the 10 s local attempt.
-    let outage = lock_postings(&app).await?;
+    let outage = app.lock_postings().await?;
     let first = alice.graphql(OPEN, input.clone()).await?;
     assert!(
         told_to_repeat(&first),
@@ -157,7 +157,7 @@ async fn an_opening_moves_on_though_every_worker_dies_before_its_local_deadline(
     let alice = app.client("alice");
     let input = json!({"input": {"idempotencyKey": "cash-1", "name": "Cash", "kind": "CASH",
                                  "currency": "USD", "openingBalance": {"amount": "40.00", "currency": "USD"}}});
-    let outage = lock_postings(&app).await?;
+    let outage = app.lock_postings().await?;
     let mut worker = app.worker_process(&[])?;
     let first = tokio::spawn({
         let (alice, input) = (alice.clone(), input.clone());
@@ -245,18 +245,6 @@ async fn assert_opened_once(app: &TestApp, kind: &str, key: &str) -> anyhow::Res
     let (_, status) = opening(app, key).await?.context("registered")?;
     assert_eq!((opened, status.as_str()), (1, "completed"));
     Ok(())
-}
-
-/// An outage of the ledger: until the returned transaction ends, nothing can write postings,
-/// so every attempt of an opening waits for its lock timeout (3 s) and fails.
-async fn lock_postings(
-    app: &TestApp,
-) -> anyhow::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    let mut outage = app.db.begin().await?;
-    sqlx::query("LOCK TABLE postings IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *outage)
-        .await?;
-    Ok(outage)
 }
 
 async fn has_event(

@@ -57,6 +57,17 @@ fn payloads(value: &Value, found: &mut Vec<Value>) {
     }
 }
 
+/// The memo's summary, in the run's first event, is stored encrypted.
+fn assert_summary_encrypted(history: &Value) {
+    let summary = &history["events"][0]["workflowExecutionStartedEventAttributes"]["memo"]["fields"]
+        ["summary"];
+    assert_eq!(
+        summary["metadata"]["encoding"],
+        STANDARD.encode("binary/encrypted"),
+        "{summary}"
+    );
+}
+
 fn decoded_data(payload: &Value) -> String {
     let data = payload["data"].as_str().unwrap_or_default();
     String::from_utf8_lossy(
@@ -94,13 +105,7 @@ async fn histories_hold_no_financial_data_in_clear() -> anyhow::Result<()> {
     let raw = raw_history(workflow_id)?;
     let history: Value = serde_json::from_str(&raw)?;
     // The memo's summary names the amount and the description: it is a payload like the input.
-    let summary = &history["events"][0]["workflowExecutionStartedEventAttributes"]["memo"]["fields"]
-        ["summary"];
-    assert_eq!(
-        summary["metadata"]["encoding"],
-        STANDARD.encode("binary/encrypted"),
-        "{summary}"
-    );
+    assert_summary_encrypted(&history);
     let mut found = Vec::new();
     payloads(&history, &mut found);
     assert!(
@@ -144,13 +149,7 @@ async fn histories_hold_no_financial_data_in_clear() -> anyhow::Result<()> {
     for edge in operations["operations"]["edges"].as_array().expect("edges") {
         let raw = raw_history(edge["node"]["workflowId"].as_str().expect("a workflow id"))?;
         let history: Value = serde_json::from_str(&raw)?;
-        let summary = &history["events"][0]["workflowExecutionStartedEventAttributes"]["memo"]["fields"]
-            ["summary"];
-        assert_eq!(
-            summary["metadata"]["encoding"],
-            STANDARD.encode("binary/encrypted"),
-            "{summary}"
-        );
+        assert_summary_encrypted(&history);
         let mut opened = Vec::new();
         payloads(&history, &mut opened);
         for payload in opened.iter().map(decoded_data).chain([raw.clone()]) {

@@ -20,16 +20,12 @@
 use anyhow::{Context, bail, ensure};
 use djinn_activities::store::{ledger, users};
 use djinn_activities::temporal;
-use djinn_domain::{AccountId, Currency, Money, OperationId, TransferRequest, UserId};
-use djinn_tests::{TestApp, WorkerThread, spawn_api, spawn_app, test_codec};
-use djinn_workflows::{
-    OpenAccountWorkflow, TransferInput, TransferOutcome, TransferStatus, TransferWorkflow,
-};
+use djinn_domain::{Currency, Money, OperationId, TransferRequest};
+use djinn_tests::{TestApp, WorkerThread, account_id, spawn_api, spawn_app, test_codec};
+use djinn_workflows::{OpenAccountWorkflow, TransferOutcome, TransferStatus, TransferWorkflow};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use temporalio_client::{
-    WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHistory, WorkflowStartOptions,
-};
+use temporalio_client::{WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHistory};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::history::v1::{History, history_event::Attributes};
 use temporalio_sdk::workflow_replayer::{
@@ -189,10 +185,7 @@ async fn record_the_histories_of_todays_workflows() -> anyhow::Result<()> {
 
     // An opening whose local attempt gives up (nothing can write postings while this lock is
     // held) and which continues as a regular activity, done once the lock is gone.
-    let mut outage = app.db.begin().await?;
-    sqlx::query("LOCK TABLE postings IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *outage)
-        .await?;
+    let outage = app.lock_postings().await?;
     let told = alice
         .graphql(
             "mutation { openAccount(input: {idempotencyKey: \"outage\", name: \"Cash\", kind: CASH,
@@ -253,10 +246,12 @@ async fn record_the_histories_of_todays_workflows() -> anyhow::Result<()> {
 
     // The API refuses what the ledger would refuse; a run started directly reaches the ledger.
     let user = users::ensure_user(&app.db, "alice").await?;
-    let [from, to] = [&checking, &savings].map(|id| account(id));
+    let [from, to] = [&checking, &savings].map(|id| account_id(id));
     let usd = Currency::parse("USD")?;
     let too_much = TransferRequest::new(from, to, Money::from_minor(1_000_000, usd), None)?;
-    let refused = start(&app, user, "refused", too_much).await?;
+    let refused = app
+        .start_transfer_workflow(user, OperationId::generate(), "refused", too_much)
+        .await?;
     settle(&app, &refused, TransferStatus::Voided).await?;
     record(
         &app,
@@ -270,7 +265,9 @@ async fn record_the_histories_of_todays_workflows() -> anyhow::Result<()> {
         to: from,
         ..TransferRequest::new(from, to, amount, None)?
     };
-    let invalid = start(&app, user, "invalid", to_itself.clone()).await?;
+    let invalid = app
+        .start_transfer_workflow(user, OperationId::generate(), "invalid", to_itself.clone())
+        .await?;
     settle(&app, &invalid, TransferStatus::Voided).await?;
     record(&app, &invalid, &dir.join("transfer-voided-invalid.json")).await?;
 
@@ -278,19 +275,8 @@ async fn record_the_histories_of_todays_workflows() -> anyhow::Result<()> {
     let moved = TransferRequest::new(from, to, amount, None)?;
     let transfer_id = OperationId::generate();
     ledger::reserve_and_post_transfer(&app.db, transfer_id, user, "lost", "wf", &moved).await?;
-    let lost = format!("transfer:{user}:lost");
-    let input = TransferInput {
-        transfer_id,
-        user_id: user,
-        idempotency_key: "lost".to_owned(),
-        request: to_itself,
-    };
-    app.temporal
-        .start_workflow(
-            TransferWorkflow::run,
-            input,
-            WorkflowStartOptions::new(app.task_queue.clone(), lost.clone()).build(),
-        )
+    let lost = app
+        .start_transfer_workflow(user, transfer_id, "lost", to_itself)
         .await?;
     settle(&app, &lost, TransferStatus::Posted).await?;
     record(
@@ -331,37 +317,6 @@ async fn record_the_histories_of_todays_workflows() -> anyhow::Result<()> {
     )
     .await?;
     Ok(())
-}
-
-fn account(global_id: &str) -> AccountId {
-    AccountId::from_uuid(
-        djinn_graphql::schema::ids::decode(global_id)
-            .expect("an account id")
-            .1,
-    )
-}
-
-async fn start(
-    app: &TestApp,
-    user: UserId,
-    key: &str,
-    request: TransferRequest,
-) -> anyhow::Result<String> {
-    let workflow_id = format!("transfer:{user}:{key}");
-    let input = TransferInput {
-        transfer_id: OperationId::generate(),
-        user_id: user,
-        idempotency_key: key.to_owned(),
-        request,
-    };
-    app.temporal
-        .start_workflow(
-            TransferWorkflow::run,
-            input,
-            WorkflowStartOptions::new(app.task_queue.clone(), workflow_id.clone()).build(),
-        )
-        .await?;
-    Ok(workflow_id)
 }
 
 async fn settle(app: &TestApp, workflow_id: &str, expected: TransferStatus) -> anyhow::Result<()> {

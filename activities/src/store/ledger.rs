@@ -48,21 +48,16 @@ pub async fn reserve_transfer(
     workflow_id: &str,
     request: &TransferRequest,
 ) -> Result<Applied, StoreError> {
-    let call = TakingCall {
-        function: "ledger_reserve_transfer_for",
-        sql: "SELECT ledger_reserve_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        applied: ["reserved", "already_claimed"],
-        with_operation: false,
-    };
-    call.run(
-        pool,
-        transfer_id,
-        user,
-        idempotency_key,
-        workflow_id,
-        request,
-    )
-    .await
+    RESERVE
+        .run(
+            pool,
+            transfer_id,
+            user,
+            idempotency_key,
+            workflow_id,
+            request,
+        )
+        .await
 }
 
 /// Reserves and posts a transfer in one database transaction, for a transfer that has nothing
@@ -80,23 +75,32 @@ pub async fn reserve_and_post_transfer(
     workflow_id: &str,
     request: &TransferRequest,
 ) -> Result<Applied, StoreError> {
-    let call = TakingCall {
-        function: "ledger_reserve_and_post_transfer_for",
-        // The operation id is bound last ($10), after the arguments both functions share.
-        sql: "SELECT ledger_reserve_and_post_transfer_for($1, $2, $10, $3, $4, $5, $6, $7, $8, $9)",
-        applied: ["posted", "already_posted"],
-        with_operation: true,
-    };
-    call.run(
-        pool,
-        transfer_id,
-        user,
-        idempotency_key,
-        workflow_id,
-        request,
-    )
-    .await
+    RESERVE_AND_POST
+        .run(
+            pool,
+            transfer_id,
+            user,
+            idempotency_key,
+            workflow_id,
+            request,
+        )
+        .await
 }
+
+const RESERVE: TakingCall = TakingCall {
+    function: "ledger_reserve_transfer_for",
+    sql: "SELECT ledger_reserve_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    applied: ["reserved", "already_claimed"],
+    with_operation: false,
+};
+
+const RESERVE_AND_POST: TakingCall = TakingCall {
+    function: "ledger_reserve_and_post_transfer_for",
+    // The operation id is bound last ($10), after the arguments both functions share.
+    sql: "SELECT ledger_reserve_and_post_transfer_for($1, $2, $10, $3, $4, $5, $6, $7, $8, $9)",
+    applied: ["posted", "already_posted"],
+    with_operation: true,
+};
 
 /// A call of one of the two functions that take a transfer's amount from its source: the
 /// reservation, and the step that reserves and posts at once. Both are given the same legs,
