@@ -1,6 +1,7 @@
-//! Fault injection for the crash-recovery test: with `DJINN_CHAOS_ABORT_AFTER=<activity>` the
-//! worker process aborts right after that activity committed and before Temporal learns of it,
-//! the worst moment for idempotency. Never set in production; the variable is read once.
+//! Fault injection for the crash-recovery tests: with `DJINN_CHAOS_ABORT_AFTER=<activity>` the
+//! process running it (a worker, or the api, which runs the workflows it starts) aborts right
+//! after that activity committed and before Temporal learns of it, the worst moment for
+//! idempotency. Never set in production; the variable is read once.
 
 use std::sync::OnceLock;
 
@@ -16,7 +17,7 @@ fn configured() -> Option<&'static str> {
 /// Aborts the process when chaos is configured for `step`.
 pub fn abort_after(step: &str) {
     if configured() == Some(step) {
-        tracing::error!(step, "chaos: aborting the worker after a committed step");
+        tracing::error!(step, "chaos: aborting the process after a committed step");
         std::process::abort();
     }
 }

@@ -2,10 +2,11 @@
 //! Drives N transfers through the running API (as GraphQL clients would) and N no-op workflows
 //! of each kind (`Noop`) through the same Temporal server, then prints throughput, latency
 //! percentiles and the CPU of every process. `scripts/bench.sh` starts the stack and passes
-//! the pids.
+//! the pids. The no-ops it starts eagerly run on a worker of its own, in this process, as the
+//! transfers the API starts run on the API's.
 //!
-//! The phases are interleaved in rounds whose order rotates (no-op, as a transfer, with steps,
-//! transfers; then as a transfer, with steps, transfers, no-op; ...), because the server's speed
+//! The phases are interleaved in rounds whose order rotates (no-op, eager no-op, as a transfer,
+//! with steps, transfers; then eager no-op, ..., transfers, no-op; ...), because the server's speed
 //! drifts within a run (the in-memory store slows as it fills; this machine's speed varies):
 //! run one after the other, each phase would be measured on a different server.
 
@@ -217,19 +218,39 @@ fn print_percentiles(label: &str, latencies: &mut [Duration]) {
     println!("  {label:<27} p50 {p50}  p95 {p95}  p99 {p99}");
 }
 
-/// The no-op phases: the plain ceiling, then what a transfer adds on Temporal's side, one
-/// thing at a time, so that the gap between the ceiling and the transfers can be divided.
+/// The no-op phases: the plain ceiling, the ceiling when started as the API starts workflows
+/// (eagerly, to a worker in the starting process), then what a transfer adds on Temporal's
+/// side, one thing at a time, so that the gap between the ceilings and the transfers can be
+/// divided.
 #[derive(Clone, Copy, Debug)]
 enum Noop {
-    /// Started and awaited by run id, nothing else: the server's ceiling.
+    /// Started and awaited by run id, nothing else, its task dispatched to `djinn worker`: the
+    /// server's ceiling as any client and worker see it.
     Plain,
-    /// Started as the API starts a transfer (its search attributes, memo, id-reuse and id-conflict
-    /// policies), upserting DjinnStatus once, and awaited by workflow id alone, as the
-    /// benchmark must await a transfer (the API returns no run id).
+    /// The same, started with Eager Workflow Start: the start's answer carries the run's first
+    /// task, which the benchmark's own worker runs, as the API runs the transfers it starts.
+    Eager,
+    /// Started as the API starts a transfer (eagerly, with its search attributes, memo,
+    /// id-reuse and id-conflict policies), upserting DjinnStatus once, and awaited by workflow
+    /// id alone, as the benchmark must await a transfer (the API returns no run id).
     AsTransfer,
     /// The same, plus one local activity that does nothing, as a transfer's ledger step,
     /// an input padded to a transfer's size and ids shaped like a transfer's.
     AsTransferWithSteps,
+}
+
+impl Noop {
+    /// The task queue the benchmark's own worker serves: eager starts hand it their tasks.
+    fn task_queue(self, args: &Args) -> String {
+        match self {
+            Noop::Plain => args.task_queue.clone(),
+            Noop::Eager | Noop::AsTransfer | Noop::AsTransferWithSteps => eager_queue(args),
+        }
+    }
+}
+
+fn eager_queue(args: &Args) -> String {
+    format!("{}-eager", args.task_queue)
 }
 
 /// Starts `count` no-op workflows, `args.concurrency` at a time, each awaited to its end;
@@ -258,9 +279,10 @@ async fn run_noops(
             } else {
                 (format!("bench-noop:{run}:{i}"), run.to_owned())
             };
-            let builder = WorkflowStartOptions::new(args.task_queue.clone(), workflow_id.clone());
+            let builder = WorkflowStartOptions::new(kind.task_queue(args), workflow_id.clone())
+                .enable_eager_workflow_start(!matches!(kind, Noop::Plain));
             let (options, input) = match kind {
-                Noop::Plain => (builder.build(), NoopInput::default()),
+                Noop::Plain | Noop::Eager => (builder.build(), NoopInput::default()),
                 Noop::AsTransfer | Noop::AsTransferWithSteps => (
                     builder
                         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
@@ -289,7 +311,7 @@ async fn run_noops(
                     .start_workflow(NoopWorkflow::run, input, options)
                     .await?;
                 match kind {
-                    Noop::Plain => {
+                    Noop::Plain | Noop::Eager => {
                         handle
                             .get_result(WorkflowGetResultOptions::default())
                             .await?
@@ -327,6 +349,37 @@ async fn main() -> anyhow::Result<()> {
         .map(|keys| djinn_activities::codec::EncryptionCodec::from_keys(&keys.into()))
         .transpose()?;
     let temporal = temporal::connect_from_env("djinn-bench", codec.as_ref()).await?;
+    // The benchmark's own worker, on the client it starts no-ops with, runs the ones it starts
+    // eagerly, as the API runs the transfers it starts.
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker_settings = djinn::config::WorkerSettings::inside_api("djinn-bench");
+    let worker_queue = eager_queue(&args);
+    let worker = djinn::worker::run(
+        pool.clone(),
+        temporal.clone(),
+        &worker_queue,
+        &worker_settings,
+        async move {
+            let _ = worker_stopped.await;
+        },
+    );
+    let measured = async {
+        let measured = measure(&args, &pool, &temporal, postmaster).await;
+        let _ = stop_worker.send(());
+        measured
+    };
+    let (measured, worker) = tokio::join!(measured, worker);
+    worker?;
+    measured
+}
+
+/// Sets up users and accounts, runs every phase in rounds and prints the figures.
+async fn measure(
+    args: &Args,
+    pool: &sqlx::PgPool,
+    temporal: &temporalio_client::Client,
+    postmaster: Option<u32>,
+) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
@@ -350,7 +403,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // Warm up connections, caches and the JIT-less but cold paths.
-    run_transfers(&temporal, &pairs, 50, args.concurrency, "warmup").await?;
+    run_transfers(temporal, &pairs, 50, args.concurrency, "warmup").await?;
 
     let run = uuid::Uuid::now_v7().simple().to_string();
     let user_ids: Vec<String> = (0..args.users.max(1))
@@ -364,12 +417,15 @@ async fn main() -> anyhow::Result<()> {
     let per_round = args.transfers / rounds;
     let mut phases = [
         Phase::new("no-op"),
+        Phase::new("no-op, eager start"),
         Phase::new("no-op as a transfer"),
         Phase::new("no-op + a local step"),
         Phase::new("transfers"),
     ];
+    let transfers_phase = phases.len() - 1;
     let mut mutation_latencies = Vec::new();
     let mut round_ratios = Vec::with_capacity(rounds);
+    let mut eager_round_ratios = Vec::with_capacity(rounds);
     println!(
         "{rounds} rounds of {per_round} workflows of each no-op kind and {per_round} transfers ..."
     );
@@ -377,19 +433,24 @@ async fn main() -> anyhow::Result<()> {
         let tag = format!("{run}-r{round}");
         for step in 0..phases.len() {
             let which = (round + step) % phases.len();
-            let before = Readings::take(&args, postmaster, &http).await?;
+            let before = Readings::take(args, postmaster, &http).await?;
             let machine_before = usage::machine()?;
             let started = Instant::now();
             let latencies = match which {
-                0..=2 => {
-                    let kind = [Noop::Plain, Noop::AsTransfer, Noop::AsTransferWithSteps][which];
+                0..=3 => {
+                    let kind = [
+                        Noop::Plain,
+                        Noop::Eager,
+                        Noop::AsTransfer,
+                        Noop::AsTransferWithSteps,
+                    ][which];
                     let run = format!("{tag}-{which}");
-                    run_noops(&temporal, &args, per_round, &run, kind, &padding, &user_ids).await?
+                    run_noops(temporal, args, per_round, &run, kind, &padding, &user_ids).await?
                 }
                 _ => {
                     let (mutations, to_posted) =
-                        run_transfers(&temporal, &pairs, per_round, args.concurrency, &tag).await?;
-                    wait_posted(&pool, &tag, per_round).await?;
+                        run_transfers(temporal, &pairs, per_round, args.concurrency, &tag).await?;
+                    wait_posted(pool, &tag, per_round).await?;
                     mutation_latencies.extend(mutations);
                     to_posted
                 }
@@ -403,7 +464,7 @@ async fn main() -> anyhow::Result<()> {
                 // the client sees its result; let them land in the phase that caused them.
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
-            let after = Readings::take(&args, postmaster, &http).await?;
+            let after = Readings::take(args, postmaster, &http).await?;
             phases[which].add_readings(&before, &after);
             phases[which].record(elapsed, latencies);
         }
@@ -416,10 +477,13 @@ async fn main() -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        round_ratios.push(100.0 * phases[3].last_rate / phases[0].last_rate);
+        let transfers_rate = phases[transfers_phase].last_rate;
+        round_ratios.push(100.0 * transfers_rate / phases[0].last_rate);
+        eager_round_ratios.push(100.0 * transfers_rate / phases[1].last_rate);
     }
     let noop_rate = phases[0].rate();
-    let transfer_rate = phases[3].rate();
+    let eager_rate = phases[1].rate();
+    let transfer_rate = phases[transfers_phase].rate();
     let transfer_count = per_round * rounds;
 
     // The ledger's own clock: from the operation's registration to the commit that posted it.
@@ -427,7 +491,7 @@ async fn main() -> anyhow::Result<()> {
         "SELECT extract(epoch FROM updated_at - created_at)::float8 FROM operations WHERE idempotency_key LIKE $1 || '%' AND status = 'posted'",
     )
     .bind(format!("{run}-r"))
-    .fetch_all(&pool)
+    .fetch_all(pool)
     .await?
     .into_iter()
     .map(Duration::from_secs_f64)
@@ -440,42 +504,63 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  no-op workflow ceiling      {noop_rate:8.1} workflows/s");
     println!(
-        "  no-op as a transfer         {:8.1} workflows/s ({:.1} %: started as the API starts a transfer, upserting DjinnStatus, awaited by id)",
-        phases[1].rate(),
-        100.0 * phases[1].rate() / noop_rate
+        "  no-op, eager start          {eager_rate:8.1} workflows/s ({:.1} %: started as the API starts workflows, its first task in the start's answer)",
+        100.0 * eager_rate / noop_rate
     );
     println!(
-        "  + an empty local step       {:8.1} workflows/s ({:.1} %: the same with a local activity that does nothing and a transfer-sized input)",
+        "  no-op as a transfer         {:8.1} workflows/s ({:.1} % of the eager no-op: started as the API starts a transfer, upserting DjinnStatus, awaited by id)",
         phases[2].rate(),
-        100.0 * phases[2].rate() / noop_rate
+        100.0 * phases[2].rate() / eager_rate
+    );
+    println!(
+        "  + an empty local step       {:8.1} workflows/s ({:.1} % of the eager no-op: the same with a local activity that does nothing and a transfer-sized input)",
+        phases[3].rate(),
+        100.0 * phases[3].rate() / eager_rate
     );
     println!(
         "  transfers end to end        {transfer_rate:8.1} transfers/s ({:.1} s, each awaited to POSTED)",
-        phases[3].elapsed.as_secs_f64()
+        phases[transfers_phase].elapsed.as_secs_f64()
     );
     println!(
         "  ratio to ceiling            {:8.1} %  (target >= 80 %)",
         100.0 * transfer_rate / noop_rate
     );
-    // The machine's speed drifts within a run: the rounds show how far the ratio moves with it.
     println!(
-        "  ratio in each round         {} %  (median {:.1} %)",
-        round_ratios
-            .iter()
-            .map(|ratio| format!("{ratio:.1}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        median(&round_ratios)
+        "  ratio to eager ceiling      {:8.1} %  (to the no-op started as transfers are)",
+        100.0 * transfer_rate / eager_rate
     );
+    // The machine's speed drifts within a run: the rounds show how far the ratios move with it.
+    for (label, ratios) in [
+        ("ratio in each round", &round_ratios),
+        ("eager ratio in each round", &eager_round_ratios),
+    ] {
+        println!(
+            "  {label:<27} {} %  (median {:.1} %)",
+            ratios
+                .iter()
+                .map(|ratio| format!("{ratio:.1}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            median(ratios)
+        );
+    }
     // When both phases keep the machine busy, their rates stand in the inverse ratio of the CPU
     // each workflow costs the whole machine; that ratio moves far less from run to run.
-    println!(
-        "  ratio of machine CPU        {:8.1} %  (CPU per no-op / CPU per transfer, machine {:.0} % and {:.0} % busy)",
-        100.0 * phases[0].machine_ms_per_workflow()
-            / phases[3].machine_ms_per_workflow().max(f64::MIN_POSITIVE),
-        phases[0].machine_busy_percent(),
-        phases[3].machine_busy_percent()
-    );
+    let transfer_cpu = phases[transfers_phase]
+        .machine_ms_per_workflow()
+        .max(f64::MIN_POSITIVE);
+    for (label, ceiling) in [
+        ("ratio of machine CPU", 0),
+        ("eager ratio of machine CPU", 1),
+    ] {
+        println!(
+            "  {label:<27} {:8.1} %  (CPU per {} / CPU per transfer, machine {:.0} % and {:.0} % busy)",
+            100.0 * phases[ceiling].machine_ms_per_workflow() / transfer_cpu,
+            phases[ceiling].name,
+            phases[ceiling].machine_busy_percent(),
+            phases[transfers_phase].machine_busy_percent()
+        );
+    }
     println!("  CPU ms per workflow, by process (the machine's figure covers the load only):");
     for phase in &phases {
         phase.print_cpu_per_workflow();
@@ -487,11 +572,11 @@ async fn main() -> anyhow::Result<()> {
                 .print_per_workflow(phase.name, phase.latencies.len());
         }
     }
-    for phase in &mut phases[..3] {
+    for phase in &mut phases[..transfers_phase] {
         print_percentiles(phase.name, &mut phase.latencies);
     }
     print_percentiles("createTransfer latency", &mut mutation_latencies);
-    let transfers = &mut phases[3];
+    let transfers = &mut phases[transfers_phase];
     print_percentiles("time to POSTED (client)", &mut transfers.latencies);
     print_percentiles("time to POSTED (ledger)", &mut ledger_to_posted);
     if let Some(pid) = args.worker_pid {

@@ -1,8 +1,52 @@
-//! The api role: the GraphQL server over the store and the Temporal client.
+//! The api role: the GraphQL server over the store and the Temporal client, and (unless
+//! DJINN_API_RUNS_WORKFLOWS=false) a worker on that same client, so that the workflows the API
+//! starts come back with their first task in the start's answer (Eager Workflow Start) and run
+//! here, without the Temporal server dispatching that task to a worker.
 
-use crate::config::{ApiSettings, RuntimeSettings};
-use djinn_graphql::{EmulatorTokenVerifier, FirebaseVerifier, TokenVerifier};
+use crate::config::{ApiSettings, RuntimeSettings, WorkerSettings};
+use crate::worker;
+use djinn_graphql::{Application, EmulatorTokenVerifier, FirebaseVerifier, TokenVerifier};
+use futures::{FutureExt, TryFutureExt};
+use sqlx::PgPool;
+use std::future::Future;
 use std::sync::Arc;
+use temporalio_client::{Client, NamespacedClient};
+
+/// What the API's own worker needs. Its client must be the one the API starts workflows with:
+/// the SDK hands an eager task only to a worker registered on the starting client.
+pub struct Workflows {
+    pub pool: PgPool,
+    pub client: Client,
+    pub task_queue: String,
+}
+
+/// Serves `app` until `shutdown` resolves, with the API's worker beside it when `workflows` is
+/// given; then lets both finish what they are doing. Either failing stops the process. The
+/// returned future is not Send (the SDK's worker is not): await it from `main` or a thread of
+/// its own.
+pub async fn serve(
+    app: Application,
+    workflows: Option<Workflows>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let shutdown = shutdown.boxed().shared();
+    let serving = app
+        .run_until_stopped(shutdown.clone())
+        .err_into::<anyhow::Error>();
+    match workflows {
+        Some(Workflows {
+            pool,
+            client,
+            task_queue,
+        }) => {
+            let settings = WorkerSettings::inside_api(&client.identity());
+            let running = worker::run(pool, client, &task_queue, &settings, shutdown);
+            tokio::try_join!(serving, running)?;
+        }
+        None => serving.await?,
+    }
+    Ok(())
+}
 
 /// The token verifier the settings allow. Emulator tokens are never accepted in production.
 pub fn verifier(
@@ -46,6 +90,7 @@ mod tests {
             cors_origins: Vec::new(),
             request_timeout_ms: 10_000,
             rate_limit_per_minute: 600,
+            runs_workflows: true,
         };
         (
             api,

@@ -117,6 +117,9 @@ pub struct WorkerSettings {
     /// run as regular activities).
     #[arg(long, env = "DJINN_ACTIVITY_TASK_POLLERS", default_value_t = WorkerSettings::default().activity_task_pollers)]
     pub activity_task_pollers: usize,
+    /// The identity the worker shows in histories, when not its client's.
+    #[arg(skip)]
+    pub identity: Option<String>,
 }
 
 impl Default for WorkerSettings {
@@ -125,6 +128,23 @@ impl Default for WorkerSettings {
             workflow_task_pollers: 16,
             nonsticky_poll_ratio: 0.5,
             activity_task_pollers: 2,
+            identity: None,
+        }
+    }
+}
+
+impl WorkerSettings {
+    /// The worker inside the api: its work arrives with the starts it makes, so it keeps the
+    /// fewest polls the SDK allows (one on the normal queue, one on its sticky queue) and takes
+    /// other tasks only when they come its way. Its identity is the api's with `/workflows`:
+    /// in a history, the first workflow task of an eagerly started run shows the api (the
+    /// starter) as the one that started it, and this worker as the one that completed it.
+    pub fn inside_api(api_identity: &str) -> Self {
+        Self {
+            workflow_task_pollers: 2,
+            nonsticky_poll_ratio: 0.5,
+            activity_task_pollers: 1,
+            identity: Some(format!("{api_identity}/workflows")),
         }
     }
 }
@@ -173,6 +193,11 @@ pub struct ApiSettings {
     /// Requests per minute per user (bursts of the same size); beyond it, 429 with Retry-After.
     #[arg(long, env = "DJINN_RATE_LIMIT_PER_MINUTE", default_value_t = djinn_graphql::limits::DEFAULT_RATE_LIMIT_PER_MINUTE)]
     pub rate_limit_per_minute: u32,
+    /// Whether the api also runs workflows: those it starts come back with their first
+    /// workflow task in the start's answer (Eager Workflow Start), which spares the Temporal
+    /// server the task's dispatch. `false` leaves every task to `djinn worker`.
+    #[arg(long, env = "DJINN_API_RUNS_WORKFLOWS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub runs_workflows: bool,
 }
 
 impl ApiSettings {

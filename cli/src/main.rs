@@ -86,15 +86,20 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(
                 &config,
                 AppState {
-                    pool,
-                    temporal: client,
-                    task_queue: temporal_settings.task_queue,
+                    pool: pool.clone(),
+                    temporal: client.clone(),
+                    task_queue: temporal_settings.task_queue.clone(),
                     verifier,
                 },
             )
             .await?;
-            tracing::info!(addr = %app.local_addr()?, "api listening");
-            app.run_until_stopped(shutdown_signal()).await?;
+            tracing::info!(addr = %app.local_addr()?, runs_workflows = settings.runs_workflows, "api listening");
+            let workflows = settings.runs_workflows.then(|| api::Workflows {
+                pool,
+                client,
+                task_queue: temporal_settings.task_queue,
+            });
+            api::serve(app, workflows, shutdown_signal()).await?;
         }
         Command::Worker {
             runtime,

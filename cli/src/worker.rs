@@ -32,6 +32,7 @@ pub async fn run(
         .register_workflow::<NoopWorkflow>()?
         .register_activities(LedgerActivities::new(pool))
         .register_activities(NoopActivities)
+        .maybe_client_identity_override(settings.identity.clone())
         .graceful_shutdown_period(GRACEFUL_SHUTDOWN)
         .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(
             settings.workflow_task_pollers,

@@ -317,6 +317,14 @@ async fn start_transfer(app: &AppState, view: &TransferView) -> Result<()> {
 /// Options that make starting a workflow idempotent: its id derives from the operation, a
 /// running workflow is reused, and a finished one is never started again. Staff find it by
 /// its search attributes and read its summary in the memo (see `djinn_workflows::memo`).
+///
+/// Eager Workflow Start: when this process runs a worker on the task queue with a free slot
+/// (`djinn api` does, unless DJINN_API_RUNS_WORKFLOWS=false), the server answers the start with
+/// the run's first workflow task, already started, and the SDK hands it to that worker. A
+/// transfer ends within that task, so the server neither dispatches it through matching nor
+/// writes its start separately. Without such a worker the SDK sends an ordinary start and
+/// any worker takes the task; a worker that dies holding an eager task loses it like any
+/// other, and the server gives it to another worker when the task times out.
 fn start_options(
     app: &AppState,
     workflow_id: &str,
@@ -336,6 +344,7 @@ fn start_options(
             DJINN_STATUS.value_set("PENDING".to_owned()),
         ]))
         .memo(memo)
+        .enable_eager_workflow_start(true)
         .build()
 }
 

@@ -121,6 +121,80 @@ impl Drop for WorkerThread {
     }
 }
 
+/// `djinn api` on a thread of its own (its worker, like the SDK's every worker, is not Send),
+/// serving until dropped.
+#[derive(Debug)]
+struct ApiThread {
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl ApiThread {
+    /// Serves `config` on the test's database and task queue, as `djinn api` does: with its own
+    /// worker on its own Temporal client when `runs_workflows`. Returns once it listens.
+    async fn start(
+        config: ApiConfig,
+        database_url: &str,
+        task_queue: &str,
+        runs_workflows: bool,
+    ) -> anyhow::Result<(Self, String)> {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (listening, address) = oneshot::channel::<anyhow::Result<String>>();
+        let (database_url, task_queue) = (database_url.to_owned(), task_queue.to_owned());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            runtime.block_on(async move {
+                let built = async {
+                    let pool = db::connect(&database_url, 20).await?;
+                    let client =
+                        temporal::connect_from_env("djinn-test-api", Some(&test_codec())).await?;
+                    let state = AppState {
+                        pool: pool.clone(),
+                        temporal: client.clone(),
+                        task_queue: task_queue.clone(),
+                        verifier: Arc::new(EmulatorTokenVerifier::new(PROJECT_ID)),
+                    };
+                    let application = Application::build(&config, state).await?;
+                    let address = format!("http://{}", application.local_addr()?);
+                    let workflows = runs_workflows.then(|| djinn::api::Workflows {
+                        pool,
+                        client,
+                        task_queue,
+                    });
+                    anyhow::Ok((application, workflows, address))
+                };
+                match built.await {
+                    Ok((application, workflows, address)) => {
+                        let _ = listening.send(Ok(address));
+                        djinn::api::serve(application, workflows, async move {
+                            let _ = stopped.await;
+                        })
+                        .await
+                        .expect("the api serves");
+                    }
+                    Err(error) => {
+                        let _ = listening.send(Err(error));
+                    }
+                }
+            });
+        });
+        let address = address.await.context("the api thread ended")??;
+        Ok((Self { stop: Some(stop) }, address))
+    }
+}
+
+impl Drop for ApiThread {
+    fn drop(&mut self) {
+        // It winds down on its own: nothing of the test's waits for it.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct TestApp {
     /// Base URL of the API, e.g. http://127.0.0.1:41234
@@ -129,60 +203,49 @@ pub struct TestApp {
     /// A pool on the test's database, for reading the ledger back.
     pub db: PgPool,
     pub task_queue: String,
+    /// The test's own Temporal client (the API has its own, as in production).
     pub temporal: temporalio_client::Client,
     pub http: reqwest::Client,
+    /// A `djinn worker`, beside the one inside the API.
     pub worker: Option<WorkerThread>,
-    api_stop: Option<oneshot::Sender<()>>,
+    _api: ApiThread,
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(stop) = self.api_stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// The whole stack, with an in-process worker.
+/// The whole stack as deployed: the API, running the workflows it starts (eagerly started, so
+/// their first task comes back with the start) with its own worker, and a `djinn worker` for
+/// every other task.
 pub async fn spawn_app() -> anyhow::Result<TestApp> {
     spawn_app_with(|_| {}).await
 }
 
 /// The whole stack, with API settings changed by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ApiConfig)) -> anyhow::Result<TestApp> {
-    let mut app = spawn_api_with(configure).await?;
+    let mut app = spawn_api_with(configure, true).await?;
     app.worker = Some(WorkerThread::start(&app.database_url, &app.task_queue));
     Ok(app)
 }
 
-/// The API alone, on a fresh database and task queue; tests that manage workers themselves
-/// start them.
+/// The API alone (`DJINN_API_RUNS_WORKFLOWS=false`), on a fresh database and task queue: every
+/// workflow task waits for a worker, which tests that manage workers themselves start.
 pub async fn spawn_api() -> anyhow::Result<TestApp> {
-    spawn_api_with(|_| {}).await
+    spawn_api_with(|_| {}, false).await
 }
 
-async fn spawn_api_with(configure: impl FnOnce(&mut ApiConfig)) -> anyhow::Result<TestApp> {
+async fn spawn_api_with(
+    configure: impl FnOnce(&mut ApiConfig),
+    runs_workflows: bool,
+) -> anyhow::Result<TestApp> {
     djinn::telemetry::init();
     let (database_url, pool) = fresh_database().await?;
     let task_queue = format!("djinn-test-{}", uuid::Uuid::now_v7().simple());
-    let temporal = temporal::connect_from_env("djinn-test-api", Some(&test_codec())).await?;
+    let temporal = temporal::connect_from_env("djinn-test", Some(&test_codec())).await?;
     temporal::register_search_attributes(&temporal).await?;
-    let state = AppState {
-        pool: pool.clone(),
-        temporal: temporal.clone(),
-        task_queue: task_queue.clone(),
-        verifier: Arc::new(EmulatorTokenVerifier::new(PROJECT_ID)),
-    };
     let mut config = ApiConfig::new("127.0.0.1:0".parse()?);
     config.codec = Some(test_codec());
     config.codec_cors_origins = vec!["http://127.0.0.1:8233".to_owned()];
     configure(&mut config);
-    let application = Application::build(&config, state).await?;
-    let address = format!("http://{}", application.local_addr()?);
-    let (api_stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(application.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let (api, address) =
+        ApiThread::start(config, &database_url, &task_queue, runs_workflows).await?;
     Ok(TestApp {
         address,
         database_url,
@@ -191,7 +254,7 @@ async fn spawn_api_with(configure: impl FnOnce(&mut ApiConfig)) -> anyhow::Resul
         temporal,
         http: reqwest::Client::new(),
         worker: None,
-        api_stop: Some(api_stop),
+        _api: api,
     })
 }
 
@@ -433,6 +496,44 @@ impl TestApp {
             .stderr(worker_log()?)
             .kill_on_drop(true)
             .spawn()?)
+    }
+
+    /// A `djinn api` process on this test's database and task queue (running the workflows it
+    /// starts, as deployed), with `env` added to its environment; returns it once it answers
+    /// /healthz, with its base URL.
+    pub async fn api_process(
+        &self,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<(tokio::process::Child, String)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let address = format!("http://127.0.0.1:{port}");
+        let mut api = tokio::process::Command::new(djinn_binary()?)
+            .arg("api")
+            .env("DATABASE_URL", &self.database_url)
+            .env("DJINN_TASK_QUEUE", &self.task_queue)
+            .env("DJINN_CODEC_KEYS", TEST_CODEC_KEYS)
+            .env("DJINN_API_ADDR", format!("127.0.0.1:{port}"))
+            .env("FIREBASE_PROJECT_ID", PROJECT_ID)
+            .env("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(worker_log()?)
+            .kill_on_drop(true)
+            .spawn()?;
+        let started = Instant::now();
+        while started.elapsed() < SETTLE_TIMEOUT {
+            if let Some(status) = api.try_wait()? {
+                bail!("djinn api exited before it answered: {status}");
+            }
+            let health = self.http.get(format!("{address}/healthz")).send().await;
+            if health.is_ok_and(|response| response.status().is_success()) {
+                return Ok((api, address));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("djinn api did not answer /healthz at {address}")
     }
 }
 

@@ -1,4 +1,4 @@
-//! A worker killed in the middle of a transfer: the workflow resumes on a new worker and the
+//! A worker (or an API, which runs the transfers it starts) killed in the middle of a transfer: the workflow resumes on a new worker and the
 //! ledger ends with exactly one posting pair. The chaos switch aborts the worker process right
 //! after a ledger step committed and before Temporal heard of it: the step runs again on the
 //! new worker and must change nothing. And when the workflow gave up on a step whose answer was
@@ -6,10 +6,12 @@
 
 use djinn_activities::store::{ledger, users};
 use djinn_domain::{Currency, Money, OperationId, TransferRequest};
-use djinn_tests::{WorkerThread, account_id, spawn_api, spawn_app};
+use djinn_tests::{Client, WorkerThread, account_id, spawn_api, spawn_app};
 use djinn_workflows::{TransferOutcome, TransferStatus, TransferWorkflow};
 use std::time::Duration;
-use temporalio_client::WorkflowGetResultOptions;
+use temporalio_client::{WorkflowFetchHistoryOptions, WorkflowGetResultOptions};
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
     let app = spawn_api().await?;
@@ -58,6 +60,103 @@ async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
 #[tokio::test]
 async fn a_worker_killed_after_the_money_moved_does_not_move_it_twice() -> anyhow::Result<()> {
     crash_after("reserve_and_post_transfer", "crash-moved").await
+}
+
+/// The API runs the transfers it starts (their first workflow task comes back with the start):
+/// a `djinn api` killed right after such a transfer's ledger step committed loses the task and
+/// perhaps its answer to the client. The client repeats the request with its key and gets the
+/// same transfer; the task times out, a worker replays it, the step finds its work done, and
+/// the ledger holds one posting pair.
+#[tokio::test]
+async fn an_api_killed_after_its_transfer_moved_the_money_does_not_move_it_twice()
+-> anyhow::Result<()> {
+    let app = spawn_api().await?;
+    let alice = app.client("alice");
+    let opener = WorkerThread::start(&app.database_url, &app.task_queue);
+    let from = alice
+        .open_account("Checking", "USD", Some("100.00"))
+        .await?;
+    let to = alice.open_account("Savings", "USD", None).await?;
+    opener.stop();
+
+    let (mut doomed, address) = app
+        .api_process(&[(
+            djinn_activities::chaos::CHAOS_ENV,
+            "reserve_and_post_transfer",
+        )])
+        .await?;
+    let doomed_alice = Client {
+        address,
+        ..alice.clone()
+    };
+    // The process may die before or after it answers; either way the client repeats.
+    let _maybe_answered = doomed_alice
+        .create_transfer("crash-api", &from, &to, "25.00", "USD")
+        .await;
+    let status = tokio::time::timeout(Duration::from_secs(60), doomed.wait()).await??;
+    assert!(!status.success(), "the api must have died mid-transfer");
+
+    let _survivor = WorkerThread::start(&app.database_url, &app.task_queue);
+    let repeated = alice
+        .create_transfer("crash-api", &from, &to, "25.00", "USD")
+        .await?;
+    let id = repeated["transfer"]["id"].as_str().expect("an id");
+    let settled = alice.settled_transfer(id).await?;
+    assert_eq!(settled["status"], "POSTED");
+    let transaction = djinn_graphql::schema::ids::decode(id)
+        .expect("a transfer id")
+        .1;
+    let postings: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM postings WHERE transaction_id = $1")
+            .bind(transaction)
+            .fetch_one(&app.db)
+            .await?;
+    assert_eq!(postings, 2, "exactly one posting pair");
+    assert_eq!(app.balance_minor(&from).await?, (7_500, 0));
+    assert_eq!(app.balance_minor(&to).await?, (2_500, 0));
+    app.assert_ledger_consistent().await?;
+
+    // The ledger says posted as soon as the step commits; the run ends when its lost task has
+    // timed out and the survivor has run the transfer again from its history, finding the
+    // money moved.
+    let workflow_id = settled["workflowId"].as_str().expect("a workflow id");
+    let outcome = app
+        .temporal
+        .get_workflow_handle::<TransferWorkflow>(workflow_id)
+        .get_result(WorkflowGetResultOptions::default())
+        .await?;
+    assert_eq!(outcome.status, TransferStatus::Posted);
+    assert_eq!(app.balance_minor(&from).await?, (7_500, 0));
+    // The dead api had started the run's first task within the start (eagerly).
+    let tasks: Vec<(EventType, String)> = app
+        .temporal
+        .get_workflow_handle::<TransferWorkflow>(workflow_id)
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await?
+        .iter()
+        .filter_map(|event| match &event.attributes {
+            Some(Attributes::WorkflowTaskStartedEventAttributes(started)) => {
+                Some((event.event_type(), started.identity.clone()))
+            }
+            Some(Attributes::WorkflowTaskTimedOutEventAttributes(_)) => {
+                Some((event.event_type(), String::new()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            (EventType::WorkflowTaskStarted, "djinn-api".to_owned()),
+            (EventType::WorkflowTaskTimedOut, String::new()),
+            (
+                EventType::WorkflowTaskStarted,
+                "djinn-test-worker".to_owned()
+            ),
+        ]
+    );
+    Ok(())
 }
 
 /// The other half of a lost answer: the ledger step committed, its answer never reached the

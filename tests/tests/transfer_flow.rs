@@ -4,6 +4,7 @@ use djinn_tests::spawn_app;
 use serde_json::json;
 use temporalio_client::{WorkflowDescribeOptions, WorkflowFetchHistoryOptions};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 #[tokio::test]
 async fn a_transfer_moves_money_and_reads_back_everywhere() -> anyhow::Result<()> {
@@ -126,15 +127,13 @@ async fn a_transfer_moves_money_and_reads_back_everywhere() -> anyhow::Result<()
     djinn_tests::replay_transfer(&app.temporal, workflow_id).await?;
     // The whole transfer is one workflow task: its one ledger step (reserve and post at once)
     // ran inside it as a local activity, and its deadline cost the history nothing.
-    let events: Vec<EventType> = app
+    let history = app
         .temporal
         .get_workflow_handle::<djinn_workflows::TransferWorkflow>(workflow_id)
         .fetch_history(WorkflowFetchHistoryOptions::default())
         .into_events()
-        .await?
-        .iter()
-        .map(|event| event.event_type())
-        .collect();
+        .await?;
+    let events: Vec<EventType> = history.iter().map(|event| event.event_type()).collect();
     assert_eq!(
         events,
         [
@@ -147,6 +146,22 @@ async fn a_transfer_moves_money_and_reads_back_everywhere() -> anyhow::Result<()
             EventType::WorkflowExecutionCompleted,
         ]
     );
+    // Started eagerly: the server started the task within the API's start request (so the
+    // starter's identity is on it) and the API's own worker completed it. A task dispatched
+    // to a worker's poll carries the poller's identity instead.
+    let identities: Vec<&str> = history
+        .iter()
+        .filter_map(|event| match &event.attributes {
+            Some(Attributes::WorkflowTaskStartedEventAttributes(started)) => {
+                Some(started.identity.as_str())
+            }
+            Some(Attributes::WorkflowTaskCompletedEventAttributes(completed)) => {
+                Some(completed.identity.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(identities, ["djinn-test-api", "djinn-test-api/workflows"]);
 
     // Lists are served from Postgres: two account openings and the transfer, newest first.
     let data = alice.data("{ me { id } operations(first: 10) { edges { node { kind status transfer { id } } } } }", json!({})).await?;
