@@ -6,22 +6,46 @@
 
 use djinn_activities::store::{ledger, users};
 use djinn_domain::{Currency, Money, OperationId, TransferRequest};
-use djinn_tests::{Client, WorkerThread, account_id, spawn_api, spawn_app};
+use djinn_tests::{Client, TestApp, WorkerThread, account_id, spawn_api, spawn_app};
 use djinn_workflows::{TransferOutcome, TransferStatus, TransferWorkflow};
 use std::time::Duration;
 use temporalio_client::{WorkflowFetchHistoryOptions, WorkflowGetResultOptions};
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
-async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
-    let app = spawn_api().await?;
-    let alice = app.client("alice");
+/// Alice's checking account with 100.00 USD and her empty savings account, opened by a worker
+/// that is then stopped, so that the next workflow task goes to the process the test kills.
+async fn two_accounts(app: &TestApp, alice: &Client) -> anyhow::Result<(String, String)> {
     let opener = WorkerThread::start(&app.database_url, &app.task_queue);
     let from = alice
         .open_account("Checking", "USD", Some("100.00"))
         .await?;
     let to = alice.open_account("Savings", "USD", None).await?;
     opener.stop();
+    Ok((from, to))
+}
+
+/// The transfer `id` of 25.00 from `from` to `to` moved the money once: one posting pair, the
+/// balances it leaves, and a ledger that agrees with itself.
+async fn assert_moved_once(app: &TestApp, id: &str, from: &str, to: &str) -> anyhow::Result<()> {
+    let transaction = djinn_graphql::schema::ids::decode(id)
+        .expect("a transfer id")
+        .1;
+    let postings: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM postings WHERE transaction_id = $1")
+            .bind(transaction)
+            .fetch_one(&app.db)
+            .await?;
+    assert_eq!(postings, 2, "exactly one posting pair");
+    assert_eq!(app.balance_minor(from).await?, (7_500, 0));
+    assert_eq!(app.balance_minor(to).await?, (2_500, 0));
+    app.assert_ledger_consistent().await
+}
+
+async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
+    let app = spawn_api().await?;
+    let alice = app.client("alice");
+    let (from, to) = two_accounts(&app, &alice).await?;
 
     let mut doomed = app.worker_process(&[(djinn_activities::chaos::CHAOS_ENV, step)])?;
     let payload = alice
@@ -45,16 +69,7 @@ async fn crash_after(step: &str, key: &str) -> anyhow::Result<()> {
     let _survivor = WorkerThread::start(&app.database_url, &app.task_queue);
     let settled = alice.settled_transfer(&id).await?;
     assert_eq!(settled["status"], "POSTED");
-    let postings: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM postings WHERE transaction_id = $1")
-            .bind(transaction)
-            .fetch_one(&app.db)
-            .await?;
-    assert_eq!(postings, 2, "exactly one posting pair");
-    assert_eq!(app.balance_minor(&from).await?, (7_500, 0));
-    assert_eq!(app.balance_minor(&to).await?, (2_500, 0));
-    app.assert_ledger_consistent().await?;
-    Ok(())
+    assert_moved_once(&app, &id, &from, &to).await
 }
 
 #[tokio::test]
@@ -72,12 +87,7 @@ async fn an_api_killed_after_its_transfer_moved_the_money_does_not_move_it_twice
 -> anyhow::Result<()> {
     let app = spawn_api().await?;
     let alice = app.client("alice");
-    let opener = WorkerThread::start(&app.database_url, &app.task_queue);
-    let from = alice
-        .open_account("Checking", "USD", Some("100.00"))
-        .await?;
-    let to = alice.open_account("Savings", "USD", None).await?;
-    opener.stop();
+    let (from, to) = two_accounts(&app, &alice).await?;
 
     let (mut doomed, address) = app
         .api_process(&[(
@@ -103,18 +113,7 @@ async fn an_api_killed_after_its_transfer_moved_the_money_does_not_move_it_twice
     let id = repeated["transfer"]["id"].as_str().expect("an id");
     let settled = alice.settled_transfer(id).await?;
     assert_eq!(settled["status"], "POSTED");
-    let transaction = djinn_graphql::schema::ids::decode(id)
-        .expect("a transfer id")
-        .1;
-    let postings: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM postings WHERE transaction_id = $1")
-            .bind(transaction)
-            .fetch_one(&app.db)
-            .await?;
-    assert_eq!(postings, 2, "exactly one posting pair");
-    assert_eq!(app.balance_minor(&from).await?, (7_500, 0));
-    assert_eq!(app.balance_minor(&to).await?, (2_500, 0));
-    app.assert_ledger_consistent().await?;
+    assert_moved_once(&app, id, &from, &to).await?;
 
     // The ledger says posted as soon as the step commits; the run ends when its lost task has
     // timed out and the survivor has run the transfer again from its history, finding the
@@ -126,7 +125,7 @@ async fn an_api_killed_after_its_transfer_moved_the_money_does_not_move_it_twice
         .get_result(WorkflowGetResultOptions::default())
         .await?;
     assert_eq!(outcome.status, TransferStatus::Posted);
-    assert_eq!(app.balance_minor(&from).await?, (7_500, 0));
+    assert_moved_once(&app, id, &from, &to).await?;
     // The dead api had started the run's first task within the start (eagerly).
     let tasks: Vec<(EventType, String)> = app
         .temporal
