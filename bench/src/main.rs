@@ -369,9 +369,9 @@ async fn main() -> anyhow::Result<()> {
         let _ = stop_worker.send(());
         measured
     };
-    let (measured, worker) = tokio::join!(measured, worker);
-    worker?;
-    measured
+    // A failed worker ends the benchmark: the eager phases would wait for it for ever.
+    tokio::try_join!(measured, worker)?;
+    Ok(())
 }
 
 /// Sets up users and accounts, runs every phase in rounds and prints the figures.

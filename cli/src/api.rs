@@ -6,46 +6,56 @@
 use crate::config::{ApiSettings, RuntimeSettings, WorkerSettings};
 use crate::worker;
 use djinn_graphql::{Application, EmulatorTokenVerifier, FirebaseVerifier, TokenVerifier};
-use futures::{FutureExt, TryFutureExt};
 use sqlx::PgPool;
 use std::future::Future;
 use std::sync::Arc;
 use temporalio_client::{Client, NamespacedClient};
+use tokio::sync::oneshot;
 
 /// What the API's own worker needs. Its client must be the one the API starts workflows with:
 /// the SDK hands an eager task only to a worker registered on the starting client.
-pub struct Workflows {
+pub struct ApiWorker {
     pub pool: PgPool,
     pub client: Client,
     pub task_queue: String,
 }
 
-/// Serves `app` until `shutdown` resolves, with the API's worker beside it when `workflows` is
-/// given; then lets both finish what they are doing. Either failing stops the process. The
-/// returned future is not Send (the SDK's worker is not): await it from `main` or a thread of
-/// its own.
+/// Serves `app` until `shutdown` resolves, with the API's worker beside it when `worker` is
+/// given. On shutdown HTTP drains first, while the worker still takes the tasks of the starts
+/// that drain makes; then the worker stops and lets its in-flight tasks finish. A worker that
+/// fails does not take HTTP down: the API's starts then go to other workers, as the SDK makes
+/// them ordinary. The returned future is not Send (the SDK's worker is not): await it from
+/// `main` or a thread of its own.
 pub async fn serve(
     app: Application,
-    workflows: Option<Workflows>,
+    worker: Option<ApiWorker>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let shutdown = shutdown.boxed().shared();
-    let serving = app
-        .run_until_stopped(shutdown.clone())
-        .err_into::<anyhow::Error>();
-    match workflows {
-        Some(Workflows {
-            pool,
-            client,
-            task_queue,
-        }) => {
-            let settings = WorkerSettings::inside_api(&client.identity());
-            let running = worker::run(pool, client, &task_queue, &settings, shutdown);
-            tokio::try_join!(serving, running)?;
+    let Some(ApiWorker {
+        pool,
+        client,
+        task_queue,
+    }) = worker
+    else {
+        return Ok(app.run_until_stopped(shutdown).await?);
+    };
+    let (stop_worker, http_stopped) = oneshot::channel::<()>();
+    let serving = async move {
+        let served = app.run_until_stopped(shutdown).await;
+        let _ = stop_worker.send(());
+        served
+    };
+    let settings = WorkerSettings::inside_api(&client.identity());
+    let running = async {
+        let stopped = async move {
+            let _ = http_stopped.await;
+        };
+        if let Err(error) = worker::run(pool, client, &task_queue, &settings, stopped).await {
+            tracing::error!(%error, "the api's worker stopped: its starts go to other workers");
         }
-        None => serving.await?,
-    }
-    Ok(())
+    };
+    let (served, ()) = tokio::join!(serving, running);
+    Ok(served?)
 }
 
 /// The token verifier the settings allow. Emulator tokens are never accepted in production.

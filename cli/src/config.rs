@@ -134,6 +134,11 @@ impl Default for WorkerSettings {
 }
 
 impl WorkerSettings {
+    /// The SDK refuses fewer workflow-task polls than one on the normal queue and one on the
+    /// worker's sticky queue.
+    const FEWEST_WORKFLOW_TASK_POLLERS: usize = 2;
+    const FEWEST_ACTIVITY_TASK_POLLERS: usize = 1;
+
     /// The worker inside the api: its work arrives with the starts it makes, so it keeps the
     /// fewest polls the SDK allows (one on the normal queue, one on its sticky queue) and takes
     /// other tasks only when they come its way. Its identity is the api's with `/workflows`:
@@ -141,9 +146,9 @@ impl WorkerSettings {
     /// starter) as the one that started it, and this worker as the one that completed it.
     pub fn inside_api(api_identity: &str) -> Self {
         Self {
-            workflow_task_pollers: 2,
+            workflow_task_pollers: Self::FEWEST_WORKFLOW_TASK_POLLERS,
             nonsticky_poll_ratio: 0.5,
-            activity_task_pollers: 1,
+            activity_task_pollers: Self::FEWEST_ACTIVITY_TASK_POLLERS,
             identity: Some(format!("{api_identity}/workflows")),
         }
     }

@@ -94,12 +94,12 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
             tracing::info!(addr = %app.local_addr()?, runs_workflows = settings.runs_workflows, "api listening");
-            let workflows = settings.runs_workflows.then(|| api::Workflows {
+            let worker = settings.runs_workflows.then(|| api::ApiWorker {
                 pool,
                 client,
                 task_queue: temporal_settings.task_queue,
             });
-            api::serve(app, workflows, shutdown_signal()).await?;
+            api::serve(app, worker, shutdown_signal()).await?;
         }
         Command::Worker {
             runtime,

@@ -1,4 +1,6 @@
-//! The worker role: runs every workflow and the ledger activities on one task queue.
+//! The worker role: runs the workflows and the ledger activities of one task queue. `djinn
+//! worker` runs whatever reaches it; the api runs the same worker for the workflows it starts
+//! (see `crate::api`).
 //!
 //! Workflows and activities are registered on the same worker because the ledger steps are
 //! local activities, which run on the worker that runs the workflow.

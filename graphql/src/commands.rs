@@ -307,11 +307,14 @@ async fn start_transfer(app: &AppState, view: &TransferView) -> Result<()> {
         WorkflowIdReusePolicy::RejectDuplicate,
         memo::transfer_summary(&input.request),
     );
-    started(
-        app.temporal
+    let temporal = app.temporal.clone();
+    started_apart(async move {
+        temporal
             .start_workflow(TransferWorkflow::run, input, options)
-            .await,
-    )
+            .await
+            .map(drop)
+    })
+    .await
 }
 
 /// Options that make starting a workflow idempotent: its id derives from the operation, a
@@ -322,9 +325,10 @@ async fn start_transfer(app: &AppState, view: &TransferView) -> Result<()> {
 /// (`djinn api` does, unless DJINN_API_RUNS_WORKFLOWS=false), the server answers the start with
 /// the run's first workflow task, already started, and the SDK hands it to that worker. A
 /// transfer ends within that task, so the server neither dispatches it through matching nor
-/// writes its start separately. Without such a worker the SDK sends an ordinary start and
-/// any worker takes the task; a worker that dies holding an eager task loses it like any
-/// other, and the server gives it to another worker when the task times out.
+/// writes its start separately. Without such a worker the SDK sends an ordinary start (and a
+/// server that disallows eager starts declines the request): any worker takes the task. A
+/// worker that dies holding an eager task loses it like any other, and the server gives it to
+/// another worker when the task times out.
 fn start_options(
     app: &AppState,
     workflow_id: &str,
@@ -348,10 +352,16 @@ fn start_options(
         .build()
 }
 
-/// A start that found its workflow already started (or finished) has done its job.
-fn started<T>(result: Result<T, WorkflowStartError>) -> Result<()> {
-    match result {
-        Ok(_) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(()),
+/// Runs `start` on a task of its own and waits for it. An eager start's answer carries the
+/// run's first workflow task, which the SDK hands to the API's worker when the answer arrives:
+/// were the start cancelled with its request (the client gone, the request timed out) after
+/// the server answered, that task would wait for its timeout (10 s) before another worker got
+/// it. A start that found its workflow already started (or finished) has done its job.
+async fn started_apart(
+    start: impl Future<Output = Result<(), WorkflowStartError>> + Send + 'static,
+) -> Result<()> {
+    match tokio::spawn(start).await.map_err(internal)? {
+        Ok(()) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(()),
         Err(error) => Err(internal(error)),
     }
 }
@@ -468,11 +478,14 @@ pub async fn open_account(
         WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
         summary,
     );
-    started(
-        app.temporal
+    let temporal = app.temporal.clone();
+    started_apart(async move {
+        temporal
             .start_workflow(OpenAccountWorkflow::run, workflow_input, options)
-            .await,
-    )?;
+            .await
+            .map(drop)
+    })
+    .await?;
     let handle = app
         .temporal
         .get_workflow_handle::<OpenAccountWorkflow>(operation.workflow_id.clone());

@@ -1,7 +1,9 @@
 //! The test harness: `spawn_app()` gives each test a fresh database, its own task queue, the
-//! real worker (on a thread of its own, since the SDK's worker is not Send) and the real API on
-//! a random port, all against the Temporal dev server and PostgreSQL that `make test` starts.
-//! Tests then talk GraphQL over HTTP as a client would.
+//! real API on a random port with its own worker (it runs the workflows it starts, as deployed)
+//! and a real `djinn worker` beside it, each on a thread of its own (the SDK's worker is not
+//! Send), all against the Temporal dev server and PostgreSQL that `make test` starts;
+//! `spawn_api()` gives the API without any worker, for tests that start and kill workers
+//! themselves. Tests then talk GraphQL over HTTP as a client would.
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -126,6 +128,7 @@ impl Drop for WorkerThread {
 #[derive(Debug)]
 struct ApiThread {
     stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ApiThread {
@@ -140,7 +143,7 @@ impl ApiThread {
         let (stop, stopped) = oneshot::channel::<()>();
         let (listening, address) = oneshot::channel::<anyhow::Result<String>>();
         let (database_url, task_queue) = (database_url.to_owned(), task_queue.to_owned());
-        std::thread::spawn(move || {
+        let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -159,17 +162,17 @@ impl ApiThread {
                     };
                     let application = Application::build(&config, state).await?;
                     let address = format!("http://{}", application.local_addr()?);
-                    let workflows = runs_workflows.then(|| djinn::api::Workflows {
+                    let worker = runs_workflows.then(|| djinn::api::ApiWorker {
                         pool,
                         client,
                         task_queue,
                     });
-                    anyhow::Ok((application, workflows, address))
+                    anyhow::Ok((application, worker, address))
                 };
                 match built.await {
-                    Ok((application, workflows, address)) => {
+                    Ok((application, worker, address)) => {
                         let _ = listening.send(Ok(address));
-                        djinn::api::serve(application, workflows, async move {
+                        djinn::api::serve(application, worker, async move {
                             let _ = stopped.await;
                         })
                         .await
@@ -182,15 +185,25 @@ impl ApiThread {
             });
         });
         let address = address.await.context("the api thread ended")??;
-        Ok((Self { stop: Some(stop) }, address))
+        Ok((
+            Self {
+                stop: Some(stop),
+                thread: Some(thread),
+            },
+            address,
+        ))
     }
 }
 
 impl Drop for ApiThread {
     fn drop(&mut self) {
-        // It winds down on its own: nothing of the test's waits for it.
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        // It needs nothing of the test's runtime to stop, so waiting here cannot deadlock; a
+        // panic of its own has been printed already.
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }

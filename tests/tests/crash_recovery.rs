@@ -1,8 +1,9 @@
-//! A worker (or an API, which runs the transfers it starts) killed in the middle of a transfer: the workflow resumes on a new worker and the
-//! ledger ends with exactly one posting pair. The chaos switch aborts the worker process right
-//! after a ledger step committed and before Temporal heard of it: the step runs again on the
-//! new worker and must change nothing. And when the workflow gave up on a step whose answer was
-//! lost, its void finds the money moved and the transfer ends POSTED.
+//! A worker (or an API, which runs the transfers it starts) killed in the middle of a
+//! transfer: the workflow resumes on a new worker and the ledger ends with exactly one posting
+//! pair. The chaos switch aborts the process right after a ledger step committed and before
+//! Temporal heard of it: the step runs again on the new worker and must change nothing. And
+//! when the workflow gave up on a step whose answer was lost, its void finds the money moved
+//! and the transfer ends POSTED.
 
 use djinn_activities::store::{ledger, users};
 use djinn_domain::{Currency, Money, OperationId, TransferRequest};
@@ -87,8 +88,6 @@ async fn an_api_killed_after_its_transfer_moved_the_money_does_not_move_it_twice
 -> anyhow::Result<()> {
     let app = spawn_api().await?;
     let alice = app.client("alice");
-    let (from, to) = two_accounts(&app, &alice).await?;
-
     let (mut doomed, address) = app
         .api_process(&[(
             djinn_activities::chaos::CHAOS_ENV,
@@ -99,6 +98,12 @@ async fn an_api_killed_after_its_transfer_moved_the_money_does_not_move_it_twice
         address,
         ..alice.clone()
     };
+    // No other worker is up, so the doomed api runs the openings: its worker is ready by the
+    // time it starts the transfer (one that is still starting up takes no eager task).
+    let from = doomed_alice
+        .open_account("Checking", "USD", Some("100.00"))
+        .await?;
+    let to = doomed_alice.open_account("Savings", "USD", None).await?;
     // The process may die before or after it answers; either way the client repeats.
     let _maybe_answered = doomed_alice
         .create_transfer("crash-api", &from, &to, "25.00", "USD")
