@@ -241,6 +241,24 @@ enum Noop {
 }
 
 impl Noop {
+    /// Every kind, in the order of their phases.
+    const ALL: [Noop; 4] = [
+        Noop::Plain,
+        Noop::Eager,
+        Noop::AsTransfer,
+        Noop::AsTransferWithSteps,
+    ];
+
+    /// The name of its phase.
+    fn name(self) -> &'static str {
+        match self {
+            Noop::Plain => "no-op",
+            Noop::Eager => "no-op, eager start",
+            Noop::AsTransfer => "no-op as a transfer",
+            Noop::AsTransferWithSteps => "no-op + a local step",
+        }
+    }
+
     /// The task queue the benchmark's own worker serves: eager starts hand it their tasks.
     fn task_queue(self, args: &Args) -> String {
         match self {
@@ -416,14 +434,13 @@ async fn measure(
     ))?);
     let rounds = args.rounds.clamp(1, args.transfers.max(1));
     let per_round = args.transfers / rounds;
-    let mut phases = [
-        Phase::new("no-op"),
-        Phase::new("no-op, eager start"),
-        Phase::new("no-op as a transfer"),
-        Phase::new("no-op + a local step"),
-        Phase::new("transfers"),
-    ];
-    let transfers_phase = phases.len() - 1;
+    // The no-op phases in the order of `Noop::ALL`, then the transfers.
+    let mut phases: Vec<Phase> = Noop::ALL
+        .iter()
+        .map(|kind| Phase::new(kind.name()))
+        .chain([Phase::new("transfers")])
+        .collect();
+    let transfers_phase = Noop::ALL.len();
     let mut mutation_latencies = Vec::new();
     let mut round_ratios = Vec::with_capacity(rounds);
     let mut eager_round_ratios = Vec::with_capacity(rounds);
@@ -438,13 +455,8 @@ async fn measure(
             let machine_before = usage::machine()?;
             let started = Instant::now();
             let latencies = match which {
-                0..=3 => {
-                    let kind = [
-                        Noop::Plain,
-                        Noop::Eager,
-                        Noop::AsTransfer,
-                        Noop::AsTransferWithSteps,
-                    ][which];
+                _ if which < transfers_phase => {
+                    let kind = Noop::ALL[which];
                     let run = format!("{tag}-{which}");
                     run_noops(temporal, args, per_round, &run, kind, &padding, &user_ids).await?
                 }

@@ -499,8 +499,18 @@ impl TestApp {
     /// A `djinn worker` process on this test's database and task queue, with `env` added to its
     /// environment; killed when dropped, so a test can crash it as a deployment would.
     pub fn worker_process(&self, env: &[(&str, &str)]) -> anyhow::Result<tokio::process::Child> {
+        self.djinn_process("worker", env)
+    }
+
+    /// `djinn <role>` on this test's database and task queue, with the test key and `env` added
+    /// to its environment, logging where `worker_log` says, killed when dropped.
+    fn djinn_process(
+        &self,
+        role: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<tokio::process::Child> {
         Ok(tokio::process::Command::new(djinn_binary()?)
-            .arg("worker")
+            .arg(role)
             .env("DATABASE_URL", &self.database_url)
             .env("DJINN_TASK_QUEUE", &self.task_queue)
             .env("DJINN_CODEC_KEYS", TEST_CODEC_KEYS)
@@ -521,20 +531,15 @@ impl TestApp {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let address = format!("http://127.0.0.1:{port}");
-        let mut api = tokio::process::Command::new(djinn_binary()?)
-            .arg("api")
-            .env("DATABASE_URL", &self.database_url)
-            .env("DJINN_TASK_QUEUE", &self.task_queue)
-            .env("DJINN_CODEC_KEYS", TEST_CODEC_KEYS)
-            .env("DJINN_API_ADDR", format!("127.0.0.1:{port}"))
-            .env("FIREBASE_PROJECT_ID", PROJECT_ID)
-            .env("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")
-            .envs(env.iter().copied())
-            .stdout(std::process::Stdio::null())
-            .stderr(worker_log()?)
-            .kill_on_drop(true)
-            .spawn()?;
+        let listen = format!("127.0.0.1:{port}");
+        let address = format!("http://{listen}");
+        let api_env = [
+            ("DJINN_API_ADDR", listen.as_str()),
+            ("FIREBASE_PROJECT_ID", PROJECT_ID),
+            ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
+        ];
+        let env: Vec<(&str, &str)> = api_env.into_iter().chain(env.iter().copied()).collect();
+        let mut api = self.djinn_process("api", &env)?;
         let started = Instant::now();
         while started.elapsed() < SETTLE_TIMEOUT {
             if let Some(status) = api.try_wait()? {
