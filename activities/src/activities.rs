@@ -3,8 +3,8 @@
 //! failure whose type is the rejection code, which the workflow reads to void the transfer;
 //! anything else is retryable, since a database hiccup is not an answer.
 
-use crate::store::ledger::{self, NewAccount};
-use crate::{StoreError, chaos};
+use crate::chaos;
+use djinn_ledger::{self as ledger, NewAccount, StoreError};
 use djinn_workflows::contracts::{
     OpenAccountInput, PostTransferInput, TransferInput, VoidTransferInput, markers,
 };
@@ -38,7 +38,7 @@ impl LedgerActivities {
             &self.pool,
             input.transfer_id,
             input.user_id,
-            &input.idempotency_key,
+            input.idempotency_key.as_str(),
             &workflow_id,
             &input.request,
         )
@@ -58,7 +58,7 @@ impl LedgerActivities {
             &self.pool,
             input.transfer_id,
             input.user_id,
-            &input.idempotency_key,
+            input.idempotency_key.as_str(),
             &workflow_id,
             &input.request,
         )
@@ -90,8 +90,8 @@ impl LedgerActivities {
             &self.pool,
             input.transfer_id,
             input.user_id,
-            &input.idempotency_key,
-            &input.code,
+            input.idempotency_key.as_str(),
+            input.code.as_str(),
             &input.message,
         )
         .await

@@ -5,8 +5,12 @@
 
 use crate::config::{ApiSettings, RuntimeSettings, WorkerSettings};
 use crate::worker;
-use djinn_graphql::{Application, EmulatorTokenVerifier, FirebaseVerifier, TokenVerifier};
-use sqlx::PgPool;
+use anyhow::Context;
+use djinn_graphql::{
+    ApiConfig, AppState, Application, EmulatorTokenVerifier, FirebaseVerifier, TokenVerifier,
+};
+use djinn_store::{PgPool, db};
+use djinn_temporal::codec::EncryptionCodec;
 use std::future::Future;
 use std::sync::Arc;
 use temporalio_client::{Client, NamespacedClient};
@@ -18,6 +22,45 @@ pub struct ApiWorker {
     pub pool: PgPool,
     pub client: Client,
     pub task_queue: String,
+}
+
+/// What the api is built from, besides its HTTP settings: `djinn api` fills it from the
+/// environment, the test harness with a test's database, task queue and key.
+pub struct Wiring<'a> {
+    pub database_url: &'a str,
+    pub pool_size: u32,
+    /// The identity of the api's Temporal client (its worker's is derived from it).
+    pub identity: &'a str,
+    pub codec: Option<&'a EncryptionCodec>,
+    pub task_queue: String,
+    pub verifier: Arc<dyn TokenVerifier>,
+    /// Whether the api runs a worker for the workflows it starts (DJINN_API_RUNS_WORKFLOWS).
+    pub runs_workflows: bool,
+}
+
+/// Connects to PostgreSQL and Temporal and builds the application, listening, with its worker
+/// when the api runs workflows. Both share one Temporal client, as eager starts require.
+pub async fn build(
+    config: &ApiConfig,
+    wiring: Wiring<'_>,
+) -> anyhow::Result<(Application, Option<ApiWorker>)> {
+    let pool = db::connect(wiring.database_url, wiring.pool_size)
+        .await
+        .context("connecting to PostgreSQL")?;
+    let client = djinn_temporal::connect_from_env(wiring.identity, wiring.codec).await?;
+    let state = AppState {
+        pool: pool.clone(),
+        temporal: client.clone(),
+        task_queue: wiring.task_queue.clone(),
+        verifier: wiring.verifier,
+    };
+    let app = Application::build(config, state).await?;
+    let worker = wiring.runs_workflows.then(|| ApiWorker {
+        pool,
+        client,
+        task_queue: wiring.task_queue,
+    });
+    Ok((app, worker))
 }
 
 /// Serves `app` until `shutdown` resolves, with the API's worker beside it when `worker` is

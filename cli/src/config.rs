@@ -5,7 +5,7 @@
 //! can also come from a file named by `<NAME>_FILE`, as container platforms mount secrets.
 
 use clap::Args;
-use djinn_activities::codec::EncryptionCodec;
+use djinn_temporal::codec::EncryptionCodec;
 use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -81,7 +81,7 @@ pub struct DatabaseSettings {
     #[arg(long, env = "DATABASE_URL_FILE")]
     pub database_url_file: Option<PathBuf>,
     /// Connections per process.
-    #[arg(long, env = "DJINN_DB_POOL_SIZE", default_value_t = djinn_activities::db::DEFAULT_POOL_SIZE)]
+    #[arg(long, env = "DJINN_DB_POOL_SIZE", default_value_t = djinn_store::db::DEFAULT_POOL_SIZE)]
     pub pool_size: u32,
 }
 

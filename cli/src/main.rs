@@ -6,8 +6,8 @@ use djinn::config::{
     ApiSettings, CodecSettings, DatabaseSettings, RuntimeSettings, TemporalSettings, WorkerSettings,
 };
 use djinn::{api, telemetry, worker};
-use djinn_activities::{db, temporal};
-use djinn_graphql::{AppState, Application};
+use djinn_store::db;
+use djinn_temporal as temporal;
 use secrecy::ExposeSecret;
 
 /// mimalloc rather than the system allocator. Under `make bench` the API spent a fifth of its
@@ -78,27 +78,19 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let verifier = api::verifier(&settings, &runtime)?;
             let codec = codec.codec(&runtime)?;
-            let pool = db::connect(database.database_url()?.expose_secret(), database.pool_size)
-                .await
-                .context("connecting to PostgreSQL")?;
-            let client = temporal::connect_from_env("djinn-api", codec.as_ref()).await?;
-            let config = settings.api_config(&runtime, codec)?;
-            let app = Application::build(
-                &config,
-                AppState {
-                    pool: pool.clone(),
-                    temporal: client.clone(),
-                    task_queue: temporal_settings.task_queue.clone(),
-                    verifier,
-                },
-            )
-            .await?;
-            tracing::info!(addr = %app.local_addr()?, runs_workflows = settings.runs_workflows, "api listening");
-            let worker = settings.runs_workflows.then(|| api::ApiWorker {
-                pool,
-                client,
+            let config = settings.api_config(&runtime, codec.clone())?;
+            let database_url = database.database_url()?;
+            let wiring = api::Wiring {
+                database_url: database_url.expose_secret(),
+                pool_size: database.pool_size,
+                identity: "djinn-api",
+                codec: codec.as_ref(),
                 task_queue: temporal_settings.task_queue,
-            });
+                verifier,
+                runs_workflows: settings.runs_workflows,
+            };
+            let (app, worker) = api::build(&config, wiring).await?;
+            tracing::info!(addr = %app.local_addr()?, runs_workflows = settings.runs_workflows, "api listening");
             api::serve(app, worker, shutdown_signal()).await?;
         }
         Command::Worker {

@@ -7,8 +7,8 @@
 
 use crate::config::WorkerSettings;
 use djinn_activities::LedgerActivities;
-use djinn_workflows::{NoopActivities, NoopWorkflow, OpenAccountWorkflow, TransferWorkflow};
-use sqlx::PgPool;
+use djinn_store::PgPool;
+use djinn_workflows::{OpenAccountWorkflow, TransferWorkflow};
 use std::future::Future;
 use std::time::Duration;
 use temporalio_client::Client;
@@ -27,23 +27,34 @@ pub async fn run(
     settings: &WorkerSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
     let options = WorkerOptions::new(task_queue)
         .register_workflow::<TransferWorkflow>()?
         .register_workflow::<OpenAccountWorkflow>()?
-        .register_workflow::<NoopWorkflow>()?
         .register_activities(LedgerActivities::new(pool))
-        .register_activities(NoopActivities)
-        .maybe_client_identity_override(settings.identity.clone())
-        .graceful_shutdown_period(GRACEFUL_SHUTDOWN)
-        .workflow_task_poller_behavior(PollerBehavior::SimpleMaximum(
-            settings.workflow_task_pollers,
-        ))
-        .nonsticky_to_sticky_poll_ratio(settings.nonsticky_poll_ratio)
-        .activity_task_poller_behavior(PollerBehavior::SimpleMaximum(
-            settings.activity_task_pollers,
-        ))
         .build();
+    run_with(client, options, settings, shutdown).await
+}
+
+/// Runs a worker with the registrations of `options`, polling and naming itself as `settings`
+/// say, until `shutdown` resolves. The benchmark runs its no-op workers through here too, so
+/// they poll exactly as Djinn's do.
+pub async fn run_with(
+    client: Client,
+    mut options: WorkerOptions,
+    settings: &WorkerSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
+    options.client_identity_override = settings.identity.clone();
+    options.graceful_shutdown_period = Some(GRACEFUL_SHUTDOWN);
+    options.workflow_task_poller_behavior = Some(PollerBehavior::SimpleMaximum(
+        settings.workflow_task_pollers,
+    ));
+    options.nonsticky_to_sticky_poll_ratio = settings.nonsticky_poll_ratio;
+    options.activity_task_poller_behavior = Some(PollerBehavior::SimpleMaximum(
+        settings.activity_task_pollers,
+    ));
+    let task_queue = options.task_queue.clone();
     let mut worker = Worker::new(&runtime, client, options)?;
     let stop = worker.shutdown_handle();
     tokio::spawn(async move {

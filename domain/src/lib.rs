@@ -11,6 +11,7 @@ mod ids;
 mod ledger;
 mod money;
 mod rejection;
+mod status;
 mod transfer;
 
 pub use account::{AccountKind, AccountName, AccountNameError};
@@ -19,6 +20,7 @@ pub use ids::{AccountId, OperationId, PostingId, TransactionId, UserId};
 pub use ledger::{LedgerError, Posting, assert_balanced};
 pub use money::{Money, MoneyError};
 pub use rejection::RejectionCode;
+pub use status::TransferStatus;
 pub use transfer::{
     AMOUNT_MAX_MINOR, Description, IdempotencyKey, TransferError, TransferRequest,
     transfer_workflow_id,

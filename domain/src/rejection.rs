@@ -1,15 +1,22 @@
-//! Stable codes for the ways the ledger can refuse an operation.
+//! Stable codes for the ways an operation can be refused or given up.
 //!
 //! They are shared by the store (which raises them), the workflows (which void a transfer on
-//! them) and GraphQL (which shows them as `userErrors`), so each code is spelled once, here.
+//! them and carry them in their contracts) and GraphQL (which shows them as `userErrors`), so
+//! each code is spelled once, here. Each says what happened: a transfer that ran out of time
+//! is `TIMED_OUT`, not a refusal it never received.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Why the ledger refused a write. Each has a stable code shared with GraphQL `userErrors` and
-/// with the application-failure type of the activity that hit it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Why an operation was refused or voided. Each has a stable code shared with GraphQL
+/// `userErrors`, with the application-failure type of the activity that hit it, and with the
+/// workflows' inputs and outcomes, where it is serialized as that code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RejectionCode {
     InvalidAmount,
+    InvalidIdempotencyKey,
+    InvalidDescription,
     SameAccount,
     AccountNotFound,
     AccountClosed,
@@ -21,12 +28,20 @@ pub enum RejectionCode {
     TransferPosted,
     NotReserved,
     IdempotencyKeyReused,
+    /// The ledger step kept failing (the database unreachable) until its deadline passed.
+    TimedOut,
+    /// The ledger found one of its invariants broken; staff must look.
+    LedgerInvariant,
+    /// The ledger step failed in a way that is neither a refusal nor an outage.
+    LedgerStepFailed,
 }
 
 impl RejectionCode {
     pub const fn as_str(self) -> &'static str {
         match self {
             RejectionCode::InvalidAmount => "INVALID_AMOUNT",
+            RejectionCode::InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
+            RejectionCode::InvalidDescription => "INVALID_DESCRIPTION",
             RejectionCode::SameAccount => "SAME_ACCOUNT",
             RejectionCode::AccountNotFound => "ACCOUNT_NOT_FOUND",
             RejectionCode::AccountClosed => "ACCOUNT_CLOSED",
@@ -37,25 +52,36 @@ impl RejectionCode {
             RejectionCode::TransferPosted => "TRANSFER_POSTED",
             RejectionCode::NotReserved => "NOT_RESERVED",
             RejectionCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            RejectionCode::TimedOut => "TIMED_OUT",
+            RejectionCode::LedgerInvariant => "LEDGER_INVARIANT",
+            RejectionCode::LedgerStepFailed => "LEDGER_STEP_FAILED",
         }
     }
 
+    /// Every code, in declaration order.
+    pub const ALL: [RejectionCode; 16] = [
+        RejectionCode::InvalidAmount,
+        RejectionCode::InvalidIdempotencyKey,
+        RejectionCode::InvalidDescription,
+        RejectionCode::SameAccount,
+        RejectionCode::AccountNotFound,
+        RejectionCode::AccountClosed,
+        RejectionCode::CurrencyMismatch,
+        RejectionCode::InsufficientFunds,
+        RejectionCode::AmountOutOfRange,
+        RejectionCode::TransferVoided,
+        RejectionCode::TransferPosted,
+        RejectionCode::NotReserved,
+        RejectionCode::IdempotencyKeyReused,
+        RejectionCode::TimedOut,
+        RejectionCode::LedgerInvariant,
+        RejectionCode::LedgerStepFailed,
+    ];
+
     pub fn parse(code: &str) -> Option<Self> {
-        [
-            RejectionCode::InvalidAmount,
-            RejectionCode::SameAccount,
-            RejectionCode::AccountNotFound,
-            RejectionCode::AccountClosed,
-            RejectionCode::CurrencyMismatch,
-            RejectionCode::InsufficientFunds,
-            RejectionCode::AmountOutOfRange,
-            RejectionCode::TransferVoided,
-            RejectionCode::TransferPosted,
-            RejectionCode::NotReserved,
-            RejectionCode::IdempotencyKeyReused,
-        ]
-        .into_iter()
-        .find(|candidate| candidate.as_str() == code)
+        Self::ALL
+            .into_iter()
+            .find(|candidate| candidate.as_str() == code)
     }
 }
 
@@ -69,10 +95,11 @@ impl From<crate::TransferError> for RejectionCode {
     fn from(error: crate::TransferError) -> Self {
         match error {
             crate::TransferError::SameAccount => RejectionCode::SameAccount,
-            crate::TransferError::NotPositive
-            | crate::TransferError::InvalidIdempotencyKey
-            | crate::TransferError::TooLarge
-            | crate::TransferError::InvalidDescription => RejectionCode::InvalidAmount,
+            crate::TransferError::NotPositive | crate::TransferError::TooLarge => {
+                RejectionCode::InvalidAmount
+            }
+            crate::TransferError::InvalidIdempotencyKey => RejectionCode::InvalidIdempotencyKey,
+            crate::TransferError::InvalidDescription => RejectionCode::InvalidDescription,
         }
     }
 }
@@ -97,5 +124,34 @@ mod tests {
             );
         }
         assert_eq!(RejectionCode::parse("nope"), None);
+    }
+
+    #[test]
+    fn every_code_round_trips_and_serializes_as_itself() {
+        for code in RejectionCode::ALL {
+            assert_eq!(RejectionCode::parse(code.as_str()), Some(code));
+            let json = serde_json::to_string(&code).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(
+                serde_json::from_str::<RejectionCode>(&json).ok(),
+                Some(code)
+            );
+        }
+    }
+
+    #[test]
+    fn codes_say_what_happened() {
+        assert_eq!(
+            RejectionCode::from(crate::TransferError::InvalidIdempotencyKey),
+            RejectionCode::InvalidIdempotencyKey
+        );
+        assert_eq!(
+            RejectionCode::from(crate::TransferError::InvalidDescription),
+            RejectionCode::InvalidDescription
+        );
+        assert_eq!(
+            RejectionCode::from(crate::TransferError::TooLarge),
+            RejectionCode::InvalidAmount
+        );
     }
 }

@@ -12,7 +12,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use djinn_activities::codec::{CodecError, EncryptionCodec};
+use djinn_temporal::codec::{CodecError, EncryptionCodec};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

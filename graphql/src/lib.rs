@@ -1,9 +1,10 @@
 //! The GraphQL API: a thin skin over workflows and projections.
 //!
 //! Resolvers parse input into domain types, call one thing (register and start a workflow,
-//! query a workflow, or read a projection from `djinn_activities::store`) and map the error.
-//! There is no SQL here. User-fixable problems are `userErrors` with stable codes; top-level
-//! errors are for malformed requests and server faults, and never carry internals.
+//! query a workflow, or read a projection from `djinn_store`) and map the error. There is no
+//! SQL here: this crate depends on neither sqlx nor `djinn-ledger`, so it cannot post.
+//! User-fixable problems are `userErrors` with stable codes; top-level errors are for malformed
+//! requests and server faults, and never carry internals.
 
 pub mod auth;
 mod codec_server;

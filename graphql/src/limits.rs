@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Deepest selection accepted. The product schema needs 7; introspection can nest without end.
-pub const MAX_QUERY_DEPTH: usize = 12;
+pub const QUERY_DEPTH_MAX: usize = 12;
 /// Most fields one query may resolve, counting a connection's fields once per requested item.
-pub const MAX_QUERY_COMPLEXITY: usize = 2_000;
+pub const QUERY_COMPLEXITY_MAX: usize = 2_000;
 /// Most aliased fields in one query: aliases are how one request asks for the same work many
 /// times over.
-pub const MAX_ALIASES: usize = 30;
+pub const ALIASES_MAX: usize = 30;
 /// Largest request body accepted, in bytes.
 pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
 /// Default time a request may take before it is answered 408.
@@ -22,7 +22,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default requests per minute per user, with bursts of the same size.
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
 
-/// Refuses queries with more than [`MAX_ALIASES`] aliases, before validation or execution.
+/// Refuses queries with more than [`ALIASES_MAX`] aliases, before validation or execution.
 #[derive(Debug, Clone, Copy)]
 pub struct AliasLimit(pub usize);
 

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use sqlx::PgPool;
+use djinn_store::PgPool;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ use crate::limits::{
     DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_REQUEST_TIMEOUT, REQUEST_BODY_MAX_BYTES,
 };
 use crate::rate_limit::UserRateLimiter;
-use djinn_activities::codec::EncryptionCodec;
+use djinn_temporal::codec::EncryptionCodec;
 use secrecy::SecretString;
 use std::time::Duration;
 
@@ -221,10 +221,7 @@ async fn healthz() -> &'static str {
 
 /// Ready when both Postgres and Temporal answer.
 async fn readyz(State(state): State<ServerState>) -> Response {
-    let database = sqlx::query("SELECT 1")
-        .execute(&state.app.pool)
-        .await
-        .is_ok();
+    let database = djinn_store::db::ping(&state.app.pool).await;
     let mut temporal = state.app.temporal.clone();
     let temporal_ok = temporalio_client::grpc::WorkflowService::get_system_info(
         &mut temporal,

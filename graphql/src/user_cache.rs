@@ -1,10 +1,10 @@
 //! Firebase uid -> Djinn user id, remembered in memory. Users are never deleted or re-keyed, so
 //! a mapping once read stays true, and most requests skip a database round trip.
 
-use djinn_activities::StoreError;
-use djinn_activities::store::users;
 use djinn_domain::UserId;
-use sqlx::PgPool;
+use djinn_store::PgPool;
+use djinn_store::StoreError;
+use djinn_store::users;
 use std::collections::HashMap;
 use std::sync::Mutex;
 

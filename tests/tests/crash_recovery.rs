@@ -5,8 +5,9 @@
 //! when the workflow gave up on a step whose answer was lost, its void finds the money moved
 //! and the transfer ends POSTED.
 
-use djinn_activities::store::{ledger, users};
 use djinn_domain::{Currency, Money, OperationId, TransferRequest};
+use djinn_ledger as ledger;
+use djinn_store::users;
 use djinn_tests::{Client, TestApp, WorkerThread, account_id, spawn_api, spawn_app};
 use djinn_workflows::{TransferOutcome, TransferStatus, TransferWorkflow};
 use std::time::Duration;

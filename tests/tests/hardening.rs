@@ -1,10 +1,10 @@
 //! Hostile requests are refused cheaply: every limit of `djinn_graphql::limits` and every
 //! security header, crossed or checked over real HTTP.
 
-use djinn_activities::store::ledger::{self, NewAccount};
-use djinn_activities::store::users;
 use djinn_domain::{AccountId, AccountKind, AccountName, Currency, Money, OperationId};
-use djinn_graphql::limits::{MAX_ALIASES, MAX_QUERY_DEPTH};
+use djinn_graphql::limits::{ALIASES_MAX, QUERY_DEPTH_MAX};
+use djinn_ledger::{self as ledger, NewAccount};
+use djinn_store::users;
 use djinn_tests::{spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -29,7 +29,7 @@ async fn depth_complexity_aliases_and_page_size_are_bounded() -> anyhow::Result<
 
     // Introspection types nest without end: deeper than the limit is refused.
     let mut deep = String::from("name");
-    for _ in 0..MAX_QUERY_DEPTH {
+    for _ in 0..QUERY_DEPTH_MAX {
         deep = format!("ofType {{ {deep} }}");
     }
     let body = alice
@@ -67,9 +67,9 @@ async fn depth_complexity_aliases_and_page_size_are_bounded() -> anyhow::Result<
                 .join(" ")
         )
     };
-    let body = alice.graphql(&aliased(MAX_ALIASES + 1), json!({})).await?;
+    let body = alice.graphql(&aliased(ALIASES_MAX + 1), json!({})).await?;
     assert!(error_messages(&body).contains("aliases"), "{body}");
-    let body = alice.graphql(&aliased(MAX_ALIASES), json!({})).await?;
+    let body = alice.graphql(&aliased(ALIASES_MAX), json!({})).await?;
     assert!(body.get("errors").is_none(), "{body}");
 
     // More than a page of accounts (written straight to the ledger): at most 100 come back.

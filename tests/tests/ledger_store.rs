@@ -1,111 +1,16 @@
 //! The ledger writes themselves, against a real PostgreSQL: each is idempotent (replaying it
 //! changes nothing), refusals change nothing, a void always wins over a late reservation and is
-//! refused once the money moved, and transfers in opposite directions between the same accounts
-//! never deadlock. What holds for the reservation holds for the step that reserves and posts at
-//! once, so most tests run both (`Step`).
+//! refused once the money moved. What holds for the reservation holds for the step that
+//! reserves and posts at once, so most tests run both (`Step`). Concurrency: ledger_concurrency.rs.
 
-use djinn_activities::store::ledger::{self, Applied, NewAccount};
-use djinn_activities::store::users;
-use djinn_activities::{RejectionCode, StoreError};
 use djinn_domain::{
-    AccountId, AccountKind, AccountName, Currency, Money, OperationId, TransferRequest, UserId,
+    AccountId, AccountKind, AccountName, Currency, Money, OperationId, TransferRequest,
 };
+use djinn_ledger::{self as ledger, Applied, NewAccount};
+use djinn_store::users;
+use djinn_store::{RejectionCode, StoreError};
 use djinn_tests::fresh_database;
-use sqlx::PgPool;
-
-fn usd(amount_minor: i64) -> Money {
-    Money::from_minor(amount_minor, Currency::parse("USD").expect("USD"))
-}
-
-async fn account(pool: &PgPool, user: UserId, opening_minor: i64) -> anyhow::Result<AccountId> {
-    let account_id = AccountId::generate();
-    let new = NewAccount {
-        operation_id: OperationId::from_uuid(account_id.as_uuid()),
-        account_id,
-        user,
-        name: AccountName::parse("Account")?,
-        kind: AccountKind::Checking,
-        opening_balance: usd(opening_minor),
-        overdraft_limit: None,
-    };
-    assert_eq!(ledger::open_account(pool, &new).await?, Applied::Now);
-    assert_eq!(
-        ledger::open_account(pool, &new).await?,
-        Applied::Already,
-        "opening replayed changes nothing"
-    );
-    Ok(account_id)
-}
-
-async fn balances(pool: &PgPool) -> anyhow::Result<Vec<(uuid::Uuid, i64, i64, i64)>> {
-    Ok(sqlx::query_as("SELECT account_id, posted_minor, pending_debit_minor, pending_credit_minor FROM account_balances ORDER BY account_id")
-        .fetch_all(pool)
-        .await?)
-}
-
-/// The balances and the number of postings: what a refusal or a replay must leave as it was.
-async fn ledger_state(pool: &PgPool) -> anyhow::Result<(Vec<(uuid::Uuid, i64, i64, i64)>, i64)> {
-    Ok((balances(pool).await?, postings(pool).await?))
-}
-
-async fn postings(pool: &PgPool) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM postings")
-        .fetch_one(pool)
-        .await?)
-}
-
-/// The two ledger steps that take money from a source: the reservation of a transfer that
-/// waits (posted later), and the step that reserves and posts at once.
-#[derive(Clone, Copy, Debug)]
-enum Step {
-    Reserve,
-    AtOnce,
-}
-
-impl Step {
-    const BOTH: [Step; 2] = [Step::Reserve, Step::AtOnce];
-
-    async fn take(
-        self,
-        pool: &PgPool,
-        transfer: OperationId,
-        user: UserId,
-        key: &str,
-        request: &TransferRequest,
-    ) -> Result<Applied, StoreError> {
-        match self {
-            Step::Reserve => {
-                ledger::reserve_transfer(pool, transfer, user, key, "wf", request).await
-            }
-            Step::AtOnce => {
-                ledger::reserve_and_post_transfer(pool, transfer, user, key, "wf", request).await
-            }
-        }
-    }
-
-    /// Takes the step and, for a reservation, posts it: the money has moved.
-    async fn complete(
-        self,
-        pool: &PgPool,
-        transfer: OperationId,
-        user: UserId,
-        key: &str,
-        request: &TransferRequest,
-    ) -> Result<Applied, StoreError> {
-        let taken = self.take(pool, transfer, user, key, request).await?;
-        match self {
-            Step::Reserve => ledger::post_transfer(pool, transfer, user).await,
-            Step::AtOnce => Ok(taken),
-        }
-    }
-}
-
-fn rejection<T: std::fmt::Debug>(result: Result<T, StoreError>) -> Option<RejectionCode> {
-    match result {
-        Err(StoreError::Rejected(rejection)) => Some(rejection.code),
-        _ => None,
-    }
-}
+use djinn_tests::ledger_steps::{Step, account, balances, ledger_state, rejection, usd};
 
 #[tokio::test]
 async fn every_ledger_step_replayed_changes_nothing() -> anyhow::Result<()> {
@@ -232,47 +137,6 @@ async fn reserving_and_posting_at_once_ends_where_the_two_steps_end() -> anyhow:
         )
     );
     assert_eq!(ends[1], ends[0]);
-    Ok(())
-}
-
-/// Each ledger step locks both balance rows. Taken in "source first" order, a transfer A -> B
-/// and one B -> A running together would each hold one row and wait for the other; PostgreSQL
-/// would then abort one of them as a deadlock. Taken in account-id order, all of them pass.
-#[tokio::test]
-async fn transfers_both_ways_at_once_never_deadlock() -> anyhow::Result<()> {
-    const EACH_WAY: usize = 20;
-    for step in Step::BOTH {
-        let (_, pool) = fresh_database().await?;
-        let user = users::ensure_user(&pool, "alice").await?;
-        let (a, b) = (
-            account(&pool, user, 10_000).await?,
-            account(&pool, user, 10_000).await?,
-        );
-        let before = balances(&pool).await?;
-        let mut transfers = tokio::task::JoinSet::new();
-        for i in 0..2 * EACH_WAY {
-            let (from, to) = if i % 2 == 0 { (a, b) } else { (b, a) };
-            let pool = pool.clone();
-            transfers.spawn(async move {
-                let request = TransferRequest::new(from, to, usd(100), None)?;
-                let key = format!("both-ways-{i}");
-                step.complete(&pool, OperationId::generate(), user, &key, &request)
-                    .await
-                    .map_err(anyhow::Error::from)
-            });
-        }
-        while let Some(outcome) = transfers.join_next().await {
-            assert_eq!(outcome??, Applied::Now, "{step:?}");
-        }
-        // As many went each way, so every balance is back where it was, with nothing pending.
-        assert_eq!(balances(&pool).await?, before, "{step:?}");
-        // Two opening entries and every transfer, two legs each.
-        assert_eq!(
-            postings(&pool).await?,
-            2 * 2 + 2 * 2 * EACH_WAY as i64,
-            "{step:?}"
-        );
-    }
     Ok(())
 }
 
@@ -449,70 +313,6 @@ async fn the_reservation_enforces_the_overdraft_floor_and_the_key() -> anyhow::R
             "{step:?}"
         );
         assert_eq!(ledger_state(&pool).await?, after);
-    }
-    Ok(())
-}
-
-/// The deterministic form of the test above. A side transaction holds the lower account's
-/// balance row while a reservation in each direction starts; once both wait, it lets go. Taken
-/// in account-id order, both reservations wait for that same row and then pass one after the
-/// other. Taken source first, the reservation from the higher account would already hold its
-/// own row, and the two would deadlock.
-#[tokio::test]
-async fn opposite_reservations_queued_on_one_row_never_deadlock() -> anyhow::Result<()> {
-    for step in Step::BOTH {
-        queued_on_one_row(step).await?;
-    }
-    Ok(())
-}
-
-async fn queued_on_one_row(step: Step) -> anyhow::Result<()> {
-    let (_, pool) = fresh_database().await?;
-    let user = users::ensure_user(&pool, "alice").await?;
-    let (a, b) = (
-        account(&pool, user, 10_000).await?,
-        account(&pool, user, 10_000).await?,
-    );
-    let (low, high) = if a < b { (a, b) } else { (b, a) };
-
-    let mut side = pool.begin().await?;
-    sqlx::query("SELECT 1 FROM account_balances WHERE account_id = $1 FOR UPDATE")
-        .bind(low.as_uuid())
-        .execute(&mut *side)
-        .await?;
-    let mut reservations = tokio::task::JoinSet::new();
-    for (i, (from, to)) in [(low, high), (high, low)].into_iter().enumerate() {
-        let pool = pool.clone();
-        reservations.spawn(async move {
-            let request = TransferRequest::new(from, to, usd(100), None)?;
-            let key = format!("queued-{i}");
-            step.take(&pool, OperationId::generate(), user, &key, &request)
-                .await
-                .map_err(anyhow::Error::from)
-        });
-    }
-    // Both must be waiting on a lock before the row is let go (well inside their 2 s lock
-    // timeout).
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-              WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&pool)
-        .await?;
-        if waiting >= 2 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "both {step:?} steps wait"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    side.commit().await?;
-    while let Some(outcome) = reservations.join_next().await {
-        assert_eq!(outcome??, Applied::Now);
     }
     Ok(())
 }

@@ -1,69 +1,14 @@
 //! Row-level security: under the application role, the database itself hides every other
 //! user's rows, whatever the query asks for.
 
-use djinn_activities::store::ledger::{self, Applied, NewAccount};
-use djinn_activities::store::operations::{self, Registration};
-use djinn_activities::store::session::{APP_ROLE, begin_as};
-use djinn_activities::store::{accounts, users};
-use djinn_activities::{RejectionCode, StoreError};
-use djinn_domain::{
-    AccountId, AccountKind, AccountName, Currency, IdempotencyKey, Money, OperationId,
-    TransferRequest, UserId,
-};
+use djinn_domain::{AccountId, IdempotencyKey, OperationId, UserId};
+use djinn_ledger::{self as ledger, Applied};
+use djinn_store::operations::{self, Registration};
+use djinn_store::session::{APP_ROLE, begin_as};
+use djinn_store::{accounts, users};
 use djinn_tests::fresh_database;
+use djinn_tests::ledger_steps::{open, reserve, usd_transfer};
 use sqlx::PgPool;
-
-async fn open(pool: &PgPool, user: UserId, opening_minor: i64) -> anyhow::Result<AccountId> {
-    let account_id = AccountId::generate();
-    ledger::open_account(
-        pool,
-        &NewAccount {
-            operation_id: OperationId::from_uuid(account_id.as_uuid()),
-            account_id,
-            user,
-            name: AccountName::parse("Checking")?,
-            kind: AccountKind::Checking,
-            opening_balance: Money::from_minor(opening_minor, Currency::parse("USD")?),
-            overdraft_limit: None,
-        },
-    )
-    .await?;
-    Ok(account_id)
-}
-
-/// A transfer request of `minor` cents from `from` to `to`, without a description.
-fn usd_transfer(from: AccountId, to: AccountId, minor: i64) -> anyhow::Result<TransferRequest> {
-    Ok(TransferRequest::new(
-        from,
-        to,
-        Money::from_minor(minor, Currency::parse("USD")?),
-        None,
-    )?)
-}
-
-/// Reserves a transfer of `minor` cents from `from` to `to` for `user` (key "k"); returns it
-/// with the request, for a test to repeat.
-async fn reserve(
-    pool: &PgPool,
-    user: UserId,
-    from: AccountId,
-    to: AccountId,
-    minor: i64,
-) -> anyhow::Result<(OperationId, TransferRequest)> {
-    let transfer = OperationId::generate();
-    let request = usd_transfer(from, to, minor)?;
-    ledger::reserve_transfer(pool, transfer, user, "k", "wf", &request).await?;
-    Ok((transfer, request))
-}
-
-async fn transaction_status(pool: &PgPool, transfer: OperationId) -> anyhow::Result<String> {
-    Ok(
-        sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
-            .bind(transfer.as_uuid())
-            .fetch_one(pool)
-            .await?,
-    )
-}
 
 /// Counts rows of every user-owned table as the application role, acting for `user` (or for
 /// nobody), with queries that do not filter by user at all.
@@ -174,7 +119,7 @@ async fn a_login_role_with_only_the_application_roles_rights_runs_the_store() ->
     let (scheme_and_user, host_and_db) = url.split_once('@').expect("a URL with a user");
     let (scheme, _) = scheme_and_user.split_once("://").expect("a scheme");
     let app_url = format!("{scheme}://{login}@{host_and_db}");
-    let app = djinn_activities::db::connect(&app_url, 2).await?;
+    let app = djinn_store::db::connect(&app_url, 2).await?;
 
     let alice = users::ensure_user(&app, "alice").await?;
     let account = open(&app, alice, 2_500).await?;
@@ -277,167 +222,5 @@ async fn an_accounts_floor_and_limit_cannot_be_changed_by_the_application() -> a
         .await?;
     assert_eq!(renamed.rows_affected(), 1);
     tx.rollback().await?;
-    Ok(())
-}
-
-/// The ledger steps are functions that act as the application role whoever calls them (this
-/// test's pool is the owner, which row-level security would let see everything): acting for
-/// one user, a step cannot find another user's transfer, let alone post it or call it its own.
-#[tokio::test]
-async fn a_ledger_step_acting_for_one_user_cannot_touch_anothers_transfer() -> anyhow::Result<()> {
-    let (_, pool) = fresh_database().await?;
-    let alice = users::ensure_user(&pool, "alice").await?;
-    let bob = users::ensure_user(&pool, "bob").await?;
-    let (from, to) = (open(&pool, bob, 1_000).await?, open(&pool, bob, 0).await?);
-    let (transfer, request) = reserve(&pool, bob, from, to, 100).await?;
-    assert_eq!(transaction_status(&pool, transfer).await?, "pending");
-
-    let rejection = |result: Result<Applied, StoreError>| match result {
-        Err(StoreError::Rejected(rejection)) => Some(rejection.code),
-        _ => None,
-    };
-    assert_eq!(
-        rejection(ledger::post_transfer(&pool, transfer, alice).await),
-        Some(RejectionCode::NotReserved),
-        "Alice cannot post Bob's transfer"
-    );
-    assert_eq!(
-        rejection(ledger::reserve_transfer(&pool, transfer, alice, "k", "wf", &request).await),
-        Some(RejectionCode::IdempotencyKeyReused),
-        "Alice is not told that Bob's reservation is hers"
-    );
-    assert_eq!(
-        rejection(
-            ledger::reserve_and_post_transfer(&pool, transfer, alice, "k", "wf", &request).await
-        ),
-        Some(RejectionCode::IdempotencyKeyReused),
-        "nor can she move it at once"
-    );
-    assert_eq!(
-        rejection(
-            ledger::reserve_and_post_transfer(
-                &pool,
-                OperationId::generate(),
-                alice,
-                "k2",
-                "wf",
-                &request
-            )
-            .await
-        ),
-        Some(RejectionCode::AccountNotFound),
-        "Bob's accounts are not Alice's to move"
-    );
-    assert_eq!(
-        transaction_status(&pool, transfer).await?,
-        "pending",
-        "Bob's transfer is untouched"
-    );
-    assert_eq!(
-        ledger::post_transfer(&pool, transfer, bob).await?,
-        Applied::Now
-    );
-    Ok(())
-}
-
-/// Registering a transfer acts for one user: another user's key is not found (Bob's request
-/// under Alice's key is his own, not an answer with her transfer), and another user's accounts
-/// read as unknown.
-#[tokio::test]
-async fn registering_acting_for_one_user_sees_neither_anothers_keys_nor_accounts()
--> anyhow::Result<()> {
-    let (_, pool) = fresh_database().await?;
-    let alice = users::ensure_user(&pool, "alice").await?;
-    let bob = users::ensure_user(&pool, "bob").await?;
-    let (from, to) = (
-        open(&pool, alice, 1_000).await?,
-        open(&pool, alice, 0).await?,
-    );
-    let request = usd_transfer(from, to, 100)?;
-    let key = IdempotencyKey::parse("k")?;
-    let register = |user: UserId, workflow_id: &'static str| {
-        operations::register_transfer(
-            &pool,
-            OperationId::generate(),
-            user,
-            &key,
-            workflow_id,
-            &request,
-        )
-    };
-    let Registration::Created(alices) = register(alice, "wf-alice").await? else {
-        panic!("Alice registers her transfer");
-    };
-    assert!(
-        matches!(
-            register(bob, "wf-bob").await?,
-            Registration::Refused(RejectionCode::AccountNotFound)
-        ),
-        "Bob is neither answered with Alice's transfer nor allowed her accounts"
-    );
-    let Registration::Existing(again) = register(alice, "wf-alice").await? else {
-        panic!("Alice's retry finds her transfer");
-    };
-    assert_eq!(again.operation.id, alices.operation.id);
-    let operations: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM operations WHERE kind = 'transfer'")
-            .fetch_one(&pool)
-            .await?;
-    assert_eq!(operations, 1, "only Alice's request was registered");
-    Ok(())
-}
-
-/// Row-level security on postings and balance rows compares a column with the acting user, as
-/// on every other table, and never runs a subquery: planned as a hash, a subquery read every
-/// one of the user's transactions on each statement that touched a posting, so every post step
-/// grew slower with the user's history (..._owner_on_every_row.sql).
-#[tokio::test]
-async fn postings_and_balances_are_guarded_without_a_subquery() -> anyhow::Result<()> {
-    let (_, pool) = fresh_database().await?;
-    let alice = users::ensure_user(&pool, "alice").await?;
-    let (from, to) = (
-        open(&pool, alice, 1_000).await?,
-        open(&pool, alice, 0).await?,
-    );
-    let (transfer, _) = reserve(&pool, alice, from, to, 100).await?;
-
-    let mut tx = begin_as(&pool, alice).await?;
-    for (statement, key) in [
-        (
-            "EXPLAIN SELECT * FROM postings WHERE transaction_id = $1",
-            transfer.as_uuid(),
-        ),
-        (
-            "EXPLAIN UPDATE account_balances SET updated_at = now() WHERE account_id = $1",
-            from.as_uuid(),
-        ),
-    ] {
-        let plan: Vec<String> = sqlx::query_scalar(statement)
-            .bind(key)
-            .fetch_all(&mut *tx)
-            .await?;
-        let plan = plan.join("\n");
-        assert!(!plan.contains("SubPlan"), "{statement}:\n{plan}");
-    }
-    tx.rollback().await?;
-
-    // The owner columns cannot disagree with the rows they belong to, even for the owner role.
-    let bob = users::ensure_user(&pool, "bob").await?;
-    let spare = open(&pool, alice, 0).await?;
-    let forged = sqlx::query(
-        "INSERT INTO postings (id, transaction_id, user_id, account_id, amount_minor, currency)
-         VALUES (gen_random_uuid(), $1, $2, $3, 1, 'USD')",
-    )
-    .bind(transfer.as_uuid())
-    .bind(bob.as_uuid())
-    .bind(spare.as_uuid())
-    .execute(&pool)
-    .await
-    .expect_err("a posting owned by someone else than its transaction's owner");
-    assert_eq!(
-        forged.as_database_error().and_then(|e| e.code()).as_deref(),
-        Some("23503"),
-        "{forged}"
-    );
     Ok(())
 }

@@ -18,9 +18,10 @@
 //! `DJINN_RECORD_HISTORIES=<date>-<change> scripts/test.sh -p djinn-tests --test workflow_histories -- --ignored`
 
 use anyhow::{Context, bail, ensure};
-use djinn_activities::store::{ledger, users};
-use djinn_activities::temporal;
 use djinn_domain::{Currency, Money, OperationId, TransferRequest};
+use djinn_ledger as ledger;
+use djinn_store::users;
+use djinn_temporal as temporal;
 use djinn_tests::{TestApp, WorkerThread, account_id, spawn_api, spawn_app, test_codec};
 use djinn_workflows::{OpenAccountWorkflow, TransferOutcome, TransferStatus, TransferWorkflow};
 use std::path::{Path, PathBuf};

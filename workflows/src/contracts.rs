@@ -3,7 +3,8 @@
 //! compile error rather than a failed workflow task.
 
 use djinn_domain::{
-    AccountId, AccountKind, AccountName, Money, OperationId, TransferRequest, UserId,
+    AccountId, AccountKind, AccountName, IdempotencyKey, Money, OperationId, RejectionCode,
+    TransferRequest, TransferStatus, UserId,
 };
 use serde::{Deserialize, Serialize};
 use temporalio_common::ActivityError;
@@ -14,7 +15,7 @@ use temporalio_common::ActivityError;
 pub struct TransferInput {
     pub transfer_id: OperationId,
     pub user_id: UserId,
-    pub idempotency_key: String,
+    pub idempotency_key: IdempotencyKey,
     pub request: TransferRequest,
 }
 
@@ -29,9 +30,9 @@ pub struct PostTransferInput {
 pub struct VoidTransferInput {
     pub transfer_id: OperationId,
     pub user_id: UserId,
-    pub idempotency_key: String,
-    /// A stable rejection code, such as INSUFFICIENT_FUNDS.
-    pub code: String,
+    pub idempotency_key: IdempotencyKey,
+    /// Why the transfer is voided, serialized as its stable code (INSUFFICIENT_FUNDS, ...).
+    pub code: RejectionCode,
     pub message: String,
 }
 
@@ -49,31 +50,11 @@ pub struct OpenAccountInput {
     pub overdraft_limit: Option<Money>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TransferStatus {
-    Pending,
-    AwaitingApproval,
-    Posted,
-    Voided,
-}
-
-impl TransferStatus {
-    /// The value of the DjinnStatus search attribute.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            TransferStatus::Pending => "PENDING",
-            TransferStatus::AwaitingApproval => "AWAITING_APPROVAL",
-            TransferStatus::Posted => "POSTED",
-            TransferStatus::Voided => "VOIDED",
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferOutcome {
     pub status: TransferStatus,
-    /// Why the transfer was voided, as a stable rejection code.
-    pub failure_code: Option<String>,
+    /// Why the transfer was voided, serialized as its stable code.
+    pub failure_code: Option<RejectionCode>,
 }
 
 /// The ledger activities. Bodies are never run: the worker registers the implementations.

@@ -10,15 +10,12 @@
 pub mod contracts;
 mod failure;
 pub mod memo;
-mod noop;
 mod open_account;
 pub mod search_attributes;
 mod steps;
 mod transfer;
 
-pub use contracts::{
-    OpenAccountInput, TransferInput, TransferOutcome, TransferStatus, VoidTransferInput,
-};
-pub use noop::{NoopActivities, NoopInput, NoopWorkflow};
+pub use contracts::{OpenAccountInput, TransferInput, TransferOutcome, VoidTransferInput};
+pub use djinn_domain::TransferStatus;
 pub use open_account::OpenAccountWorkflow;
 pub use transfer::TransferWorkflow;

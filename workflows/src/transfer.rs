@@ -24,13 +24,11 @@
 //! transfer posted and refuses (TRANSFER_POSTED): the workflow then ends POSTED, as the ledger
 //! says.
 
-use crate::contracts::{
-    LedgerActivities, TransferInput, TransferOutcome, TransferStatus, VoidTransferInput,
-};
+use crate::contracts::{LedgerActivities, TransferInput, TransferOutcome, VoidTransferInput};
 use crate::failure::rejection;
 use crate::search_attributes::DJINN_STATUS;
 use crate::steps::{Local, local_step, local_then_regular};
-use djinn_domain::RejectionCode;
+use djinn_domain::{RejectionCode, TransferStatus};
 use std::time::Duration;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
@@ -42,6 +40,10 @@ const MOVE_DEADLINE: Duration = Duration::from_secs(10 * 60);
 /// a local activity that keeps failing heartbeats the workflow task and grows the history, so
 /// past this the step continues as a regular activity.
 const SETTLE_LOCAL_DEADLINE: Duration = Duration::from_secs(5 * 60);
+/// The patch under which a transfer given up on is voided with a code that says why
+/// (TIMED_OUT, LEDGER_INVARIANT, LEDGER_STEP_FAILED). Runs started before it void such a
+/// transfer as NOT_RESERVED, and keep doing so when they are replayed.
+pub const CODES_SAY_WHAT_HAPPENED: &str = "codes-say-what-happened";
 
 #[workflow]
 #[derive(Debug)]
@@ -84,10 +86,23 @@ impl TransferWorkflow {
         let refused = match moved {
             Local::Finished(Ok(())) => None,
             Local::Finished(Err(error)) => {
-                Some(rejection(&error).unwrap_or((RejectionCode::NotReserved, error.to_string())))
+                let (code, message) = rejection(&error)
+                    .unwrap_or((RejectionCode::LedgerStepFailed, error.to_string()));
+                let gave_up = matches!(
+                    code,
+                    RejectionCode::LedgerInvariant | RejectionCode::LedgerStepFailed
+                );
+                Some((
+                    if gave_up {
+                        Self::gave_up(ctx, code)
+                    } else {
+                        code
+                    },
+                    message,
+                ))
             }
             Local::OutOfTime => Some((
-                RejectionCode::NotReserved,
+                Self::gave_up(ctx, RejectionCode::TimedOut),
                 "the transfer did not complete in time".to_owned(),
             )),
         };
@@ -105,6 +120,16 @@ impl TransferWorkflow {
 }
 
 impl TransferWorkflow {
+    /// The code a transfer that was given up on is voided with: `code`, or NOT_RESERVED in the
+    /// runs started before [`CODES_SAY_WHAT_HAPPENED`]. Only these rare paths record the patch.
+    fn gave_up(ctx: &mut WorkflowContext<Self>, code: RejectionCode) -> RejectionCode {
+        if ctx.patched(CODES_SAY_WHAT_HAPPENED) {
+            code
+        } else {
+            RejectionCode::NotReserved
+        }
+    }
+
     async fn void(
         ctx: &mut WorkflowContext<Self>,
         input: &TransferInput,
@@ -115,7 +140,7 @@ impl TransferWorkflow {
             transfer_id: input.transfer_id,
             user_id: input.user_id,
             idempotency_key: input.idempotency_key.clone(),
-            code: code.as_str().to_owned(),
+            code,
             message,
         };
         let voided = local_then_regular(
@@ -148,7 +173,7 @@ impl TransferWorkflow {
         ctx.upsert_search_attributes([DJINN_STATUS.value_set(status.as_str().to_owned())]);
         TransferOutcome {
             status,
-            failure_code: failure.map(|code| code.as_str().to_owned()),
+            failure_code: failure,
         }
     }
 }

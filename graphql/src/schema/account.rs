@@ -5,8 +5,8 @@ use super::money::{Money, MoneyInput};
 use super::user_error::UserError;
 use async_graphql::{Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use djinn_activities::store::accounts::AccountView;
 use djinn_domain::AccountKind as DomainKind;
+use djinn_store::accounts::AccountView;
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum AccountKind {

@@ -18,12 +18,12 @@ pub use user::User;
 pub use user_error::UserError;
 
 use crate::commands;
-use crate::limits::{AliasLimit, MAX_ALIASES, MAX_QUERY_COMPLEXITY, MAX_QUERY_DEPTH};
+use crate::limits::{ALIASES_MAX, AliasLimit, QUERY_COMPLEXITY_MAX, QUERY_DEPTH_MAX};
 use crate::server::AppState;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, EmptySubscription, ID, Interface, Object, Result, Schema};
-use djinn_activities::store::{PAGE_SIZE_MAX, accounts, operations};
 use djinn_domain::{AccountId, OperationId, UserId};
+use djinn_store::{PAGE_SIZE_MAX, accounts, operations};
 use ids::NodeType;
 
 pub type DjinnSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -38,9 +38,9 @@ pub const PAGE_SIZE_DEFAULT: i32 = 20;
 pub fn build(app: AppState, production: bool) -> DjinnSchema {
     let builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(app)
-        .limit_depth(MAX_QUERY_DEPTH)
-        .limit_complexity(MAX_QUERY_COMPLEXITY)
-        .extension(AliasLimit(MAX_ALIASES));
+        .limit_depth(QUERY_DEPTH_MAX)
+        .limit_complexity(QUERY_COMPLEXITY_MAX)
+        .extension(AliasLimit(ALIASES_MAX));
     if production {
         builder
             .disable_introspection()

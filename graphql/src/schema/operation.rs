@@ -5,7 +5,7 @@ use super::transfer::Transfer;
 use super::{internal, state};
 use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
-use djinn_activities::store::operations::{
+use djinn_store::operations::{
     self, OperationKind as StoreKind, OperationStatus as StoreStatus, OperationView,
 };
 

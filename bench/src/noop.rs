@@ -1,10 +1,11 @@
 //! A workflow that does nothing, started by the benchmark to measure the server's ceiling on
-//! this machine, so transfer throughput can be read as a fraction of it. Its input adds, one by
+//! this machine, so transfer throughput can be read as a fraction of it. It lives here, run by
+//! the benchmark's own workers, so that no production worker registers it. Its input adds, one by
 //! one, what a transfer costs Temporal besides the ledger: the DjinnStatus upsert, and local
 //! activities that do nothing (one marker each in the history, and a workflow task held while
 //! they run), so that the benchmark can tell Temporal's share of a transfer from the ledger's.
 
-use crate::search_attributes::DJINN_STATUS;
+use djinn_workflows::search_attributes::DJINN_STATUS;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use temporalio_macros::{activities, workflow, workflow_methods};
@@ -49,7 +50,7 @@ impl NoopWorkflow {
     }
 }
 
-/// The no-op's one activity, registered by the worker beside the ledger's.
+/// The no-op's one activity, registered by the benchmark's workers beside the workflow.
 #[derive(Debug)]
 pub struct NoopActivities;
 

@@ -1,10 +1,10 @@
 //! The accounts read model: accounts joined with their balance projection.
 
-use super::session::begin_as;
 use crate::StoreError;
+use crate::session::begin_as;
 use chrono::{DateTime, Utc};
 use djinn_domain::{AccountId, AccountKind, Currency, Money, UserId};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]
@@ -122,7 +122,7 @@ pub async fn list(
     ))
     .bind(user.as_uuid())
     .bind(after.map(|a| a.as_uuid()))
-    .bind(limit.clamp(0, super::PAGE_SIZE_MAX + 1))
+    .bind(limit.clamp(0, crate::PAGE_SIZE_MAX + 1))
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -130,14 +130,14 @@ pub async fn list(
 }
 
 /// Several of the user's own accounts at once, in id order; unknown and foreign ids are absent.
-/// Runs inside the caller's transaction (opened with `session::begin_as` for `user`).
 #[tracing::instrument(skip_all)]
 pub async fn get_many(
-    tx: &mut PgConnection,
+    pool: &PgPool,
     user: UserId,
     ids: &[AccountId],
 ) -> Result<Vec<AccountView>, StoreError> {
     let ids: Vec<Uuid> = ids.iter().map(AccountId::as_uuid).collect();
+    let mut tx = begin_as(pool, user).await?;
     let rows: Vec<AccountRow> = sqlx::query_as(concat!(
         select_account!(),
         " WHERE a.id = ANY($1) AND a.user_id = $2 AND a.kind NOT IN ('equity', 'clearing') ORDER BY a.id"
@@ -146,5 +146,6 @@ pub async fn get_many(
     .bind(user.as_uuid())
     .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     rows.into_iter().map(AccountView::try_from).collect()
 }

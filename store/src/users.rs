@@ -1,7 +1,7 @@
 //! Users: one row per Firebase uid, created on first sight.
 
-use super::session::begin_signing_in;
 use crate::StoreError;
+use crate::session::begin_signing_in;
 use djinn_domain::UserId;
 use sqlx::PgPool;
 

@@ -1,4 +1,4 @@
-//! Connecting to PostgreSQL and running the embedded migrations.
+//! Connecting to PostgreSQL, running the embedded migrations, and asking whether it answers.
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::{str::FromStr, time::Duration};
@@ -29,4 +29,9 @@ pub async fn connect(database_url: &str, pool_size: u32) -> Result<PgPool, sqlx:
 
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
+}
+
+/// Whether PostgreSQL answers a trivial statement: the readiness probe's question.
+pub async fn ping(pool: &PgPool) -> bool {
+    sqlx::query("SELECT 1").execute(pool).await.is_ok()
 }

@@ -2,12 +2,12 @@
 //! transfer. Registering a transfer is what makes `createTransfer` idempotent: the first request
 //! for a (user, key) inserts the row, every later one finds it.
 
-use super::session::begin_as;
 use crate::StoreError;
+use crate::session::begin_as;
 use chrono::{DateTime, Utc};
 use djinn_domain::{
     AccountId, AccountKind, Currency, IdempotencyKey, Money, OperationId, RejectionCode,
-    TransferRequest, UserId,
+    TransferRequest, TransferStatus, UserId,
 };
 use sqlx::{FromRow, PgPool, Row};
 use uuid::Uuid;
@@ -47,6 +47,16 @@ pub enum OperationStatus {
 }
 
 impl OperationStatus {
+    /// Where a transfer with this operation status stands.
+    pub const fn transfer_status(self) -> TransferStatus {
+        match self {
+            OperationStatus::Pending => TransferStatus::Pending,
+            OperationStatus::AwaitingApproval => TransferStatus::AwaitingApproval,
+            OperationStatus::Posted | OperationStatus::Completed => TransferStatus::Posted,
+            OperationStatus::Voided | OperationStatus::Failed => TransferStatus::Voided,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             OperationStatus::Pending => "pending",
@@ -375,7 +385,7 @@ pub async fn list(
     .bind(user.as_uuid())
     .bind(kind.map(OperationKind::as_str))
     .bind(before.map(|b| b.as_uuid()))
-    .bind(limit.clamp(0, super::PAGE_SIZE_MAX + 1))
+    .bind(limit.clamp(0, crate::PAGE_SIZE_MAX + 1))
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;

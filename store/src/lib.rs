@@ -1,0 +1,23 @@
+//! All of Djinn's SQL that the API may run: the read models it serves, the operation registry
+//! that makes requests idempotent, users, the per-user sessions under row-level security, the
+//! connection pool and the embedded migrations.
+//!
+//! The ledger's write steps are not here: they live in `djinn-ledger`, which only
+//! `djinn-activities` depends on, so a resolver cannot post (the crate map in ARCHITECTURE.md;
+//! `tests/tests/layering.rs` checks the arrows). Every function here either reads as one user
+//! or registers a request; none moves money.
+
+pub mod accounts;
+pub mod db;
+mod error;
+pub mod operations;
+pub mod session;
+pub mod users;
+
+pub use djinn_domain::RejectionCode;
+pub use error::{LedgerRejection, StoreError};
+/// The pool type every caller holds, so that crates above the store need no sqlx of their own.
+pub use sqlx::PgPool;
+
+/// The largest page any list returns, whatever the client asks for.
+pub const PAGE_SIZE_MAX: i64 = 100;
