@@ -1,10 +1,9 @@
-//! Journal entries' legs: written in one statement, read back and checked to balance, and the
-//! small rules every step shares (one transfer, one entry; balance rows locked in account order).
+//! What the steps written in Rust share: an entry's legs written in one statement, the
+//! operation's status, and the small rules (one transfer, one entry; balance rows locked in
+//! account order). The steps that are PostgreSQL functions check their legs there.
 
 use crate::{LedgerRejection, RejectionCode, StoreError};
-use djinn_domain::{
-    AccountId, OperationId, Posting, PostingId, TransactionId, UserId, assert_balanced,
-};
+use djinn_domain::{OperationId, Posting, PostingId, TransactionId, UserId};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -41,42 +40,6 @@ pub(crate) async fn insert_postings(
     Ok(())
 }
 
-/// Reads a transaction's postings back and checks that they still balance.
-pub(crate) async fn read_postings(
-    tx: &mut PgConnection,
-    transaction_id: TransactionId,
-) -> Result<Vec<Posting>, StoreError> {
-    let rows: Vec<(Uuid, i64, String)> =
-        sqlx::query_as("SELECT account_id, amount_minor, currency::text FROM postings WHERE transaction_id = $1 ORDER BY account_id")
-            .bind(transaction_id.as_uuid())
-            .fetch_all(&mut *tx)
-            .await?;
-    check_balanced(transaction_id, rows)
-}
-
-/// Turns legs read from the database into postings, and checks that they balance: a
-/// transaction that no longer sums to zero is a broken invariant, never a user error.
-pub(crate) fn check_balanced(
-    transaction_id: TransactionId,
-    legs: impl IntoIterator<Item = (Uuid, i64, String)>,
-) -> Result<Vec<Posting>, StoreError> {
-    let postings = legs
-        .into_iter()
-        .map(|(account_id, amount_minor, currency)| {
-            let currency = djinn_domain::Currency::parse(&currency)
-                .map_err(|e| StoreError::Invariant(e.to_string()))?;
-            Ok(Posting {
-                account_id: AccountId::from_uuid(account_id),
-                amount_minor,
-                currency,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    assert_balanced(&postings)
-        .map_err(|e| StoreError::Invariant(format!("transaction {transaction_id}: {e}")))?;
-    Ok(postings)
-}
-
 pub(crate) async fn set_operation_status(
     tx: &mut PgConnection,
     id: OperationId,
@@ -104,15 +67,6 @@ pub(crate) fn transaction_for(transfer_id: OperationId) -> TransactionId {
 pub(crate) fn sorted_by_account<const N: usize>(mut postings: [Posting; N]) -> [Posting; N] {
     postings.sort_by_key(|p| p.account_id);
     postings
-}
-
-/// Splits a posting into the pending debit and pending credit it was reserved as.
-pub(crate) fn pending_parts(amount_minor: i64) -> Result<(i64, i64), StoreError> {
-    if amount_minor < 0 {
-        Ok((amount_minor.checked_neg().ok_or_else(out_of_range)?, 0))
-    } else {
-        Ok((0, amount_minor))
-    }
 }
 
 pub(crate) fn out_of_range() -> StoreError {

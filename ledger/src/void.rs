@@ -1,11 +1,10 @@
 //! Voiding a transfer: what was reserved is released, and the operation records why.
 
-use crate::postings::{pending_parts, read_postings, set_operation_status, transaction_for};
+use crate::outcome::{step_outcome, unknown_outcome};
+use crate::postings::transaction_for;
 use crate::{Applied, LedgerRejection, RejectionCode, StoreError};
 use djinn_domain::{OperationId, UserId};
 use djinn_store::PgPool;
-use djinn_store::session::begin_as;
-use uuid::Uuid;
 
 /// Voids a transfer that has not been posted: releases what was reserved (if anything was) and
 /// records why on the operation. A posted transfer is left alone, since it can only be
@@ -15,7 +14,9 @@ use uuid::Uuid;
 ///
 /// When nothing was reserved, the void leaves a `voided` journal entry without postings as a
 /// tombstone, so that a reservation attempt still in flight (or a workflow restarted from the
-/// Temporal UI) finds the entry claimed and can never hold or move the money afterwards.
+/// Temporal UI) finds the entry claimed and can never hold or move the money afterwards. One
+/// call of `ledger_void_transfer_for` (migrations/..._void_in_one_round_trip.sql) does it all,
+/// in one round trip like the other steps.
 #[tracing::instrument(skip_all, fields(transfer_id = %transfer_id, code))]
 pub async fn void_transfer(
     pool: &PgPool,
@@ -25,64 +26,27 @@ pub async fn void_transfer(
     code: &str,
     message: &str,
 ) -> Result<Applied, StoreError> {
-    let transaction_id = transaction_for(transfer_id);
-    let mut tx = begin_as(pool, user).await?;
-    let tombstone: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO transactions (id, user_id, kind, status, idempotency_key, description)
-         VALUES ($1, $2, 'transfer', 'voided', $3, 'voided before it was reserved') ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(transaction_id.as_uuid())
-    .bind(user.as_uuid())
-    .bind(idempotency_key)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let released: Option<Uuid> = if tombstone.is_some() {
-        None
-    } else {
-        sqlx::query_scalar(
-        "UPDATE transactions SET status = 'voided', updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING id",
-    )
-        .bind(transaction_id.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await?
+    const FUNCTION: &str = "ledger_void_transfer_for";
+    let called =
+        sqlx::query_scalar::<_, String>("SELECT ledger_void_transfer_for($1, $2, $3, $4, $5, $6)")
+            .bind(user.as_uuid())
+            .bind(transaction_for(transfer_id).as_uuid())
+            .bind(transfer_id.as_uuid())
+            .bind(idempotency_key)
+            .bind(code)
+            .bind(message)
+            .fetch_one(pool)
+            .await;
+    let refusal = match step_outcome(FUNCTION, called, ["voided", "already_voided"])? {
+        Ok(applied) => return Ok(applied),
+        Err(refusal) => refusal,
     };
-    if tombstone.is_none() && released.is_none() {
-        let found: Option<String> =
-            sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
-                .bind(transaction_id.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if found.as_deref() == Some("posted") {
-            return Err(LedgerRejection::new(
-                RejectionCode::TransferPosted,
-                "the transfer was posted: it can only be reversed",
-            )
-            .into());
-        }
+    match refusal.outcome.as_str() {
+        "posted" => Err(LedgerRejection::new(
+            RejectionCode::TransferPosted,
+            "the transfer was posted: it can only be reversed",
+        )
+        .into()),
+        other => Err(unknown_outcome(FUNCTION, other)),
     }
-    if released.is_some() {
-        for posting in read_postings(&mut tx, transaction_id).await? {
-            let (debit_minor, credit_minor) = pending_parts(posting.amount_minor)?;
-            sqlx::query(
-                "UPDATE account_balances
-                    SET pending_debit_minor = pending_debit_minor - $2,
-                        pending_credit_minor = pending_credit_minor - $3,
-                        updated_at = now()
-                  WHERE account_id = $1",
-            )
-            .bind(posting.account_id.as_uuid())
-            .bind(debit_minor)
-            .bind(credit_minor)
-            .execute(&mut *tx)
-            .await?;
-        }
-    }
-    let changed =
-        set_operation_status(&mut tx, transfer_id, "voided", Some((code, message))).await?;
-    tx.commit().await?;
-    Ok(if changed || released.is_some() || tombstone.is_some() {
-        Applied::Now
-    } else {
-        Applied::Already
-    })
 }

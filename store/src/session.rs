@@ -9,10 +9,11 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
 /// The role without BYPASSRLS that every query runs as.
 pub const APP_ROLE: &str = "djinn_app";
-/// How long a statement waits for a row lock, and how long any statement may run. Both stay
-/// well below the 10 s attempt timeout of the ledger activities, so an attempt that Temporal
-/// gave up on cannot linger and commit after a later attempt (or a void) has moved on.
-const LOCK_TIMEOUT: &str = "3s";
+/// How long any statement may run: below the 10 s attempt timeout of the ledger activities, so
+/// an attempt that Temporal gave up on cannot linger and commit after a later attempt (or a
+/// void) has moved on. How long a statement waits for a row lock is named once, in the
+/// database: `djinn_lock_timeout()` (migrations/..._one_lock_timeout.sql), which the ledger's
+/// functions use too.
 const STATEMENT_TIMEOUT: &str = "8s";
 
 /// Begins a transaction as the application role, acting for `user`.
@@ -28,7 +29,7 @@ pub async fn begin_as(
     let batch = format!(
         "BEGIN; SELECT set_config('role', '{APP_ROLE}', true), set_config('djinn.user_id', '{user}', true),
                 set_config('djinn.firebase_uid', '', true),
-                set_config('lock_timeout', '{LOCK_TIMEOUT}', true),
+                set_config('lock_timeout', djinn_lock_timeout(), true),
                 set_config('statement_timeout', '{STATEMENT_TIMEOUT}', true)"
     );
     Ok(pool.begin_with(AssertSqlSafe(batch)).await?)
@@ -45,11 +46,11 @@ pub(crate) async fn begin_signing_in(
     sqlx::query(
         "SELECT set_config('role', $1, true), set_config('djinn.user_id', '', true),
                 set_config('djinn.firebase_uid', $2, true),
-                set_config('lock_timeout', $3, true), set_config('statement_timeout', $4, true)",
+                set_config('lock_timeout', djinn_lock_timeout(), true),
+                set_config('statement_timeout', $3, true)",
     )
     .bind(APP_ROLE)
     .bind(firebase_uid)
-    .bind(LOCK_TIMEOUT)
     .bind(STATEMENT_TIMEOUT)
     .execute(&mut *tx)
     .await?;

@@ -318,9 +318,9 @@ async fn the_reservation_enforces_the_overdraft_floor_and_the_key() -> anyhow::R
 }
 
 /// A pending entry that does not balance (which only a bug or a hand edit could make) is never
-/// posted: the posting function checks the legs before its commit and reports a broken
-/// invariant, which the activity fails non-retryably instead of retrying for days, and no
-/// balance moves. The same holds for a pending entry without postings.
+/// posted or released: the posting and the void functions check the legs before their commit
+/// and report a broken invariant, which the activity fails non-retryably instead of retrying
+/// for days, and no balance moves. The same holds for posting a pending entry without postings.
 #[tokio::test]
 async fn posting_a_broken_entry_is_an_invariant_failure_and_moves_nothing() -> anyhow::Result<()> {
     let (_, pool) = fresh_database().await?;
@@ -356,6 +356,14 @@ async fn posting_a_broken_entry_is_an_invariant_failure_and_moves_nothing() -> a
             matches!(posted, Err(StoreError::Invariant(_))),
             "legs {legs:?}: {posted:?}"
         );
+        if !legs.is_empty() {
+            // Releasing legs that do not balance would corrupt the pending amounts as surely.
+            let voided = ledger::void_transfer(&pool, transfer, user, "k", "X", "m").await;
+            assert!(
+                matches!(voided, Err(StoreError::Invariant(_))),
+                "legs {legs:?}: {voided:?}"
+            );
+        }
         let status: String = sqlx::query_scalar("SELECT status FROM transactions WHERE id = $1")
             .bind(transfer.as_uuid())
             .fetch_one(&pool)
