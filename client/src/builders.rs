@@ -4,12 +4,14 @@
 use crate::Client;
 use serde_json::{Map, Value, json};
 
-const OPEN_ACCOUNT: &str = "mutation($input: OpenAccountInput!) { openAccount(input: $input) {
+/// The `openAccount` mutation, selecting everything the tests read of its payload.
+pub const OPEN_ACCOUNT: &str = "mutation($input: OpenAccountInput!) { openAccount(input: $input) {
     account { id name kind balance { amount currency } availableBalance { amount currency }
               overdraftLimit { amount currency } }
     userErrors { field code message } } }";
 
-const CREATE_TRANSFER: &str =
+/// The `createTransfer` mutation, selecting what clients read of a new transfer.
+pub const CREATE_TRANSFER: &str =
     "mutation($input: CreateTransferInput!) { createTransfer(input: $input) {
     transfer { id status workflowId amount { amount currency } description }
     userErrors { field code message } } }";

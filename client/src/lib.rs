@@ -8,7 +8,7 @@
 pub mod builders;
 mod token;
 
-pub use builders::{NewAccount, NewTransfer};
+pub use builders::{CREATE_TRANSFER, NewAccount, NewTransfer, OPEN_ACCOUNT};
 pub use token::{PROJECT_ID, token_for, unsigned_token};
 
 use anyhow::{Context, bail};
@@ -79,6 +79,14 @@ impl Client {
             .as_str()
             .map(str::to_owned)
             .with_context(|| format!("openAccount failed: {payload}"))
+    }
+
+    /// The set-up most transfer tests start from: a USD checking account opened with `opening`
+    /// and an empty USD savings account; returns their global ids (from, to).
+    pub async fn checking_and_savings(&self, opening: &str) -> anyhow::Result<(String, String)> {
+        let checking = self.open_account("Checking", "USD", Some(opening)).await?;
+        let savings = self.open_account("Savings", "USD", None).await?;
+        Ok((checking, savings))
     }
 
     /// Sends createTransfer and returns the payload (transfer and userErrors).

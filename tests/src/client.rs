@@ -2,7 +2,8 @@
 //! reading back the global ids it is given.
 
 pub use djinn_client::{
-    Client, NewAccount, NewTransfer, PROJECT_ID, SETTLE_TIMEOUT, token_for, unsigned_token,
+    CREATE_TRANSFER, Client, NewAccount, NewTransfer, OPEN_ACCOUNT, PROJECT_ID, SETTLE_TIMEOUT,
+    token_for, unsigned_token,
 };
 use djinn_domain::AccountId;
 

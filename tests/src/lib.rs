@@ -21,8 +21,8 @@ mod replay;
 
 pub use app::{TestApp, WorkerThread, fresh_database, spawn_api, spawn_app, spawn_app_with};
 pub use client::{
-    Client, NewAccount, NewTransfer, PROJECT_ID, SETTLE_TIMEOUT, account_id, token_for,
-    unsigned_token,
+    CREATE_TRANSFER, Client, NewAccount, NewTransfer, OPEN_ACCOUNT, PROJECT_ID, SETTLE_TIMEOUT,
+    account_id, token_for, unsigned_token,
 };
 pub use processes::djinn_binary;
 pub use replay::replay_transfer;

@@ -1,6 +1,6 @@
 //! Every bad input gets a clear answer and changes nothing.
 
-use djinn_tests::spawn_app;
+use djinn_tests::{CREATE_TRANSFER, OPEN_ACCOUNT, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
@@ -51,7 +51,7 @@ async fn bad_amounts_are_refused_and_nothing_changes() -> anyhow::Result<()> {
     // Amounts as JSON numbers are malformed requests: a top-level error, not a float.
     let body = alice
         .graphql(
-            "mutation($input: CreateTransferInput!) { createTransfer(input: $input) { transfer { id } } }",
+            CREATE_TRANSFER,
             json!({"input": {"idempotencyKey": "num", "fromAccountId": from, "toAccountId": to, "amount": {"amount": 1.5, "currency": "USD"}}}),
         )
         .await?;
@@ -91,9 +91,7 @@ async fn bad_amounts_are_refused_and_nothing_changes() -> anyhow::Result<()> {
         ),
     ];
     for (input, code) in other_cases {
-        let data = alice
-            .data("mutation($input: CreateTransferInput!) { createTransfer(input: $input) { transfer { id } userErrors { code } } }", json!({"input": input}))
-            .await?;
+        let data = alice.data(CREATE_TRANSFER, json!({"input": input})).await?;
         assert_eq!(data["createTransfer"]["transfer"], json!(null), "{code}");
         assert_eq!(
             data["createTransfer"]["userErrors"][0]["code"], code,
@@ -122,7 +120,7 @@ async fn bad_amounts_are_refused_and_nothing_changes() -> anyhow::Result<()> {
 async fn bad_accounts_are_refused() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     let alice = app.client("alice");
-    let query = "mutation($input: OpenAccountInput!) { openAccount(input: $input) { account { id } userErrors { field code } } }";
+    let query = OPEN_ACCOUNT;
     let cases = [
         (
             json!({"name": " ", "kind": "CASH", "currency": "USD"}),

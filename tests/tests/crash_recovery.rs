@@ -19,12 +19,9 @@ use temporalio_common::protos::temporal::api::history::v1::history_event::Attrib
 /// that is then stopped, so that the next workflow task goes to the process the test kills.
 async fn two_accounts(app: &TestApp, alice: &Client) -> anyhow::Result<(String, String)> {
     let opener = WorkerThread::start(&app.database_url, &app.task_queue);
-    let from = alice
-        .open_account("Checking", "USD", Some("100.00"))
-        .await?;
-    let to = alice.open_account("Savings", "USD", None).await?;
+    let accounts = alice.checking_and_savings("100.00").await?;
     opener.stop();
-    Ok((from, to))
+    Ok(accounts)
 }
 
 /// The transfer `id` of 25.00 from `from` to `to` moved the money once: one posting pair, the

@@ -7,8 +7,7 @@ use serde_json::json;
 async fn the_same_key_and_input_return_the_same_transfer() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     let alice = app.client("alice");
-    let from = alice.open_account("Checking", "USD", Some("50.00")).await?;
-    let to = alice.open_account("Savings", "USD", None).await?;
+    let (from, to) = alice.checking_and_savings("50.00").await?;
 
     let first = alice
         .create_transfer("once", &from, &to, "10.00", "USD")
@@ -40,8 +39,7 @@ async fn the_same_key_and_input_return_the_same_transfer() -> anyhow::Result<()>
 async fn concurrent_first_requests_with_one_key_make_one_transfer() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     let alice = app.client("alice");
-    let from = alice.open_account("Checking", "USD", Some("50.00")).await?;
-    let to = alice.open_account("Savings", "USD", None).await?;
+    let (from, to) = alice.checking_and_savings("50.00").await?;
     // Several keys, each raced by eight requests: the first requests of one key collide in the
     // database in more than one way (on the key, or on the workflow id derived from it), and
     // every way must answer with the one transfer.
@@ -73,8 +71,7 @@ async fn concurrent_first_requests_with_one_key_make_one_transfer() -> anyhow::R
 async fn the_same_key_with_a_different_input_is_refused() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     let alice = app.client("alice");
-    let from = alice.open_account("Checking", "USD", Some("50.00")).await?;
-    let to = alice.open_account("Savings", "USD", None).await?;
+    let (from, to) = alice.checking_and_savings("50.00").await?;
     let first = alice
         .create_transfer("k", &from, &to, "10.00", "USD")
         .await?;
@@ -112,8 +109,7 @@ async fn a_retry_after_the_money_moved_gets_its_transfer_back() -> anyhow::Resul
     // (the source is empty), yet it must answer with the transfer that moved the money.
     let app = spawn_app().await?;
     let alice = app.client("alice");
-    let from = alice.open_account("Checking", "USD", Some("50.00")).await?;
-    let to = alice.open_account("Savings", "USD", None).await?;
+    let (from, to) = alice.checking_and_savings("50.00").await?;
     let first = alice
         .create_transfer("all", &from, &to, "50.00", "USD")
         .await?;

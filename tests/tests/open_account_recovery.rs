@@ -6,7 +6,7 @@
 //! as long as the local attempt's deadline.
 
 use anyhow::Context;
-use djinn_tests::{TestApp, WorkerThread, spawn_api, spawn_app};
+use djinn_tests::{NewAccount, OPEN_ACCOUNT, TestApp, WorkerThread, spawn_api, spawn_app};
 use djinn_workflows::OpenAccountWorkflow;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -15,16 +15,23 @@ use temporalio_client::{
 };
 use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
-const OPEN: &str = "mutation($input: OpenAccountInput!) {
-    openAccount(input: $input) { account { id balance { amount currency } } userErrors { code message } } }";
+const OPEN: &str = OPEN_ACCOUNT;
+
+/// The input of an opening with `opening` as its balance under `key`, as the tests repeat it.
+fn opening_input(key: &str, name: &str, kind: &str, currency: &str, opening: &str) -> Value {
+    let account = NewAccount::new(name, currency)
+        .kind(kind)
+        .idempotency_key(key)
+        .opening_balance(opening);
+    json!({"input": account.input()})
+}
 
 #[tokio::test]
 async fn a_repeat_after_a_terminated_run_opens_the_account_once() -> anyhow::Result<()> {
     // No worker yet: the first run cannot make progress.
     let app = spawn_api().await?;
     let alice = app.client("alice");
-    let input = json!({"input": {"idempotencyKey": "savings-1", "name": "Savings", "kind": "SAVINGS",
-                                 "currency": "EUR", "openingBalance": {"amount": "10.00", "currency": "EUR"}}});
+    let input = opening_input("savings-1", "Savings", "SAVINGS", "EUR", "10.00");
 
     let first = alice.graphql(OPEN, input.clone()).await?;
     assert!(
@@ -95,8 +102,7 @@ async fn an_opening_outlasts_a_database_outage_longer_than_its_local_attempt() -
 {
     let app = spawn_app().await?;
     let alice = app.client("alice");
-    let input = json!({"input": {"idempotencyKey": "checking-1", "name": "Checking", "kind": "CHECKING",
-                                 "currency": "USD", "openingBalance": {"amount": "25.00", "currency": "USD"}}});
+    let input = opening_input("checking-1", "Checking", "CHECKING", "USD", "25.00");
 
     // The opening entry cannot be written while this transaction holds the postings table: every
     // attempt waits for its lock timeout (3 s) and fails, for longer than the 10 s local attempt.
@@ -155,8 +161,7 @@ async fn an_opening_moves_on_though_every_worker_dies_before_its_local_deadline(
     // step that fails through an outage would retry locally for as long as replays keep coming.
     let app = spawn_api().await?;
     let alice = app.client("alice");
-    let input = json!({"input": {"idempotencyKey": "cash-1", "name": "Cash", "kind": "CASH",
-                                 "currency": "USD", "openingBalance": {"amount": "40.00", "currency": "USD"}}});
+    let input = opening_input("cash-1", "Cash", "CASH", "USD", "40.00");
     let outage = app.lock_postings().await?;
     let mut worker = app.worker_process(&[])?;
     let first = tokio::spawn({

@@ -2,22 +2,17 @@
 //! below zero by that much and never further, even under concurrent transfers. A bad limit is a
 //! userError that opens nothing.
 
-use djinn_tests::{Client, spawn_app};
+use djinn_tests::{Client, NewAccount, spawn_app};
 use serde_json::{Value, json};
 
-const OPEN: &str = "mutation($input: OpenAccountInput!) { openAccount(input: $input) {
-    account { id balance { amount } availableBalance { amount } overdraftLimit { amount currency } }
-    userErrors { field code message } } }";
-
+/// Opens a USD credit card under `key` with `limit` as its overdraft limit, as given.
 async fn open_card(alice: &Client, key: &str, limit: Value) -> anyhow::Result<Value> {
-    let data = alice
-        .data(
-            OPEN,
-            json!({"input": {"idempotencyKey": key, "name": "Card", "kind": "CREDIT_CARD",
-                             "currency": "USD", "overdraftLimit": limit}}),
-        )
-        .await?;
-    Ok(data["openAccount"].clone())
+    NewAccount::new("Card", "USD")
+        .kind("CREDIT_CARD")
+        .idempotency_key(key)
+        .with("overdraftLimit", limit)
+        .send(alice)
+        .await
 }
 
 fn id(payload: &Value) -> String {

@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use djinn_tests::{spawn_app, spawn_app_with};
+use djinn_tests::{NewTransfer, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 const DESCRIPTION: &str = "rent-for-november-7f3a";
@@ -86,14 +86,11 @@ async fn histories_hold_no_financial_data_in_clear() -> anyhow::Result<()> {
         .open_account("Alice everyday", "USD", Some("5000.00"))
         .await?;
     let to = alice.open_account("Alice rainy day", "USD", None).await?;
-    let payload = alice
-        .data(
-            "mutation($input: CreateTransferInput!) { createTransfer(input: $input) { transfer { id workflowId } userErrors { code } } }",
-            json!({"input": {"idempotencyKey": "enc-1", "fromAccountId": from, "toAccountId": to,
-                              "amount": {"amount": "987.65", "currency": "USD"}, "description": DESCRIPTION}}),
-        )
+    let payload = NewTransfer::new("enc-1", &from, &to, "987.65", "USD")
+        .description(DESCRIPTION)
+        .send(&alice)
         .await?;
-    let transfer = &payload["createTransfer"]["transfer"];
+    let transfer = &payload["transfer"];
     assert_eq!(
         alice
             .settled_transfer(transfer["id"].as_str().expect("an id"))

@@ -10,10 +10,7 @@ use temporalio_common::protos::temporal::api::history::v1::history_event::Attrib
 async fn a_transfer_moves_money_and_reads_back_everywhere() -> anyhow::Result<()> {
     let app = spawn_app().await?;
     let alice = app.client("alice");
-    let checking = alice
-        .open_account("Checking", "USD", Some("100.00"))
-        .await?;
-    let savings = alice.open_account("Savings", "USD", None).await?;
+    let (checking, savings) = alice.checking_and_savings("100.00").await?;
     assert_eq!(
         alice.balances(&checking).await?,
         ("100.00".into(), "100.00".into())
