@@ -44,12 +44,11 @@ if [[ -n "${DJINN_BENCH_PG_STATS:-}" ]]; then
   export DJINN_PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements"
 fi
 start_throwaway_postgres bench-pg "$BENCH_PG_PORT" djinn_bench
-# A fresh SQLite file in WAL mode. The in-memory store slows down as it fills (the same no-op
-# load fell from 85 to 59 workflows/s within one run); the file does not. Unlike `make dev`'s,
-# it is thrown away, so it skips fsync, as the throwaway PostgreSQL cluster does. With
-# synchronous=normal its checkpoints fsync, and here such an fsync waits behind the cluster's
-# writeback: the server's one shard then stalls for seconds (seen: 3.7 s of "context deadline
-# exceeded", and a round of transfers at 44 % of the no-op's rate), which measures the disk.
+# A fresh SQLite file in WAL mode: the in-memory store slows down as it fills, the file does
+# not. Unlike `make dev`'s, it is thrown away, so it skips fsync, as the throwaway PostgreSQL
+# cluster does: with synchronous=normal its checkpoints fsync, such an fsync waits behind the
+# cluster's writeback, and the server's one shard then stalls for seconds, which would measure
+# the disk (docs/BENCHMARKS.md).
 export TEMPORAL_SQLITE_SYNCHRONOUS=off
 rm -f "$DATA_DIR"/bench-temporal.sqlite*
 start_temporal "$BENCH_TEMPORAL_PORT" "$BENCH_TEMPORAL_UI_PORT" "$DATA_DIR/bench-temporal.sqlite" \

@@ -116,14 +116,14 @@ start_temporal() {
   ensure_temporal_cli
   # One task-queue partition: the dev server's default of four spreads the worker's few polls
   # over partitions, so most workflow tasks miss a waiting poll, go through the backlog and wait
-  # there (measured: p95 start-to-end of a no-op 5.1 s with four partitions, 1.5 s with one).
+  # there, which multiplies a no-op's tail latency (docs/BENCHMARKS.md).
   # A production cluster sizes partitions to its pollers (matching.numTaskqueue*Partitions).
   # SQLite's synchronous mode is normal (fsync at checkpoints) unless TEMPORAL_SQLITE_SYNCHRONOUS
   # says otherwise: the benchmark's throwaway store turns it off (scripts/bench.sh says why).
   # Search attributes cached, as on any other server: unless told otherwise, the dev server
-  # re-reads them from its store on every request that carries one (measured: 21 persistence
-  # requests per workflow with Djinn's attributes instead of 7). They are all registered at
-  # start-up (--search-attribute), before the first workflow.
+  # re-reads them from its store on every request that carries one, tripling its persistence
+  # requests per workflow. They are all registered at start-up (--search-attribute), before
+  # the first workflow.
   args=(server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$ui_port" --namespace default
         --log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma "synchronous=${TEMPORAL_SQLITE_SYNCHRONOUS:-normal}"
         --dynamic-config-value matching.numTaskqueueReadPartitions=1

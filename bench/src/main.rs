@@ -2,13 +2,13 @@
 //! Drives N transfers through the running API (as GraphQL clients would) and N no-op workflows
 //! of each kind (`Noop`) through the same Temporal server, then prints throughput, latency
 //! percentiles and the CPU of every process. `scripts/bench.sh` starts the stack and passes
-//! the pids. The no-ops it starts eagerly run on a worker of its own, in this process, as the
-//! transfers the API starts run on the API's.
+//! the pids. The no-ops run on workers of its own, in this process (`workers`): the eager ones
+//! on the client that starts them, as the transfers the API starts run on the API's.
 //!
 //! The phases are interleaved in rounds whose order rotates (no-op, eager no-op, as a transfer,
-//! with steps, transfers; then eager no-op, ..., transfers, no-op; ...), because the server's speed
-//! drifts within a run (the in-memory store slows as it fills; this machine's speed varies):
-//! run one after the other, each phase would be measured on a different server.
+//! with steps, transfers; then eager no-op, ..., transfers, no-op; ...), because the machine's
+//! speed drifts within a run: run one after the other, each phase would be measured on a
+//! different machine.
 
 mod noop;
 mod phases;

@@ -1,6 +1,6 @@
 //! CPU and memory readings from /proc: of one process (the worker, the API, the Temporal
 //! server, the bench itself), of PostgreSQL's whole process tree, and of the whole machine, so
-//! each phase can say what it cost, where, and how busy the two cores were while it ran.
+//! each phase can say what it cost, where, and how busy the machine's cores were while it ran.
 
 use anyhow::Context;
 

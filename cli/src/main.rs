@@ -10,11 +10,11 @@ use djinn_store::db;
 use djinn_temporal as temporal;
 use secrecy::ExposeSecret;
 
-/// mimalloc rather than the system allocator. Under `make bench` the API spent a fifth of its
-/// CPU in glibc's malloc and free (perf: `_int_malloc`, `malloc_consolidate`, `unlink_chunk`):
-/// every request allocates and frees many small, short-lived buffers (GraphQL documents,
-/// protobuf and JSON payloads, SQL rows), the pattern mimalloc's per-thread free lists serve
-/// best. On the benchmark's two cores, that CPU is taken from the Temporal server.
+/// mimalloc rather than the system allocator. A profile of the API under `make bench` put a
+/// large share of its CPU in glibc's malloc and free: every request allocates and frees many
+/// small, short-lived buffers (GraphQL documents, protobuf and JSON payloads, SQL rows), the
+/// pattern mimalloc's per-thread free lists serve best. Where the API shares cores with the
+/// Temporal server, that CPU is taken from the server (docs/BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

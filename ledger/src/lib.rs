@@ -15,7 +15,8 @@
 //! trip, and the balance rows' locks are held for that statement alone. A transfer that has
 //! nothing to wait for is reserved and posted by one such call
 //! (migrations/..._post_at_once_when_nothing_waits.sql); one that waits (an approval) is
-//! reserved, then posted or voided, by one call each (..._ledger_steps_in_one_round_trip.sql).
+//! reserved, then posted, by one call each (..._ledger_steps_in_one_round_trip.sql); a void is
+//! one call too (..._void_in_one_round_trip.sql).
 //! The functions act as the application role for the user they are given, and refuse by
 //! raising (SQLSTATE `DJ001`), which undoes what they wrote. This crate still builds the
 //! postings, checks that they balance before the call, and turns the functions' outcomes and

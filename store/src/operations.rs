@@ -203,10 +203,11 @@ pub enum Registration {
 }
 
 /// Registers a transfer request under the user's idempotency key, or finds the one registered
-/// before, in one round trip: `register_transfer_for` (migrations/..._register_transfer_in_one_
-/// round_trip.sql) answers a known key with its transfer, whatever the accounts look like now;
-/// otherwise it checks the accounts (the user's, open, in the amount's currency, the source
-/// able to pay) and registers the request only when they pass.
+/// before, in one round trip: `register_transfer_for`
+/// (migrations/..._register_transfer_in_one_round_trip.sql) answers a known key with its
+/// transfer, whatever the accounts look like now; otherwise it checks the accounts (the
+/// user's, open, in the amount's currency, the source able to pay) and registers the request
+/// only when they pass.
 #[tracing::instrument(skip_all, fields(operation_id = %id))]
 pub async fn register_transfer(
     pool: &PgPool,

@@ -105,7 +105,8 @@ async fn an_opening_outlasts_a_database_outage_longer_than_its_local_attempt() -
     let input = opening_input("checking-1", "Checking", "CHECKING", "USD", "25.00");
 
     // The opening entry cannot be written while this transaction holds the postings table: every
-    // attempt waits for its lock timeout (3 s) and fails, for longer than the 10 s local attempt.
+    // attempt waits for its lock timeout (`djinn_lock_timeout()`) and fails, for longer than the
+    // 10 s local attempt.
     let outage = app.lock_postings().await?;
     let first = alice.graphql(OPEN, input.clone()).await?;
     assert!(

@@ -5,9 +5,8 @@
 //! codec endpoints. Search attributes, which the server must read, carry no money.
 //!
 //! The server keeps a run's memo in its state, so it costs a little on every update. Measured
-//! in `make bench` with transfer-shaped no-ops with and without a transfer's summary, and a
-//! second copy without it as a control, in one run: 9.78 ms of server CPU per workflow with it,
-//! 9.47 and 10.01 without; the cost is below the run's noise.
+//! in `make bench` against a control phase without a memo, that cost was below the run's
+//! noise (docs/BENCHMARKS.md), so every workflow carries one.
 
 use djinn_domain::{AccountKind, AccountName, Money, TransferRequest};
 

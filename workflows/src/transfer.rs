@@ -8,7 +8,7 @@
 //! second call, commit and history marker. A transfer that must wait for an approval will take
 //! the two steps the ledger keeps for it, `reserve_transfer` then `post_transfer` or void.
 //!
-//! The ledger steps run as local activities. On this machine the Temporal server, not the
+//! The ledger steps run as local activities. On a small cluster the Temporal server, not the
 //! worker, limits throughput, and each remote activity costs a round of server tasks (schedule,
 //! start, complete, a new workflow task). Local activities run inside the workflow task, so a
 //! whole transfer is one workflow task from start to completion: the step is a short single

@@ -1,4 +1,4 @@
-//! The GraphQL schema: the core contract of DESIGN.md. The committed SDL
+//! The GraphQL schema: the core contract of the product's design. The committed SDL
 //! (`graphql/schema.graphql`) is checked against [`sdl`] by a test, so a change here that
 //! alters the contract is a visible diff.
 
