@@ -28,6 +28,15 @@ pub enum RejectionCode {
     TransferPosted,
     NotReserved,
     IdempotencyKeyReused,
+    /// A request that moves money from an account needs a key, so a retry cannot move it twice.
+    IdempotencyKeyRequired,
+    /// An account of a kind the user cannot open (the system's equity and clearing accounts).
+    InvalidAccountKind,
+    /// The ledger was asked to move money that no operation registered, or other money than
+    /// its operation registered: a workflow started past the API.
+    NotRegistered,
+    /// The operation is no longer waiting for this step (it failed, or was settled otherwise).
+    NotPending,
     /// The ledger step kept failing (the database unreachable) until its deadline passed.
     TimedOut,
     /// The ledger found one of its invariants broken; staff must look.
@@ -52,6 +61,10 @@ impl RejectionCode {
             RejectionCode::TransferPosted => "TRANSFER_POSTED",
             RejectionCode::NotReserved => "NOT_RESERVED",
             RejectionCode::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            RejectionCode::IdempotencyKeyRequired => "IDEMPOTENCY_KEY_REQUIRED",
+            RejectionCode::InvalidAccountKind => "INVALID_ACCOUNT_KIND",
+            RejectionCode::NotRegistered => "NOT_REGISTERED",
+            RejectionCode::NotPending => "NOT_PENDING",
             RejectionCode::TimedOut => "TIMED_OUT",
             RejectionCode::LedgerInvariant => "LEDGER_INVARIANT",
             RejectionCode::LedgerStepFailed => "LEDGER_STEP_FAILED",
@@ -59,7 +72,7 @@ impl RejectionCode {
     }
 
     /// Every code, in declaration order.
-    pub const ALL: [RejectionCode; 16] = [
+    pub const ALL: [RejectionCode; 20] = [
         RejectionCode::InvalidAmount,
         RejectionCode::InvalidIdempotencyKey,
         RejectionCode::InvalidDescription,
@@ -73,6 +86,10 @@ impl RejectionCode {
         RejectionCode::TransferPosted,
         RejectionCode::NotReserved,
         RejectionCode::IdempotencyKeyReused,
+        RejectionCode::IdempotencyKeyRequired,
+        RejectionCode::InvalidAccountKind,
+        RejectionCode::NotRegistered,
+        RejectionCode::NotPending,
         RejectionCode::TimedOut,
         RejectionCode::LedgerInvariant,
         RejectionCode::LedgerStepFailed,

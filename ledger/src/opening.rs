@@ -3,8 +3,8 @@
 use crate::postings::{insert_postings, out_of_range, set_operation_status, sorted_by_account};
 use crate::{Applied, LedgerRejection, RejectionCode, StoreError};
 use djinn_domain::{
-    AccountId, AccountKind, AccountName, Money, OperationId, Posting, TransactionId, UserId,
-    assert_balanced,
+    AMOUNT_MAX_MINOR, AccountId, AccountKind, AccountName, Money, OperationId, Posting,
+    TransactionId, UserId, assert_balanced,
 };
 use djinn_store::PgPool;
 use djinn_store::session::begin_as;
@@ -30,8 +30,10 @@ pub struct NewAccount {
 #[tracing::instrument(skip_all, fields(account_id = %account.account_id))]
 pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied, StoreError> {
     let currency = account.opening_balance.currency();
+    check_terms(account)?;
     let (overdraft_minor, floor_minor) = overdraft_and_floor(account)?;
     let mut tx = begin_as(pool, account.user).await?;
+    let waiting = registered(&mut tx, account, overdraft_minor).await?;
     let claimed: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO accounts (id, user_id, name, kind, currency, overdraft_limit_minor)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id",
@@ -47,6 +49,13 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
     if claimed.is_none() {
         return Ok(Applied::Already);
     }
+    if !waiting {
+        return Err(LedgerRejection::new(
+            RejectionCode::NotPending,
+            "the opening is no longer waiting for this step",
+        )
+        .into());
+    }
     sqlx::query(
         "INSERT INTO account_balances (account_id, user_id, floor_minor) VALUES ($1, $2, $3)",
     )
@@ -61,6 +70,66 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
     set_operation_status(&mut tx, account.operation_id, "completed", None).await?;
     tx.commit().await?;
     Ok(Applied::Now)
+}
+
+/// The terms no request may set, re-checked here whoever started the run: a user opens no
+/// system account, and an opening balance is zero or more and within any amount's range.
+fn check_terms(account: &NewAccount) -> Result<(), StoreError> {
+    if account.kind.is_system() {
+        return Err(LedgerRejection::new(
+            RejectionCode::InvalidAccountKind,
+            "a user cannot open a system account",
+        )
+        .into());
+    }
+    let opening_minor = account.opening_balance.amount_minor();
+    if !(0..=AMOUNT_MAX_MINOR).contains(&opening_minor) {
+        return Err(LedgerRejection::new(
+            RejectionCode::InvalidAmount,
+            "an opening balance is zero or more, and at most the largest amount",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Whether the API registered exactly this opening (name, kind, currency, opening balance and
+/// overdraft limit) under the account's operation, for this user: the ledger opens only what
+/// was asked for, whoever started the run (NOT_REGISTERED otherwise). Answers whether the
+/// operation still waits for it; the row stays locked until the step commits.
+async fn registered(
+    tx: &mut PgConnection,
+    account: &NewAccount,
+    overdraft_minor: Option<i64>,
+) -> Result<bool, StoreError> {
+    let found: Option<(String, String, String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT o.status, r.name, r.kind, r.currency::text, r.opening_minor, r.overdraft_limit_minor
+           FROM operations o JOIN account_openings r ON r.operation_id = o.id
+          WHERE o.id = $1 AND o.user_id = $2 AND o.kind = 'open_account'
+            FOR UPDATE OF o",
+    )
+    .bind(account.operation_id.as_uuid())
+    .bind(account.user.as_uuid())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let matches = found
+        .as_ref()
+        .is_some_and(|(_, name, kind, currency, opening, limit)| {
+            account.operation_id.as_uuid() == account.account_id.as_uuid()
+                && name == account.name.as_str()
+                && kind == account.kind.as_str()
+                && currency == account.opening_balance.currency().code()
+                && *opening == account.opening_balance.amount_minor()
+                && *limit == overdraft_minor
+        });
+    if !matches {
+        return Err(LedgerRejection::new(
+            RejectionCode::NotRegistered,
+            "no registered opening asks for this account",
+        )
+        .into());
+    }
+    Ok(found.is_some_and(|(status, ..)| status == "pending"))
 }
 
 /// The account's overdraft limit as stored (`None`: no limit, so there is one way to say it)

@@ -1,7 +1,7 @@
 //! Reading a ledger step function's answer: the outcome word it returned, or the refusal it
 //! raised.
 
-use crate::{Applied, StoreError};
+use crate::{Applied, LedgerRejection, RejectionCode, StoreError};
 use sqlx::postgres::PgDatabaseError;
 
 /// The SQLSTATE with which a ledger step function refuses: it raises, so that whatever it wrote
@@ -44,4 +44,22 @@ pub(crate) fn unknown_outcome(function: &str, outcome: &str) -> StoreError {
     StoreError::Invariant(format!(
         "{function} answered an unknown outcome {outcome:?}"
     ))
+}
+
+/// The rejection for a step refused because the ledger moves only what the API registered
+/// (migrations/..._ledger_moves_only_what_was_registered.sql): `not_registered`, no operation
+/// (or none with this money) asked for it; `not_pending`, its operation no longer waits for it.
+pub(crate) fn registration_refused(outcome: &str) -> StoreError {
+    let rejection = if outcome == "not_pending" {
+        LedgerRejection::new(
+            RejectionCode::NotPending,
+            "the operation is no longer waiting for this step",
+        )
+    } else {
+        LedgerRejection::new(
+            RejectionCode::NotRegistered,
+            "no registered operation asked for this",
+        )
+    };
+    rejection.into()
 }

@@ -1,7 +1,7 @@
 //! The steps that take a transfer's amount from its source (the reservation, and the step that
 //! reserves and posts at once) and the one that posts a reservation.
 
-use crate::outcome::{Refusal, step_outcome, unknown_outcome};
+use crate::outcome::{Refusal, registration_refused, step_outcome, unknown_outcome};
 use crate::postings::{out_of_range, transaction_for};
 use crate::{Applied, LedgerRejection, RejectionCode, StoreError};
 use djinn_domain::{OperationId, Posting, PostingId, TransferRequest, UserId, assert_balanced};
@@ -176,6 +176,7 @@ fn transfer_refused(function: &str, refusal: &Refusal, request: &TransferRequest
             "the available balance of the source account is too low",
         ),
         "voided" => LedgerRejection::new(RejectionCode::TransferVoided, "the transfer was voided"),
+        "not_registered" | "not_pending" => return registration_refused(&refusal.outcome),
         other => return unknown_outcome(function, other),
     };
     rejection.into()
@@ -207,6 +208,7 @@ pub async fn post_transfer(
             RejectionCode::NotReserved,
             "the transfer was never reserved",
         ),
+        "not_registered" | "not_pending" => return Err(registration_refused(&refusal.outcome)),
         other => return Err(unknown_outcome(FUNCTION, other)),
     };
     Err(rejection.into())

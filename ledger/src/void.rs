@@ -1,6 +1,6 @@
 //! Voiding a transfer: what was reserved is released, and the operation records why.
 
-use crate::outcome::{step_outcome, unknown_outcome};
+use crate::outcome::{registration_refused, step_outcome, unknown_outcome};
 use crate::postings::transaction_for;
 use crate::{Applied, LedgerRejection, RejectionCode, StoreError};
 use djinn_domain::{OperationId, UserId};
@@ -47,6 +47,7 @@ pub async fn void_transfer(
             "the transfer was posted: it can only be reversed",
         )
         .into()),
+        "not_registered" | "not_pending" => Err(registration_refused(&refusal.outcome)),
         other => Err(unknown_outcome(FUNCTION, other)),
     }
 }

@@ -36,11 +36,23 @@ impl From<sqlx::Error> for StoreError {
     /// Sorts database errors into those a retry may fix and those it never will, so that an
     /// activity does not retry a deterministic failure for days.
     fn from(error: sqlx::Error) -> Self {
-        let code = match &error {
-            sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
-            _ => None,
+        let (code, message) = match &error {
+            sqlx::Error::Database(db) => (db.code().map(|c| c.into_owned()), db.message()),
+            _ => (None, ""),
         };
         match code.as_deref() {
+            // The ledger's triggers refuse legs that no operation registered
+            // (migrations/..._ledger_moves_only_what_was_registered.sql): never retried.
+            Some("DJ001") if message == "not_registered" => LedgerRejection::new(
+                RejectionCode::NotRegistered,
+                "no registered operation asked for this",
+            )
+            .into(),
+            Some("DJ001") if message == "not_pending" => LedgerRejection::new(
+                RejectionCode::NotPending,
+                "the operation is no longer waiting for this step",
+            )
+            .into(),
             // `bigint out of range`: an amount that cannot be held.
             Some("22003") => LedgerRejection::new(
                 RejectionCode::AmountOutOfRange,

@@ -5,7 +5,9 @@
 //! and whose metadata names the encoding and the key id, Temporal's convention for encryption
 //! codecs. New payloads are encrypted with the current key (the first listed); any listed key
 //! decrypts, so keys can be rotated by listing the new key first and keeping the old ones until
-//! no history needs them. Payloads that were never encrypted pass through unchanged.
+//! no history needs them. A client or worker with keys refuses payloads that were never
+//! encrypted (`PayloadCodec::decode`); the codec endpoints, which the Web UI also asks about
+//! the server's own plaintext payloads, pass them through unchanged.
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -43,6 +45,8 @@ pub enum CodecError {
     Encrypt,
     #[error("decrypted payload is malformed")]
     Decode,
+    #[error("payload is not encrypted")]
+    Plaintext,
 }
 
 /// The keys, current first. Cheap to clone.
@@ -142,6 +146,21 @@ impl EncryptionCodec {
     pub fn decrypt_all(&self, payloads: &[Payload]) -> Result<Vec<Payload>, CodecError> {
         payloads.iter().map(|p| self.decrypt(p)).collect()
     }
+
+    /// Decrypts payloads that must have been encrypted: what a client or worker with keys
+    /// receives. A plaintext payload there was written by someone without the keys (a workflow
+    /// started past the API, with a client of its own), so it is refused, not passed through.
+    pub fn decrypt_encrypted(&self, payloads: &[Payload]) -> Result<Vec<Payload>, CodecError> {
+        payloads
+            .iter()
+            .map(|p| {
+                if p.metadata.get(ENCODING_KEY).map(Vec::as_slice) != Some(ENCRYPTED_ENCODING) {
+                    return Err(CodecError::Plaintext);
+                }
+                self.decrypt(p)
+            })
+            .collect()
+    }
 }
 
 impl PayloadCodec for EncryptionCodec {
@@ -162,7 +181,7 @@ impl PayloadCodec for EncryptionCodec {
         payloads: Vec<Payload>,
     ) -> BoxFuture<'static, Result<Vec<Payload>, PayloadConversionError>> {
         let result = self
-            .decrypt_all(&payloads)
+            .decrypt_encrypted(&payloads)
             .map_err(|e| PayloadConversionError::EncodingError(Box::new(e)));
         Box::pin(async move { result })
     }
@@ -237,6 +256,16 @@ mod tests {
         assert_eq!(
             codec.decrypt(&payload("plain")).expect("passes through"),
             payload("plain")
+        );
+        // What a worker or client receives must have been encrypted.
+        assert!(matches!(
+            codec.decrypt_encrypted(&[payload("plain")]),
+            Err(CodecError::Plaintext)
+        ));
+        let sealed = codec.encrypt(&payload("sealed")).expect("encrypts");
+        assert_eq!(
+            codec.decrypt_encrypted(&[sealed]).expect("decrypts"),
+            vec![payload("sealed")]
         );
         let short = format!("k1:{}", STANDARD.encode([0u8; 16]));
         for bad in ["", "k1", "k1:notbase64!", short.as_str()] {

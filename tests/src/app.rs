@@ -18,6 +18,13 @@ fn with_database(url: &str, database: &str) -> String {
 
 /// A new, migrated database of its own.
 pub async fn fresh_database() -> anyhow::Result<(String, PgPool)> {
+    let (url, pool) = empty_database().await?;
+    db::migrate(&pool).await?;
+    Ok((url, pool))
+}
+
+/// A new database of its own, not migrated yet: for a test that prepares it first.
+pub async fn empty_database() -> anyhow::Result<(String, PgPool)> {
     let admin_url = admin_database_url();
     let name = format!("djinn_test_{}", uuid::Uuid::now_v7().simple());
     let admin = db::connect(&admin_url, 1)
@@ -29,7 +36,6 @@ pub async fn fresh_database() -> anyhow::Result<(String, PgPool)> {
     admin.close().await;
     let url = with_database(&admin_url, &name);
     let pool = db::connect(&url, 60).await?;
-    db::migrate(&pool).await?;
     Ok((url, pool))
 }
 

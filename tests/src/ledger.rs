@@ -35,9 +35,24 @@ impl TestApp {
     }
 
     /// Starts a transfer's workflow directly, as the API would but without its checks, so that
-    /// a test can hand the workflow what the API refuses or a ledger already moved; returns the
-    /// workflow id.
+    /// a test can hand the workflow what the API refuses or a ledger already moved; the request
+    /// is registered first (unless it is one no API would register, or something is registered
+    /// under the id already). Returns the workflow id.
     pub async fn start_transfer_workflow(
+        &self,
+        user: UserId,
+        transfer_id: OperationId,
+        key: &str,
+        request: TransferRequest,
+    ) -> anyhow::Result<String> {
+        crate::ledger_steps::register_transfer(&self.db, user, transfer_id, &request).await?;
+        self.start_unregistered_transfer_workflow(user, transfer_id, key, request)
+            .await
+    }
+
+    /// Starts a transfer's workflow with whatever input it is given and registers nothing: what
+    /// anyone who can start workflows in the namespace could do past the API.
+    pub async fn start_unregistered_transfer_workflow(
         &self,
         user: UserId,
         transfer_id: OperationId,

@@ -1,11 +1,14 @@
 //! Driving the ledger's write steps directly, below the workflows, for the tests of the
 //! ledger itself (`tests/tests/ledger_*.rs`): accounts opened through the opening step, the
-//! two steps that take money, and reading the ledger's state back.
+//! two steps that take money, and reading the ledger's state back. The ledger moves only what
+//! an operation registered, so each helper registers its operation first, as the API would.
 
 use djinn_domain::{
     AccountId, AccountKind, AccountName, Currency, Money, OperationId, TransferRequest, UserId,
 };
 use djinn_ledger::{self as ledger, Applied, NewAccount};
+use djinn_store::operations::{self, OpeningRequest};
+use djinn_store::session::begin_as;
 use djinn_store::{PgPool, RejectionCode, StoreError};
 
 pub fn usd(amount_minor: i64) -> Money {
@@ -14,42 +17,103 @@ pub fn usd(amount_minor: i64) -> Money {
 
 /// Opens an account as `open` does, and checks that replaying the opening changes nothing.
 pub async fn account(pool: &PgPool, user: UserId, opening_minor: i64) -> anyhow::Result<AccountId> {
-    let account_id = AccountId::generate();
-    let new = NewAccount {
-        operation_id: OperationId::from_uuid(account_id.as_uuid()),
-        account_id,
-        user,
-        name: AccountName::parse("Account")?,
-        kind: AccountKind::Checking,
-        opening_balance: usd(opening_minor),
-        overdraft_limit: None,
-    };
+    let new = new_account(user, "Account", opening_minor)?;
+    register_opening(pool, &new).await?;
     assert_eq!(ledger::open_account(pool, &new).await?, Applied::Now);
     assert_eq!(
         ledger::open_account(pool, &new).await?,
         Applied::Already,
         "opening replayed changes nothing"
     );
-    Ok(account_id)
+    Ok(new.account_id)
 }
 
 /// Opens a USD checking account with `opening_minor` cents, through the ledger's step.
 pub async fn open(pool: &PgPool, user: UserId, opening_minor: i64) -> anyhow::Result<AccountId> {
+    let new = new_account(user, "Checking", opening_minor)?;
+    register_opening(pool, &new).await?;
+    ledger::open_account(pool, &new).await?;
+    Ok(new.account_id)
+}
+
+/// A USD checking account named `name`, opened with `opening_minor` cents; its operation shares
+/// its id, as the API makes it.
+pub fn new_account(user: UserId, name: &str, opening_minor: i64) -> anyhow::Result<NewAccount> {
     let account_id = AccountId::generate();
-    ledger::open_account(
+    Ok(NewAccount {
+        operation_id: OperationId::from_uuid(account_id.as_uuid()),
+        account_id,
+        user,
+        name: AccountName::parse(name)?,
+        kind: AccountKind::Checking,
+        opening_balance: usd(opening_minor),
+        overdraft_limit: None,
+    })
+}
+
+/// Registers the opening `new` asks for under its operation, as the API does before it starts
+/// the opening's workflow (the account's id is the key).
+pub async fn register_opening(pool: &PgPool, new: &NewAccount) -> anyhow::Result<()> {
+    let request = OpeningRequest {
+        name: new.name.as_str().to_owned(),
+        kind: new.kind,
+        opening_balance: new.opening_balance,
+        overdraft_limit: new.overdraft_limit,
+    };
+    let key = new.account_id.to_string();
+    let workflow_id = format!("open-account:{}:{key}", new.user);
+    operations::register_open_account(
         pool,
-        &NewAccount {
-            operation_id: OperationId::from_uuid(account_id.as_uuid()),
-            account_id,
-            user,
-            name: AccountName::parse("Checking")?,
-            kind: AccountKind::Checking,
-            opening_balance: Money::from_minor(opening_minor, Currency::parse("USD")?),
-            overdraft_limit: None,
-        },
+        new.operation_id,
+        new.user,
+        &key,
+        &workflow_id,
+        &request,
     )
     .await?;
-    Ok(account_id)
+    Ok(())
+}
+
+/// Registers `request` as the transfer `transfer` of `user`, acting for the user as the API
+/// does (so through any pool, the owner's or a login role's), but without its early checks (the funds may be gone by the time the ledger takes them), keyed by the
+/// transfer's id. A request no API would register (to its own source, not above zero, between
+/// accounts that are not the user's) is left unregistered: the ledger refuses it before it
+/// looks at the registration.
+pub async fn register_transfer(
+    pool: &PgPool,
+    user: UserId,
+    transfer: OperationId,
+    request: &TransferRequest,
+) -> anyhow::Result<()> {
+    if request.validate().is_err() {
+        return Ok(());
+    }
+    let mut tx = begin_as(pool, user).await?;
+    let registered = sqlx::query(
+        "WITH operation AS (
+             INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
+             VALUES ($1, $2, 'transfer', $1::text, 'transfer:' || $1::text, 'pending')
+             ON CONFLICT DO NOTHING RETURNING id)
+         INSERT INTO transfers (operation_id, user_id, from_account_id, to_account_id, amount_minor, currency, description)
+         SELECT id, $2, $3, $4, $5, $6, $7 FROM operation",
+    )
+    .bind(transfer.as_uuid())
+    .bind(user.as_uuid())
+    .bind(request.from.as_uuid())
+    .bind(request.to.as_uuid())
+    .bind(request.amount.amount_minor())
+    .bind(request.amount.currency().code())
+    .bind(request.description.as_ref().map(|d| d.as_str()))
+    .execute(&mut *tx)
+    .await;
+    match registered {
+        // Accounts that are not the user's: the API never registers such a request either.
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("23503") => Ok(()),
+        registered => {
+            registered?;
+            Ok(tx.commit().await?)
+        }
+    }
 }
 
 /// A transfer request of `minor` cents from `from` to `to`, without a description.
@@ -73,6 +137,7 @@ pub async fn reserve(
 ) -> anyhow::Result<(OperationId, TransferRequest)> {
     let transfer = OperationId::generate();
     let request = usd_transfer(from, to, minor)?;
+    register_transfer(pool, user, transfer, &request).await?;
     ledger::reserve_transfer(pool, transfer, user, "k", "wf", &request).await?;
     Ok((transfer, request))
 }
@@ -124,6 +189,9 @@ impl Step {
         key: &str,
         request: &TransferRequest,
     ) -> Result<Applied, StoreError> {
+        register_transfer(pool, user, transfer, request)
+            .await
+            .map_err(|error| StoreError::Invariant(format!("registering: {error}")))?;
         match self {
             Step::Reserve => {
                 ledger::reserve_transfer(pool, transfer, user, key, "wf", request).await

@@ -19,7 +19,9 @@ pub mod ledger_steps;
 mod processes;
 mod replay;
 
-pub use app::{TestApp, WorkerThread, fresh_database, spawn_api, spawn_app, spawn_app_with};
+pub use app::{
+    TestApp, WorkerThread, empty_database, fresh_database, spawn_api, spawn_app, spawn_app_with,
+};
 pub use client::{
     CREATE_TRANSFER, Client, NewAccount, NewTransfer, OPEN_ACCOUNT, PROJECT_ID, SETTLE_TIMEOUT,
     account_id, token_for, unsigned_token,

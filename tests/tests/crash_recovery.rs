@@ -8,6 +8,7 @@
 use djinn_domain::{Currency, Money, OperationId, TransferRequest};
 use djinn_ledger as ledger;
 use djinn_store::users;
+use djinn_tests::ledger_steps::register_transfer;
 use djinn_tests::{Client, TestApp, WorkerThread, account_id, spawn_api, spawn_app};
 use djinn_workflows::{TransferOutcome, TransferStatus, TransferWorkflow};
 use std::time::Duration;
@@ -178,6 +179,7 @@ async fn a_void_that_finds_the_money_moved_ends_the_transfer_posted() -> anyhow:
     let transfer_id = OperationId::generate();
     let amount = Money::from_minor(2_500, Currency::parse("USD")?);
     let moved = TransferRequest::new(account_id(&from), account_id(&to), amount, None)?;
+    register_transfer(&app.db, user, transfer_id, &moved).await?;
     ledger::reserve_and_post_transfer(&app.db, transfer_id, user, "lost", "wf", &moved).await?;
 
     let request = TransferRequest {

@@ -1,10 +1,10 @@
 //! Hostile requests are refused cheaply: every limit of `djinn_graphql::limits` and every
 //! security header, crossed or checked over real HTTP.
 
-use djinn_domain::{AccountId, AccountKind, AccountName, Currency, Money, OperationId};
 use djinn_graphql::limits::{ALIASES_MAX, QUERY_DEPTH_MAX};
-use djinn_ledger::{self as ledger, NewAccount};
+use djinn_ledger as ledger;
 use djinn_store::users;
+use djinn_tests::ledger_steps::{new_account, register_opening};
 use djinn_tests::{spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -75,20 +75,9 @@ async fn depth_complexity_aliases_and_page_size_are_bounded() -> anyhow::Result<
     // More than a page of accounts (written straight to the ledger): at most 100 come back.
     let user = users::ensure_user(&app.db, "alice").await?;
     for _ in 0..101 {
-        let account_id = AccountId::generate();
-        ledger::open_account(
-            &app.db,
-            &NewAccount {
-                operation_id: OperationId::from_uuid(account_id.as_uuid()),
-                account_id,
-                user,
-                name: AccountName::parse("Bulk")?,
-                kind: AccountKind::Cash,
-                opening_balance: Money::zero(Currency::parse("USD")?),
-                overdraft_limit: None,
-            },
-        )
-        .await?;
+        let bulk = new_account(user, "Bulk", 0)?;
+        register_opening(&app.db, &bulk).await?;
+        ledger::open_account(&app.db, &bulk).await?;
     }
     let page = alice
         .data(

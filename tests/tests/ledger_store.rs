@@ -10,7 +10,10 @@ use djinn_ledger::{self as ledger, Applied, NewAccount};
 use djinn_store::users;
 use djinn_store::{RejectionCode, StoreError};
 use djinn_tests::fresh_database;
-use djinn_tests::ledger_steps::{Step, account, balances, ledger_state, rejection, usd};
+use djinn_tests::ledger_steps::{
+    Step, account, balances, ledger_state, register_opening, register_transfer, rejection, usd,
+    usd_transfer,
+};
 
 #[tokio::test]
 async fn every_ledger_step_replayed_changes_nothing() -> anyhow::Result<()> {
@@ -23,6 +26,7 @@ async fn every_ledger_step_replayed_changes_nothing() -> anyhow::Result<()> {
     );
     let transfer = OperationId::generate();
     let request = TransferRequest::new(from, to, usd(2_500), None)?;
+    register_transfer(&pool, user, transfer, &request).await?;
 
     assert_eq!(
         ledger::reserve_transfer(&pool, transfer, user, "k", "wf", &request).await?,
@@ -78,16 +82,8 @@ async fn reserving_and_posting_at_once_ends_where_the_two_steps_end() -> anyhow:
         );
         let transfer = OperationId::generate();
         let key = format!("{step:?}");
-        sqlx::query(
-            "INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
-             VALUES ($1, $2, 'transfer', $3, $3, 'pending')",
-        )
-        .bind(transfer.as_uuid())
-        .bind(user.as_uuid())
-        .bind(&key)
-        .execute(&pool)
-        .await?;
         let request = TransferRequest::new(from, to, usd(2_500), None)?;
+        register_transfer(&pool, user, transfer, &request).await?;
         assert_eq!(
             step.complete(&pool, transfer, user, &key, &request).await?,
             Applied::Now
@@ -190,9 +186,18 @@ async fn refusals_change_nothing() -> anyhow::Result<()> {
             );
         }
     }
+    // A registered transfer that was never reserved is not posted; nor is one nobody
+    // registered.
+    let never_reserved = OperationId::generate();
+    let request = TransferRequest::new(from, to, usd(1), None)?;
+    register_transfer(&pool, alice, never_reserved, &request).await?;
+    assert_eq!(
+        rejection(ledger::post_transfer(&pool, never_reserved, alice).await),
+        Some(RejectionCode::NotReserved)
+    );
     assert_eq!(
         rejection(ledger::post_transfer(&pool, OperationId::generate(), alice).await),
-        Some(RejectionCode::NotReserved)
+        Some(RejectionCode::NotRegistered)
     );
 
     let transactions: i64 =
@@ -216,11 +221,12 @@ async fn a_void_wins_over_a_late_reservation() -> anyhow::Result<()> {
 
     // The workflow gave up on a slow reservation and voided; then the slow attempt arrives.
     let transfer = OperationId::generate();
+    let request = TransferRequest::new(from, to, usd(500), None)?;
+    register_transfer(&pool, user, transfer, &request).await?;
     assert_eq!(
         ledger::void_transfer(&pool, transfer, user, "k", "NOT_RESERVED", "gave up").await?,
         Applied::Now
     );
-    let request = TransferRequest::new(from, to, usd(500), None)?;
     assert_eq!(
         ledger::reserve_transfer(&pool, transfer, user, "k", "wf", &request).await?,
         Applied::Already
@@ -245,6 +251,7 @@ async fn a_void_wins_over_a_late_reservation() -> anyhow::Result<()> {
 
     // A reserved transfer that is voided releases exactly what it held.
     let second = OperationId::generate();
+    register_transfer(&pool, user, second, &request).await?;
     ledger::reserve_transfer(&pool, second, user, "k2", "wf", &request).await?;
     assert_ne!(balances(&pool).await?, before);
     ledger::void_transfer(&pool, second, user, "k2", "CANCELLED", "cancelled").await?;
@@ -265,19 +272,17 @@ async fn the_reservation_enforces_the_overdraft_floor_and_the_key() -> anyhow::R
         let (_, pool) = fresh_database().await?;
         let user = users::ensure_user(&pool, "alice").await?;
         let card = AccountId::generate();
-        ledger::open_account(
-            &pool,
-            &NewAccount {
-                operation_id: OperationId::from_uuid(card.as_uuid()),
-                account_id: card,
-                user,
-                name: AccountName::parse("Card")?,
-                kind: AccountKind::CreditCard,
-                opening_balance: usd(0),
-                overdraft_limit: Some(usd(10_000)),
-            },
-        )
-        .await?;
+        let new_card = NewAccount {
+            operation_id: OperationId::from_uuid(card.as_uuid()),
+            account_id: card,
+            user,
+            name: AccountName::parse("Card")?,
+            kind: AccountKind::CreditCard,
+            opening_balance: usd(0),
+            overdraft_limit: Some(usd(10_000)),
+        };
+        register_opening(&pool, &new_card).await?;
+        ledger::open_account(&pool, &new_card).await?;
         let to = account(&pool, user, 0).await?;
         let before = ledger_state(&pool).await?;
 
@@ -326,18 +331,25 @@ async fn posting_a_broken_entry_is_an_invariant_failure_and_moves_nothing() -> a
     let (_, pool) = fresh_database().await?;
     let user = users::ensure_user(&pool, "alice").await?;
     let account_id = account(&pool, user, 1_000).await?;
+    let other = account(&pool, user, 0).await?;
     let before = balances(&pool).await?;
 
     for legs in [&[7_i64][..], &[]] {
         let transfer = OperationId::generate();
-        // Written as the owner, past the functions: one leg of +7 and nothing to balance it.
+        register_transfer(&pool, user, transfer, &usd_transfer(other, account_id, 7)?).await?;
+        // Written as the owner, past the functions and with the ledger's triggers off (which
+        // would refuse it): one leg of +7 and nothing to balance it.
+        let mut plant = pool.begin().await?;
+        sqlx::query("ALTER TABLE postings DISABLE TRIGGER USER")
+            .execute(&mut *plant)
+            .await?;
         sqlx::query(
             "INSERT INTO transactions (id, user_id, kind, status, idempotency_key)
              VALUES ($1, $2, 'transfer', 'pending', $1::text)",
         )
         .bind(transfer.as_uuid())
         .bind(user.as_uuid())
-        .execute(&pool)
+        .execute(&mut *plant)
         .await?;
         for amount in legs {
             sqlx::query(
@@ -348,9 +360,13 @@ async fn posting_a_broken_entry_is_an_invariant_failure_and_moves_nothing() -> a
             .bind(user.as_uuid())
             .bind(account_id.as_uuid())
             .bind(amount)
-            .execute(&pool)
+            .execute(&mut *plant)
             .await?;
         }
+        sqlx::query("ALTER TABLE postings ENABLE TRIGGER USER")
+            .execute(&mut *plant)
+            .await?;
+        plant.commit().await?;
         let posted = ledger::post_transfer(&pool, transfer, user).await;
         assert!(
             matches!(posted, Err(StoreError::Invariant(_))),

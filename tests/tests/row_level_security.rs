@@ -7,7 +7,7 @@ use djinn_store::operations::{self, Registration};
 use djinn_store::session::{APP_ROLE, begin_as};
 use djinn_store::{accounts, users};
 use djinn_tests::fresh_database;
-use djinn_tests::ledger_steps::{open, reserve, usd_transfer};
+use djinn_tests::ledger_steps::{open, register_transfer, reserve, usd_transfer};
 use sqlx::PgPool;
 
 /// Counts rows of every user-owned table as the application role, acting for `user` (or for
@@ -61,14 +61,14 @@ async fn the_application_role_sees_only_the_current_users_rows() -> anyhow::Resu
         "no user set: no rows"
     );
     // Alice: her user row, her account and equity account with their balances, one opening
-    // transaction with its two postings. Nothing of Bob's.
+    // transaction with its two postings, the operation that registered it. Nothing of Bob's.
     assert_eq!(
         visible_rows(&pool, Some(alice)).await?,
-        vec![1, 2, 2, 1, 2, 0, 0]
+        vec![1, 2, 2, 1, 2, 1, 0]
     );
     assert_eq!(
         visible_rows(&pool, Some(bob)).await?,
-        vec![1, 3, 3, 1, 2, 0, 0]
+        vec![1, 3, 3, 1, 2, 2, 0]
     );
 
     // Alice may neither write rows in Bob's name nor touch his.
@@ -152,16 +152,11 @@ async fn a_login_role_with_only_the_application_roles_rights_runs_the_store() ->
         Applied::Now
     );
     let at_once = usd_transfer(account, destination, 200)?;
+    let at_once_id = OperationId::generate();
+    register_transfer(&app, alice, at_once_id, &at_once).await?;
     assert_eq!(
-        ledger::reserve_and_post_transfer(
-            &app,
-            OperationId::generate(),
-            alice,
-            "at-once",
-            "wf",
-            &at_once
-        )
-        .await?,
+        ledger::reserve_and_post_transfer(&app, at_once_id, alice, "at-once", "wf", &at_once)
+            .await?,
         Applied::Now
     );
     assert_eq!(

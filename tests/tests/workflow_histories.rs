@@ -22,6 +22,7 @@ use djinn_domain::{Currency, Money, OperationId, TransferRequest};
 use djinn_ledger as ledger;
 use djinn_store::users;
 use djinn_temporal as temporal;
+use djinn_tests::ledger_steps::register_transfer;
 use djinn_tests::{TestApp, WorkerThread, account_id, spawn_api, spawn_app, test_codec};
 use djinn_workflows::{OpenAccountWorkflow, TransferOutcome, TransferStatus, TransferWorkflow};
 use std::path::{Path, PathBuf};
@@ -266,8 +267,12 @@ async fn record_the_histories_of_todays_workflows() -> anyhow::Result<()> {
         to: from,
         ..TransferRequest::new(from, to, amount, None)?
     };
+    // Registered as a valid transfer; the run is handed another, invalid, input.
+    let invalid_id = OperationId::generate();
+    let valid = TransferRequest::new(from, to, amount, None)?;
+    register_transfer(&app.db, user, invalid_id, &valid).await?;
     let invalid = app
-        .start_transfer_workflow(user, OperationId::generate(), "invalid", to_itself.clone())
+        .start_unregistered_transfer_workflow(user, invalid_id, "invalid", to_itself.clone())
         .await?;
     settle(&app, &invalid, TransferStatus::Voided).await?;
     record(&app, &invalid, &dir.join("transfer-voided-invalid.json")).await?;
@@ -275,6 +280,7 @@ async fn record_the_histories_of_todays_workflows() -> anyhow::Result<()> {
     // The money moved but the workflow decided to void: the void is refused, it ends POSTED.
     let moved = TransferRequest::new(from, to, amount, None)?;
     let transfer_id = OperationId::generate();
+    register_transfer(&app.db, user, transfer_id, &moved).await?;
     ledger::reserve_and_post_transfer(&app.db, transfer_id, user, "lost", "wf", &moved).await?;
     let lost = app
         .start_transfer_workflow(user, transfer_id, "lost", to_itself)

@@ -44,6 +44,9 @@ const SETTLE_LOCAL_DEADLINE: Duration = Duration::from_secs(5 * 60);
 /// (TIMED_OUT, LEDGER_INVARIANT, LEDGER_STEP_FAILED). Runs started before it void such a
 /// transfer as NOT_RESERVED, and keep doing so when they are replayed.
 pub const CODES_SAY_WHAT_HAPPENED: &str = "codes-say-what-happened";
+/// The patch under which a run whose ledger step found no registered operation for its input
+/// fails instead of voiding. Recorded only on that path.
+pub const FORGED_RUNS_FAIL: &str = "forged-runs-fail";
 
 #[workflow]
 #[derive(Debug)]
@@ -88,6 +91,12 @@ impl TransferWorkflow {
             Local::Finished(Err(error)) => {
                 let (code, message) = rejection(&error)
                     .unwrap_or((RejectionCode::LedgerStepFailed, error.to_string()));
+                if code == RejectionCode::NotRegistered && ctx.patched(FORGED_RUNS_FAIL) {
+                    // No operation registered what this run was given (it was started past
+                    // the API): there is nothing of the user's to void, and a void would claim
+                    // the id of a transfer that may be registered under it. The run fails.
+                    return Err(error.into());
+                }
                 let gave_up = matches!(
                     code,
                     RejectionCode::LedgerInvariant | RejectionCode::LedgerStepFailed
