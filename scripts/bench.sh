@@ -67,7 +67,7 @@ export TEMPORAL_ADDRESS="127.0.0.1:$BENCH_TEMPORAL_PORT"
 export TEMPORAL_NAMESPACE=default
 export DJINN_TASK_QUEUE=djinn-bench
 export DJINN_API_ADDR="$BENCH_API_ADDR"
-export FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099
+export DJINN_ENV=development FIREBASE_AUTH_EMULATOR_HOST=127.0.0.1:9099
 export FIREBASE_PROJECT_ID=djinn-test
 export DJINN_LOG_FORMAT=json RUST_LOG=warn
 # Payloads are encrypted as in production, so the figures include the codec's cost.

@@ -9,6 +9,8 @@ TEMPORAL_PORT="${DJINN_DEV_TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${DJINN_DEV_TEMPORAL_UI_PORT:-8233}"
 export DJINN_API_ADDR="${DJINN_API_ADDR:-127.0.0.1:8080}"
 # Development accepts unsigned Firebase-emulator tokens (see README); production never does.
+# Development, explicitly: unset, Djinn runs as production and refuses emulator tokens.
+export DJINN_ENV=development
 export FIREBASE_AUTH_EMULATOR_HOST="${FIREBASE_AUTH_EMULATOR_HOST:-127.0.0.1:9099}"
 export FIREBASE_PROJECT_ID="${FIREBASE_PROJECT_ID:-djinn-dev}"
 

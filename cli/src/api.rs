@@ -101,11 +101,14 @@ pub async fn serve(
     Ok(served?)
 }
 
-/// The token verifier the settings allow. Emulator tokens are never accepted in production.
+/// The token verifier the settings allow. Unsigned emulator tokens let anyone act as anyone,
+/// so they are accepted only in development and only while the api listens on a loopback
+/// address; otherwise setting FIREBASE_AUTH_EMULATOR_HOST refuses to start.
 pub fn verifier(
     settings: &ApiSettings,
     runtime: &RuntimeSettings,
 ) -> anyhow::Result<Arc<dyn TokenVerifier>> {
+    let listen_addr = settings.listen_addr();
     match (
         &settings.firebase_auth_emulator_host,
         runtime.is_production(),
@@ -113,6 +116,9 @@ pub fn verifier(
         (Some(_), true) => {
             anyhow::bail!("FIREBASE_AUTH_EMULATOR_HOST must not be set when DJINN_ENV=production")
         }
+        (Some(_), false) if !listen_addr.ip().is_loopback() => anyhow::bail!(
+            "FIREBASE_AUTH_EMULATOR_HOST is accepted only on a loopback address, not {listen_addr}"
+        ),
         (Some(host), false) => {
             tracing::warn!(%host, "accepting unsigned Firebase-emulator tokens (development only)");
             Ok(Arc::new(EmulatorTokenVerifier::new(
@@ -129,10 +135,15 @@ pub fn verifier(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Environment;
 
-    fn settings(environment: &str, emulator: Option<&str>) -> (ApiSettings, RuntimeSettings) {
+    fn settings(
+        environment: Environment,
+        emulator: Option<&str>,
+        listen: &str,
+    ) -> (ApiSettings, RuntimeSettings) {
         let api = ApiSettings {
-            api_addr: "127.0.0.1:0".parse().expect("an address"),
+            api_addr: listen.parse().expect("an address"),
             port: None,
             firebase_project_id: "djinn-dev".into(),
             firebase_jwks_url: djinn_graphql::FIREBASE_JWKS_URL.into(),
@@ -145,12 +156,7 @@ mod tests {
             rate_limit_per_minute: 600,
             runs_workflows: true,
         };
-        (
-            api,
-            RuntimeSettings {
-                environment: environment.into(),
-            },
-        )
+        (api, RuntimeSettings { environment })
     }
 
     fn verify(settings: (ApiSettings, RuntimeSettings)) -> anyhow::Result<Arc<dyn TokenVerifier>> {
@@ -158,9 +164,36 @@ mod tests {
     }
 
     #[test]
-    fn production_refuses_emulator_tokens() {
-        assert!(verify(settings("production", Some("127.0.0.1:9099"))).is_err());
-        assert!(verify(settings("production", None)).is_ok());
-        assert!(verify(settings("development", Some("127.0.0.1:9099"))).is_ok());
+    fn emulator_tokens_only_in_development_on_a_loopback_address() {
+        use Environment::{Development, Production};
+        let emulator = Some("127.0.0.1:9099");
+        assert!(verify(settings(Production, emulator, "127.0.0.1:0")).is_err());
+        assert!(verify(settings(Production, None, "0.0.0.0:8080")).is_ok());
+        assert!(verify(settings(Development, emulator, "127.0.0.1:0")).is_ok());
+        assert!(verify(settings(Development, emulator, "[::1]:8080")).is_ok());
+        let open = verify(settings(Development, emulator, "0.0.0.0:8080"));
+        assert!(open.is_err_and(|e| e.to_string().contains("0.0.0.0:8080")));
+    }
+
+    #[test]
+    fn open_codec_endpoints_only_on_a_loopback_address() -> anyhow::Result<()> {
+        use Environment::{Development, Production};
+        let codec = djinn_temporal::codec::EncryptionCodec::from_keys(
+            &"k1:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="
+                .to_owned()
+                .into(),
+        )?;
+        let (api, runtime) = settings(Development, None, "0.0.0.0:8080");
+        let refused = api.api_config(&runtime, Some(codec.clone()));
+        assert!(refused.is_err_and(|e| e.to_string().contains("DJINN_OPS_TOKEN")));
+        let (mut guarded, runtime) = settings(Development, None, "0.0.0.0:8080");
+        guarded.ops_token = Some("an ops token".to_owned().into());
+        assert!(guarded.api_config(&runtime, Some(codec.clone())).is_ok());
+        let (local, runtime) = settings(Development, None, "127.0.0.1:8080");
+        assert!(local.api_config(&runtime, Some(codec.clone())).is_ok());
+        // Production serves no codec endpoint without a token: nothing is left open.
+        let (api, runtime) = settings(Production, None, "0.0.0.0:8080");
+        assert!(api.api_config(&runtime, Some(codec)).is_ok());
+        Ok(())
     }
 }

@@ -32,17 +32,38 @@ fn read_secret_file(path: &Path, name: &str) -> anyhow::Result<SecretString> {
     ))
 }
 
+/// Where Djinn runs. Production is the default: a missing or mistyped DJINN_ENV must never
+/// turn on a development convenience.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// DJINN_ENV's two values; anything else refuses to start, naming what it was given.
+fn parse_environment(value: &str) -> Result<Environment, String> {
+    match value {
+        "development" => Ok(Environment::Development),
+        "production" => Ok(Environment::Production),
+        other => Err(format!(
+            "DJINN_ENV must be development or production, not {other:?}"
+        )),
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct RuntimeSettings {
-    /// `production` refuses development conveniences: emulator tokens, introspection,
-    /// GraphiQL, unencrypted workflow payloads, an open codec endpoint.
-    #[arg(long, env = "DJINN_ENV", default_value = "development")]
-    pub environment: String,
+    /// `development` or `production` (the default). Production refuses development
+    /// conveniences: emulator tokens, introspection, GraphiQL, unencrypted workflow payloads,
+    /// an open codec endpoint. Development allows emulator tokens and an open codec endpoint
+    /// only while the api listens on a loopback address.
+    #[arg(long, env = "DJINN_ENV", default_value = "production", value_parser = parse_environment)]
+    pub environment: Environment,
 }
 
 impl RuntimeSettings {
     pub fn is_production(&self) -> bool {
-        self.environment == "production"
+        self.environment == Environment::Production
     }
 }
 
@@ -218,11 +239,23 @@ impl ApiSettings {
         runtime: &RuntimeSettings,
         codec: Option<EncryptionCodec>,
     ) -> anyhow::Result<djinn_graphql::ApiConfig> {
+        let ops_token = secret(&self.ops_token, &self.ops_token_file, "DJINN_OPS_TOKEN")?;
+        let listen_addr = self.listen_addr();
+        if codec.is_some() && ops_token.is_none() && !listen_addr.ip().is_loopback() {
+            // Production does not serve them without a token; development would serve them
+            // open, which only a loopback address keeps to this machine.
+            if !runtime.is_production() {
+                anyhow::bail!(
+                    "DJINN_OPS_TOKEN must be set: without it the codec endpoints are open, which \
+                     development allows only on a loopback address, not {listen_addr}"
+                );
+            }
+        }
         Ok(djinn_graphql::ApiConfig {
-            listen_addr: self.listen_addr(),
+            listen_addr,
             production: runtime.is_production(),
             codec,
-            ops_token: secret(&self.ops_token, &self.ops_token_file, "DJINN_OPS_TOKEN")?,
+            ops_token,
             codec_cors_origins: self.codec_cors_origins.clone(),
             cors_origins: self
                 .cors_origins
@@ -239,7 +272,41 @@ impl ApiSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
     use secrecy::ExposeSecret;
+
+    #[derive(Parser, Debug)]
+    struct Runtime {
+        #[command(flatten)]
+        runtime: RuntimeSettings,
+    }
+
+    #[test]
+    fn the_environment_is_production_unless_it_says_development() {
+        let parse = |args: &[&str]| {
+            Runtime::try_parse_from(std::iter::once("djinn").chain(args.iter().copied()))
+                .map(|parsed| parsed.runtime.environment)
+        };
+        // The test process may have DJINN_ENV set (make test does not): only flags here.
+        if std::env::var_os("DJINN_ENV").is_none() {
+            assert_eq!(parse(&[]).ok(), Some(Environment::Production));
+        }
+        assert_eq!(
+            parse(&["--environment", "development"]).ok(),
+            Some(Environment::Development)
+        );
+        assert_eq!(
+            parse(&["--environment", "production"]).ok(),
+            Some(Environment::Production)
+        );
+        let mistyped = parse(&["--environment", "prod"]).expect_err("prod is not an environment");
+        assert!(
+            mistyped
+                .to_string()
+                .contains("DJINN_ENV must be development or production, not \"prod\""),
+            "{mistyped}"
+        );
+    }
 
     #[test]
     fn secrets_come_from_the_environment_or_a_file() -> anyhow::Result<()> {

@@ -24,6 +24,7 @@ impl TestApp {
             .env("DATABASE_URL", &self.database_url)
             .env("DJINN_TASK_QUEUE", &self.task_queue)
             .env("DJINN_CODEC_KEYS", TEST_CODEC_KEYS)
+            .env("DJINN_ENV", "development")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(worker_log()?)

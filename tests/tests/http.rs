@@ -31,6 +31,7 @@ async fn requests_without_a_valid_token_are_refused() -> anyhow::Result<()> {
         json!({"iss": "https://securetoken.google.com/djinn-test", "aud": "djinn-test", "sub": "alice", "exp": now - 3600}),
         json!({"iss": "https://securetoken.google.com/djinn-test", "aud": "djinn-test", "exp": now + 60}),
     ];
+    let mut answers = vec![garbage.json::<serde_json::Value>().await?];
     for claims in refused {
         let response = app
             .http
@@ -40,6 +41,15 @@ async fn requests_without_a_valid_token_are_refused() -> anyhow::Result<()> {
             .send()
             .await?;
         assert_eq!(response.status(), 401, "{claims}");
+        answers.push(response.json().await?);
+    }
+    // Every refusal reads the same: why a token was refused goes to the log, not to a caller
+    // probing which tokens come closer.
+    for answer in answers {
+        assert_eq!(
+            answer["errors"][0]["message"], "unauthenticated",
+            "{answer}"
+        );
     }
 
     let ok = app.client("alice").data("{ me { id } }", json!({})).await?;
