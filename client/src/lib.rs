@@ -63,14 +63,16 @@ impl Client {
         Ok(body["data"].clone())
     }
 
-    /// Opens a checking account and returns its global id.
+    /// Opens a checking account and returns its global id. Like a careful client, it sends a
+    /// fresh idempotency key with each opening (one with a balance needs one).
     pub async fn open_account(
         &self,
         name: &str,
         currency: &str,
         opening: Option<&str>,
     ) -> anyhow::Result<String> {
-        let mut account = NewAccount::new(name, currency);
+        let key = format!("open-{}", uuid::Uuid::now_v7().simple());
+        let mut account = NewAccount::new(name, currency).idempotency_key(&key);
         if let Some(amount) = opening {
             account = account.opening_balance(amount);
         }

@@ -1,6 +1,6 @@
 //! Every bad input gets a clear answer and changes nothing.
 
-use djinn_tests::{CREATE_TRANSFER, OPEN_ACCOUNT, spawn_app};
+use djinn_tests::{CREATE_TRANSFER, NewAccount, OPEN_ACCOUNT, spawn_app};
 use serde_json::json;
 
 #[tokio::test]
@@ -192,4 +192,35 @@ async fn bad_accounts_are_refused() -> anyhow::Result<()> {
     let yen = alice.open_account("Yen", "JPY", Some("1500")).await?;
     assert_eq!(alice.balances(&yen).await?.0, "1500");
     Ok(())
+}
+
+/// Money moves in with an opening balance: without a key, a client that retries after a lost
+/// answer would open a second account with a second balance, so such a request is refused and
+/// writes nothing. An empty account may still be opened without one.
+#[tokio::test]
+async fn an_opening_with_a_balance_needs_a_key() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let alice = app.client("alice");
+    let keyless = NewAccount::new("Savings", "USD").opening_balance("10.00");
+    let refused = keyless.send(&alice).await?;
+    assert_eq!(refused["account"], json!(null), "{refused}");
+    assert_eq!(refused["userErrors"][0]["code"], "IDEMPOTENCY_KEY_REQUIRED");
+    assert_eq!(
+        refused["userErrors"][0]["field"],
+        json!(["input", "idempotencyKey"])
+    );
+    let written: (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM operations), (SELECT count(*) FROM accounts)")
+            .fetch_one(&app.db)
+            .await?;
+    assert_eq!(written, (0, 0), "nothing written");
+
+    let empty = NewAccount::new("Wallet", "USD").send(&alice).await?;
+    assert!(empty["account"]["id"].is_string(), "{empty}");
+    let zero = NewAccount::new("Wallet", "USD")
+        .opening_balance("0.00")
+        .send(&alice)
+        .await?;
+    assert!(zero["account"]["id"].is_string(), "{zero}");
+    app.assert_ledger_consistent().await
 }

@@ -38,6 +38,10 @@ async fn a_repeat_after_a_terminated_run_opens_the_account_once() -> anyhow::Res
         told_to_repeat(&first),
         "the client is told to repeat: {first}"
     );
+    // Only a request with a key is told to repeat it: without one, a repeat opens another.
+    let keyless = NewAccount::new("Wallet", "EUR").send_raw(&alice).await?;
+    assert!(keyless["errors"].is_array(), "{keyless}");
+    assert!(!told_to_repeat(&keyless), "{keyless}");
     let (workflow_id, status) = opening(&app, "savings-1").await?.context("registered")?;
     assert_eq!(status, "pending");
     // The key is taken by that request, even before anything is opened: another body is

@@ -34,7 +34,8 @@ pub async fn open_account(
             });
         }
     };
-    // Without a key, every request opens a new account, keyed by its own id.
+    // Without a key (an empty account), every request opens a new account, keyed by its own id.
+    let keyed = key.is_some();
     let account_id = AccountId::generate();
     let key = key.map_or_else(|| account_id.to_string(), |key| key.as_str().to_owned());
     let workflow_id = format!("open-account:{user}:{key}");
@@ -69,7 +70,7 @@ pub async fn open_account(
         opening_balance: opening.opening_balance,
         overdraft_limit: opening.overdraft_limit,
     };
-    start_and_wait(app, &operation.workflow_id, workflow_input).await?;
+    start_and_wait(app, &operation.workflow_id, workflow_input, keyed).await?;
     // Checked again: a concurrent request with the same key but another body may have started
     // the run this one waited for.
     match accounts::get(&app.pool, user, account_id)
@@ -133,6 +134,15 @@ fn parse_opening(
     else {
         return Err(errors);
     };
+    // Money moves in with an opening balance: a retry without a key would open a second
+    // account with a second balance.
+    if key.is_none() && opening_balance.amount_minor() != 0 {
+        return Err(vec![UserError::rejection(
+            &["input", "idempotencyKey"],
+            RejectionCode::IdempotencyKeyRequired,
+            "an account opened with a balance needs an idempotencyKey, so that a retry opens it once",
+        )]);
+    }
     let opening = OpeningRequest {
         name: name.as_str().to_owned(),
         kind: input.kind.into(),
@@ -143,11 +153,13 @@ fn parse_opening(
 }
 
 /// Starts the opening's workflow (or finds it started) and waits up to [`OPEN_ACCOUNT_WAIT`]
-/// for it; past that the client is told to repeat the request with the same key.
+/// for it; past that a client that sent a key is told to repeat the request with it, and one
+/// that did not is told the account will appear (a repeat would open a second one).
 async fn start_and_wait(
     app: &AppState,
     workflow_id: &str,
     input: OpenAccountWorkflowInput,
+    keyed: bool,
 ) -> Result<()> {
     let summary = memo::opening_summary(
         &input.name,
@@ -185,8 +197,11 @@ async fn start_and_wait(
     {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(internal(error)),
-        Err(_) => Err(async_graphql::Error::new(
+        Err(_) if keyed => Err(async_graphql::Error::new(
             "the account is still being opened; repeat the request with the same idempotencyKey",
+        )),
+        Err(_) => Err(async_graphql::Error::new(
+            "the account is still being opened and will appear among your accounts",
         )),
     }
 }

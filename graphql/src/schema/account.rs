@@ -80,7 +80,9 @@ impl Account {
 
 #[derive(InputObject, Clone, Debug)]
 pub struct OpenAccountInput {
-    /// Optional: the same key returns the same account instead of opening another one.
+    /// The same key returns the same account instead of opening another one. Required with a
+    /// non-zero opening balance (IDEMPOTENCY_KEY_REQUIRED otherwise); optional for an empty
+    /// account.
     pub idempotency_key: Option<String>,
     pub name: String,
     pub kind: AccountKind,
