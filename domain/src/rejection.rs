@@ -95,6 +95,37 @@ impl RejectionCode {
         RejectionCode::LedgerStepFailed,
     ];
 
+    /// What the code tells a user: a stable text, the same for every operation refused or
+    /// voided with it, never an internal error's words (those stay in the logs and, for staff,
+    /// in the workflow's history).
+    pub const fn message(self) -> &'static str {
+        match self {
+            RejectionCode::InvalidAmount => "the amount is not valid",
+            RejectionCode::InvalidIdempotencyKey => "the idempotency key is not valid",
+            RejectionCode::InvalidDescription => "the description is not valid",
+            RejectionCode::SameAccount => "the source and destination accounts must differ",
+            RejectionCode::AccountNotFound => "no such account",
+            RejectionCode::AccountClosed => "the account is closed",
+            RejectionCode::CurrencyMismatch => "the amount is not in the accounts' currency",
+            RejectionCode::InsufficientFunds => "the available balance is too low",
+            RejectionCode::AmountOutOfRange => "the amount is out of range",
+            RejectionCode::TransferVoided => "the transfer was voided",
+            RejectionCode::TransferPosted => "the transfer was posted: it can only be reversed",
+            RejectionCode::NotReserved => "the transfer could not be completed",
+            RejectionCode::IdempotencyKeyReused => {
+                "the idempotency key was used for another request"
+            }
+            RejectionCode::IdempotencyKeyRequired => "the request needs an idempotency key",
+            RejectionCode::InvalidAccountKind => "this kind of account cannot be opened",
+            RejectionCode::NotRegistered => "no such request was made",
+            RejectionCode::NotPending => "the request is no longer pending",
+            RejectionCode::TimedOut => "the transfer did not complete in time",
+            RejectionCode::LedgerInvariant | RejectionCode::LedgerStepFailed => {
+                "the transfer could not be completed; support has been told"
+            }
+        }
+    }
+
     pub fn parse(code: &str) -> Option<Self> {
         Self::ALL
             .into_iter()

@@ -10,7 +10,7 @@ use sqlx::PgPool;
 #[tracing::instrument(skip_all)]
 pub async fn ensure_user(pool: &PgPool, firebase_uid: &str) -> Result<UserId, StoreError> {
     let mut tx = begin_signing_in(pool, firebase_uid).await?;
-    let id: uuid::Uuid = sqlx::query_scalar(
+    let inserted: Option<uuid::Uuid> = sqlx::query_scalar(
         "WITH inserted AS (
              INSERT INTO users (id, firebase_uid) VALUES ($1, $2)
              ON CONFLICT (firebase_uid) DO NOTHING RETURNING id)
@@ -20,8 +20,20 @@ pub async fn ensure_user(pool: &PgPool, firebase_uid: &str) -> Result<UserId, St
     )
     .bind(UserId::generate().as_uuid())
     .bind(firebase_uid)
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
+    // A concurrent first request inserted the row after this statement's snapshot was taken:
+    // the insert waited for it and did nothing, and the statement could not see it. A new
+    // statement does (read committed).
+    let id = match inserted {
+        Some(id) => id,
+        None => {
+            sqlx::query_scalar("SELECT id FROM users WHERE firebase_uid = $1")
+                .bind(firebase_uid)
+                .fetch_one(&mut *tx)
+                .await?
+        }
+    };
     tx.commit().await?;
     Ok(UserId::from_uuid(id))
 }

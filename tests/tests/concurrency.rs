@@ -1,6 +1,8 @@
 //! 50 concurrent transfers from one account: it never goes below zero and money is conserved.
+//! Concurrent first requests of a new user all get the same user.
 
-use djinn_tests::spawn_app;
+use djinn_store::users;
+use djinn_tests::{fresh_database, spawn_app};
 
 #[tokio::test]
 async fn concurrent_transfers_never_overdraw_and_conserve_money() -> anyhow::Result<()> {
@@ -72,5 +74,31 @@ async fn concurrent_transfers_never_overdraw_and_conserve_money() -> anyhow::Res
     app.assert_ledger_consistent().await?;
     let (balance, available) = alice.balances(&source).await?;
     assert_eq!((balance.as_str(), available.as_str()), ("1.00", "1.00"));
+    Ok(())
+}
+
+/// The first requests of a new user often come together (an app opening several screens): each
+/// must get the user, the same one, however the inserts interleave. One statement that inserts
+/// or reads could miss a row another request committed after its snapshot.
+#[tokio::test]
+async fn concurrent_first_requests_of_a_new_user_get_one_user() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    for round in 0..20 {
+        let uid = format!("newcomer-{round}");
+        let mut firsts = tokio::task::JoinSet::new();
+        for _ in 0..24 {
+            let (pool, uid) = (pool.clone(), uid.clone());
+            firsts.spawn(async move { users::ensure_user(&pool, &uid).await });
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(user) = firsts.join_next().await {
+            seen.insert(user??);
+        }
+        assert_eq!(seen.len(), 1, "round {round}: {seen:?}");
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(rows, 20);
     Ok(())
 }

@@ -243,3 +243,42 @@ async fn accounts_page_with_relay_cursors() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A failure is shown to the user as its code and the code's stable text, never as the words
+/// it was recorded with (which may be an internal error's: a host, a database message).
+#[tokio::test]
+async fn a_failure_reads_as_its_codes_text_not_an_internal_error() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let alice = app.client("alice");
+    let (checking, savings) = alice.checking_and_savings("100.00").await?;
+    let user = djinn_store::users::ensure_user(&app.db, "alice").await?;
+    let transfer = djinn_domain::OperationId::generate();
+    let usd = djinn_domain::Currency::parse("USD")?;
+    let request = djinn_domain::TransferRequest::new(
+        djinn_tests::account_id(&checking),
+        djinn_tests::account_id(&savings),
+        djinn_domain::Money::from_minor(100, usd),
+        None,
+    )?;
+    djinn_tests::ledger_steps::register_transfer(&app.db, user, transfer, &request).await?;
+    let internal = "database error: connection to 10.1.2.3:5432 refused";
+    djinn_ledger::void_transfer(&app.db, transfer, user, "k", "LEDGER_STEP_FAILED", internal)
+        .await?;
+    let id = djinn_graphql::schema::ids::encode(
+        djinn_graphql::schema::ids::NodeType::Transfer,
+        transfer.as_uuid(),
+    );
+    let read = alice
+        .data(
+            "query($id: ID!) { transfer(id: $id) { status failureCode failureMessage } }",
+            json!({"id": id.to_string()}),
+        )
+        .await?;
+    assert_eq!(read["transfer"]["status"], "VOIDED");
+    assert_eq!(read["transfer"]["failureCode"], "LEDGER_STEP_FAILED");
+    assert_eq!(
+        read["transfer"]["failureMessage"],
+        djinn_domain::RejectionCode::LedgerStepFailed.message()
+    );
+    Ok(())
+}

@@ -7,7 +7,7 @@ use super::user_error::UserError;
 use super::{internal, state};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use djinn_domain::AccountId;
+use djinn_domain::{AccountId, RejectionCode};
 use djinn_store::accounts;
 use djinn_store::operations::TransferView;
 use djinn_workflows::TransferWorkflow;
@@ -62,8 +62,14 @@ impl Transfer {
     async fn failure_code(&self) -> Option<&str> {
         self.0.operation.failure_code.as_deref()
     }
+    /// What the failure code means, in words that are the same for every transfer voided with
+    /// it. The words a failure was recorded with (an internal error's, perhaps) are for staff.
     async fn failure_message(&self) -> Option<&str> {
-        self.0.operation.failure_message.as_deref()
+        let code = self.0.operation.failure_code.as_deref()?;
+        Some(RejectionCode::parse(code).map_or(
+            "the transfer could not be completed",
+            RejectionCode::message,
+        ))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.operation.created_at
