@@ -175,6 +175,25 @@ impl WorkerSettings {
     }
 }
 
+/// The worker's sweeper (`djinn_activities::sweeper`): how often it looks for operations
+/// their workflows left pending, and how long one must have been untouched before it does.
+#[derive(Args, Debug, Clone)]
+pub struct SweeperConfig {
+    #[arg(long, env = "DJINN_SWEEP_INTERVAL_MS", default_value_t = 30_000)]
+    pub sweep_interval_ms: u64,
+    #[arg(long, env = "DJINN_SWEEP_AFTER_MS", default_value_t = 60_000)]
+    pub sweep_after_ms: u64,
+}
+
+impl SweeperConfig {
+    pub fn settings(&self) -> djinn_activities::sweeper::SweeperSettings {
+        djinn_activities::sweeper::SweeperSettings {
+            interval: std::time::Duration::from_millis(self.sweep_interval_ms),
+            quiet_for: std::time::Duration::from_millis(self.sweep_after_ms),
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct ApiSettings {
     /// Where the API listens. When PORT is set (as on Railway), 0.0.0.0:$PORT wins.

@@ -3,7 +3,8 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use djinn::config::{
-    ApiSettings, CodecSettings, DatabaseSettings, RuntimeSettings, TemporalSettings, WorkerSettings,
+    ApiSettings, CodecSettings, DatabaseSettings, RuntimeSettings, SweeperConfig, TemporalSettings,
+    WorkerSettings,
 };
 use djinn::{api, telemetry, worker};
 use djinn_store::db;
@@ -54,6 +55,8 @@ enum Command {
         temporal: TemporalSettings,
         #[command(flatten)]
         worker: WorkerSettings,
+        #[command(flatten)]
+        sweeper: SweeperConfig,
     },
     /// Apply the embedded database migrations.
     Migrate {
@@ -99,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
             database,
             temporal: temporal_settings,
             worker: worker_settings,
+            sweeper,
         } => {
             let codec = codec.codec(&runtime)?;
             let pool = db::connect(database.database_url()?.expose_secret(), database.pool_size)
@@ -108,11 +112,12 @@ async fn main() -> anyhow::Result<()> {
             if let Err(error) = temporal::register_search_attributes(&client).await {
                 tracing::warn!(%error, "search attributes could not be registered; add them with `temporal operator search-attribute create`");
             }
-            worker::run(
+            worker::run_with_sweeper(
                 pool,
                 client,
                 &temporal_settings.task_queue,
                 &worker_settings,
+                sweeper.settings(),
                 shutdown_signal(),
             )
             .await?;

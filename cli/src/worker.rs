@@ -7,6 +7,7 @@
 
 use crate::config::WorkerSettings;
 use djinn_activities::LedgerActivities;
+use djinn_activities::sweeper::SweeperSettings;
 use djinn_store::PgPool;
 use djinn_workflows::{OpenAccountWorkflow, TransferWorkflow};
 use std::future::Future;
@@ -17,6 +18,36 @@ use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 /// How long in-flight activities get to finish after shutdown starts.
 const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(10);
+
+/// `djinn worker`: the worker and, beside it, the sweeper that settles the operations their
+/// workflows left pending (`djinn_activities::sweeper`), both until `shutdown` resolves.
+pub async fn run_with_sweeper(
+    pool: PgPool,
+    client: Client,
+    task_queue: &str,
+    settings: &WorkerSettings,
+    sweeper: SweeperSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let sweeping = djinn_activities::sweeper::run(
+        pool.clone(),
+        client.clone(),
+        task_queue.to_owned(),
+        sweeper,
+        until_stopped(stopped.clone()),
+    );
+    let working = run(pool, client, task_queue, settings, until_stopped(stopped));
+    let (worked, ()) = tokio::join!(working, sweeping);
+    worked
+}
 
 /// Runs the worker until `shutdown` resolves, then lets in-flight tasks finish. The returned
 /// future is not Send (the SDK's worker is not): await it from `main` or a dedicated thread.

@@ -39,6 +39,9 @@ pub enum RejectionCode {
     NotPending,
     /// The ledger step kept failing (the database unreachable) until its deadline passed.
     TimedOut,
+    /// The operation's run ended (failed, terminated, timed out) before it settled it: the
+    /// worker's sweeper settled it instead.
+    RunEnded,
     /// The ledger found one of its invariants broken; staff must look.
     LedgerInvariant,
     /// The ledger step failed in a way that is neither a refusal nor an outage.
@@ -66,13 +69,14 @@ impl RejectionCode {
             RejectionCode::NotRegistered => "NOT_REGISTERED",
             RejectionCode::NotPending => "NOT_PENDING",
             RejectionCode::TimedOut => "TIMED_OUT",
+            RejectionCode::RunEnded => "RUN_ENDED",
             RejectionCode::LedgerInvariant => "LEDGER_INVARIANT",
             RejectionCode::LedgerStepFailed => "LEDGER_STEP_FAILED",
         }
     }
 
     /// Every code, in declaration order.
-    pub const ALL: [RejectionCode; 20] = [
+    pub const ALL: [RejectionCode; 21] = [
         RejectionCode::InvalidAmount,
         RejectionCode::InvalidIdempotencyKey,
         RejectionCode::InvalidDescription,
@@ -91,6 +95,7 @@ impl RejectionCode {
         RejectionCode::NotRegistered,
         RejectionCode::NotPending,
         RejectionCode::TimedOut,
+        RejectionCode::RunEnded,
         RejectionCode::LedgerInvariant,
         RejectionCode::LedgerStepFailed,
     ];
@@ -120,6 +125,7 @@ impl RejectionCode {
             RejectionCode::NotRegistered => "no such request was made",
             RejectionCode::NotPending => "the request is no longer pending",
             RejectionCode::TimedOut => "the transfer did not complete in time",
+            RejectionCode::RunEnded => "the operation was stopped before it completed",
             RejectionCode::LedgerInvariant | RejectionCode::LedgerStepFailed => {
                 "the transfer could not be completed; support has been told"
             }

@@ -10,8 +10,10 @@
 pub mod accounts;
 pub mod db;
 mod error;
+pub mod openings;
 pub mod operations;
 pub mod session;
+pub mod sweeping;
 pub mod users;
 
 pub use djinn_domain::RejectionCode;

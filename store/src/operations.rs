@@ -6,8 +6,8 @@ use crate::StoreError;
 use crate::session::begin_as;
 use chrono::{DateTime, Utc};
 use djinn_domain::{
-    AccountId, AccountKind, Currency, IdempotencyKey, Money, OperationId, RejectionCode,
-    TransferRequest, TransferStatus, UserId,
+    AccountId, Currency, IdempotencyKey, Money, OperationId, RejectionCode, TransferRequest,
+    TransferStatus, UserId,
 };
 use sqlx::{FromRow, PgPool, Row};
 use uuid::Uuid;
@@ -25,7 +25,7 @@ impl OperationKind {
             OperationKind::OpenAccount => "open_account",
         }
     }
-    fn parse(kind: &str) -> Result<Self, StoreError> {
+    pub(crate) fn parse(kind: &str) -> Result<Self, StoreError> {
         match kind {
             "transfer" => Ok(OperationKind::Transfer),
             "open_account" => Ok(OperationKind::OpenAccount),
@@ -118,8 +118,8 @@ impl TransferView {
 }
 
 #[derive(sqlx::FromRow)]
-struct OperationRow {
-    id: Uuid,
+pub(crate) struct OperationRow {
+    pub(crate) id: Uuid,
     user_id: Uuid,
     kind: String,
     status: String,
@@ -176,6 +176,8 @@ impl TryFrom<TransferRow> for TransferView {
 }
 
 /// Queries are built with `concat!` so that they stay static strings.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! select_operation {
     () => {
         "SELECT o.id, o.user_id, o.kind, o.status, o.workflow_id, o.idempotency_key,
@@ -245,85 +247,6 @@ pub async fn register_transfer(
             "register_transfer_for answered an unknown outcome {other:?}"
         ))),
     }
-}
-
-/// What an openAccount request asks for, as stored with its operation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpeningRequest {
-    pub name: String,
-    pub kind: AccountKind,
-    /// The opening balance, in the account's currency.
-    pub opening_balance: Money,
-    /// `None`: no overdraft; never zero.
-    pub overdraft_limit: Option<Money>,
-}
-
-/// Registers the opening of an account under the user's key, with its request, and returns the
-/// operation that holds the key (this one, or the one registered first) with the request
-/// stored for it. The operation's id is also the id of the account it opens, so a repeated
-/// request finds its account. Operations registered before requests were stored have none.
-#[tracing::instrument(skip_all, fields(operation_id = %id))]
-pub async fn register_open_account(
-    pool: &PgPool,
-    id: OperationId,
-    user: UserId,
-    key: &str,
-    workflow_id: &str,
-    request: &OpeningRequest,
-) -> Result<(OperationView, Option<OpeningRequest>), StoreError> {
-    let mut tx = begin_as(pool, user).await?;
-    // The operation and its request are written by one statement: a claimed key always has
-    // its request. The conflict has no target, as in `register_transfer`.
-    sqlx::query(
-        "WITH operation AS (
-             INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
-             VALUES ($1, $2, 'open_account', $3, $4, 'pending')
-             ON CONFLICT DO NOTHING RETURNING id, user_id)
-         INSERT INTO account_openings (operation_id, user_id, name, kind, currency, opening_minor, overdraft_limit_minor)
-         SELECT id, user_id, $5, $6, $7, $8, $9 FROM operation",
-    )
-    .bind(id.as_uuid())
-    .bind(user.as_uuid())
-    .bind(key)
-    .bind(workflow_id)
-    .bind(&request.name)
-    .bind(request.kind.as_str())
-    .bind(request.opening_balance.currency().code())
-    .bind(request.opening_balance.amount_minor())
-    .bind(request.overdraft_limit.map(|limit| limit.amount_minor()))
-    .execute(&mut *tx)
-    .await?;
-    let row: OperationRow = sqlx::query_as(concat!(
-        select_operation!(),
-        " WHERE o.user_id = $1 AND o.kind = 'open_account' AND o.idempotency_key = $2"
-    ))
-    .bind(user.as_uuid())
-    .bind(key)
-    .fetch_one(&mut *tx)
-    .await?;
-    let stored: Option<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT name, kind, currency::text, opening_minor, overdraft_limit_minor
-           FROM account_openings WHERE operation_id = $1",
-    )
-    .bind(row.id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    let stored = stored
-        .map(|(name, kind, currency, opening_minor, limit_minor)| {
-            let currency =
-                Currency::parse(&currency).map_err(|e| StoreError::Invariant(e.to_string()))?;
-            let kind = AccountKind::parse(&kind)
-                .ok_or_else(|| StoreError::Invariant(format!("unknown account kind {kind}")))?;
-            Ok::<_, StoreError>(OpeningRequest {
-                name,
-                kind,
-                opening_balance: Money::from_minor(opening_minor, currency),
-                overdraft_limit: limit_minor.map(|limit| Money::from_minor(limit, currency)),
-            })
-        })
-        .transpose()?;
-    Ok((row.try_into()?, stored))
 }
 
 #[tracing::instrument(skip_all, fields(operation_id = %id))]

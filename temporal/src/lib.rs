@@ -1,11 +1,13 @@
 //! Talking to Temporal, shared by the API and the worker: the client connection, the codec that
-//! encrypts every payload, and the custom search attributes the workflows carry.
+//! encrypts every payload, the custom search attributes the workflows carry, and starting the
+//! workflow of a registered operation (`starts`).
 //!
 //! Address, namespace and credentials come from the SDK's envconfig (TEMPORAL_ADDRESS,
 //! TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, or a TOML profile), so the same binary
 //! talks to a dev server, a self-hosted cluster or Temporal Cloud.
 
 pub mod codec;
+pub mod starts;
 
 use crate::codec::EncryptionCodec;
 use djinn_workflows::search_attributes::KEYWORD_ATTRIBUTES;

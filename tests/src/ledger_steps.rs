@@ -7,7 +7,7 @@ use djinn_domain::{
     AccountId, AccountKind, AccountName, Currency, Money, OperationId, TransferRequest, UserId,
 };
 use djinn_ledger::{self as ledger, Applied, NewAccount};
-use djinn_store::operations::{self, OpeningRequest};
+use djinn_store::openings::{self, OpeningRequest};
 use djinn_store::session::begin_as;
 use djinn_store::{PgPool, RejectionCode, StoreError};
 
@@ -62,7 +62,7 @@ pub async fn register_opening(pool: &PgPool, new: &NewAccount) -> anyhow::Result
     };
     let key = new.account_id.to_string();
     let workflow_id = format!("open-account:{}:{key}", new.user);
-    operations::register_open_account(
+    openings::register_open_account(
         pool,
         new.operation_id,
         new.user,

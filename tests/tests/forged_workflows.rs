@@ -82,7 +82,8 @@ async fn a_run_nobody_registered_moves_nothing_between_a_victims_accounts() -> a
 
 #[tokio::test]
 async fn a_registered_transfer_moves_only_its_registered_amount() -> anyhow::Result<()> {
-    // No worker yet: the registered transfer waits, and a forged run is started beside it.
+    // No worker yet: the registered transfer waits while a run with another amount, under the
+    // same transfer id, runs alone on a queue of its own (any queue a worker polls will do).
     let app = spawn_api().await?;
     let alice = app.client("alice");
     let opener = WorkerThread::start(&app.database_url, &app.task_queue);
@@ -101,15 +102,34 @@ async fn a_registered_transfer_moves_only_its_registered_amount() -> anyhow::Res
         usd(9_000)?,
         None,
     )?;
-    let forged = app
-        .start_unregistered_transfer_workflow(user, transfer, "rent-forged", more)
+    let forged_queue = format!("{}-forged", app.task_queue);
+    let forged = format!("transfer:{user}:rent-forged");
+    let input = TransferInput {
+        transfer_id: transfer,
+        user_id: user,
+        idempotency_key: IdempotencyKey::parse("rent-forged")?,
+        request: more,
+    };
+    app.temporal
+        .start_workflow(
+            TransferWorkflow::run,
+            input,
+            WorkflowStartOptions::new(forged_queue.clone(), forged.clone()).build(),
+        )
         .await?;
-
-    let _worker = WorkerThread::start(&app.database_url, &app.task_queue);
+    let forger = WorkerThread::start(&app.database_url, &forged_queue);
     ensure!(
         transfer_failed(&app, &forged).await?,
         "the run with another amount must fail"
     );
+    forger.stop();
+    assert_eq!(
+        written_for(&app, transfer).await?,
+        (0, 0),
+        "nothing written"
+    );
+
+    let _worker = WorkerThread::start(&app.database_url, &app.task_queue);
     let settled = alice.settled_transfer(id).await?;
     assert_eq!(settled["status"], "POSTED", "{settled}");
     assert_eq!(written_for(&app, transfer).await?, (2, 1));

@@ -1,7 +1,7 @@
 //! `createTransfer`: parse, register (or find the transfer registered under the key) in one
 //! round trip, start the transfer's workflow, answer with the transfer PENDING.
 
-use super::{money_error, start_options, started_apart};
+use super::money_error;
 use crate::schema::ids::{self, NodeType};
 use crate::schema::user_error::check;
 use crate::schema::{CreateTransferInput, CreateTransferPayload, Transfer, UserError, internal};
@@ -13,8 +13,6 @@ use djinn_domain::{
 };
 use djinn_store::accounts;
 use djinn_store::operations::{self, OperationStatus, Registration, TransferView};
-use djinn_workflows::{TransferInput, TransferWorkflow, memo};
-use temporalio_client::WorkflowIdReusePolicy;
 
 pub async fn create_transfer(
     app: &AppState,
@@ -232,44 +230,9 @@ async fn answer_existing(
     })
 }
 
-/// Starts the transfer's workflow, or finds it started: the id derives from the key, a running
-/// workflow is reused and a finished one is never started again.
+/// Starts the transfer's workflow, or finds it started (`djinn_temporal::starts`).
 async fn start_transfer(app: &AppState, view: &TransferView) -> Result<()> {
-    let description = view
-        .description
-        .as_deref()
-        .map(Description::parse)
-        .transpose()
-        .map_err(internal)?
-        .flatten();
-    let input = TransferInput {
-        transfer_id: view.operation.id,
-        user_id: view.operation.user_id,
-        idempotency_key: IdempotencyKey::parse(&view.operation.idempotency_key)
-            .map_err(internal)?,
-        request: TransferRequest {
-            from: view.from,
-            to: view.to,
-            amount: view.amount,
-            description,
-        },
-    };
-    // A transfer run that ended, however it ended, is never replaced by a repeated request:
-    // money may have moved, and only staff decide what happens next (reset in the Temporal UI).
-    let options = start_options(
-        app,
-        &view.operation.workflow_id,
-        view.operation.user_id,
-        "transfer",
-        WorkflowIdReusePolicy::RejectDuplicate,
-        memo::transfer_summary(&input.request),
-    );
-    let temporal = app.temporal.clone();
-    started_apart(async move {
-        temporal
-            .start_workflow(TransferWorkflow::run, input, options)
-            .await
-            .map(drop)
-    })
-    .await
+    djinn_temporal::starts::start_transfer(&app.temporal, &app.task_queue, view)
+        .await
+        .map_err(internal)
 }

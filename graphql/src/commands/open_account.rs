@@ -1,7 +1,7 @@
 //! `openAccount`: parse, register the opening under the user's key with its request, start
 //! the opening's workflow and wait (briefly) for the account it opens.
 
-use super::{money_error, start_options, started_apart};
+use super::money_error;
 use crate::schema::user_error::check;
 use crate::schema::{Account, OpenAccountInput, OpenAccountPayload, UserError, internal};
 use crate::server::AppState;
@@ -11,10 +11,11 @@ use djinn_domain::{
     UserId,
 };
 use djinn_store::accounts::{self, AccountView};
-use djinn_store::operations::{self, OpeningRequest};
-use djinn_workflows::{OpenAccountInput as OpenAccountWorkflowInput, OpenAccountWorkflow, memo};
+use djinn_store::openings::{self, OpeningRequest};
+use djinn_store::operations::OperationStatus;
+use djinn_workflows::{OpenAccountInput as OpenAccountWorkflowInput, OpenAccountWorkflow};
 use std::time::Duration;
-use temporalio_client::{WorkflowGetResultOptions, WorkflowIdReusePolicy};
+use temporalio_client::WorkflowGetResultOptions;
 
 /// How long `openAccount` waits for its workflow before answering with an error; below the
 /// default request timeout, so the client gets this answer rather than a bare 408.
@@ -39,7 +40,7 @@ pub async fn open_account(
     let account_id = AccountId::generate();
     let key = key.map_or_else(|| account_id.to_string(), |key| key.as_str().to_owned());
     let workflow_id = format!("open-account:{user}:{key}");
-    let (operation, stored) = operations::register_open_account(
+    let (operation, stored) = openings::register_open_account(
         &app.pool,
         OperationId::from_uuid(account_id.as_uuid()),
         user,
@@ -60,6 +61,13 @@ pub async fn open_account(
         .map_err(internal)?
     {
         return Ok(answer_opening(&opening, existing));
+    }
+    // The run of a first request ended without opening the account, and the sweeper ended the
+    // opening (failed): this repeat revives it, and its run opens the account.
+    if operation.status == OperationStatus::Failed {
+        openings::revive_opening(&app.pool, user, operation.id)
+            .await
+            .map_err(internal)?;
     }
     let workflow_input = OpenAccountWorkflowInput {
         operation_id: operation.id,
@@ -161,31 +169,11 @@ async fn start_and_wait(
     input: OpenAccountWorkflowInput,
     keyed: bool,
 ) -> Result<()> {
-    let summary = memo::opening_summary(
-        &input.name,
-        input.kind,
-        input.opening_balance,
-        input.overdraft_limit,
-    );
-    // Opening is idempotent per account id (the operation's id), so a run that failed or was
-    // terminated before it opened the account is replaced by a new one when the client repeats
-    // the request, as it is told to: the new run opens the account, or finds it opened.
-    let options = start_options(
-        app,
-        workflow_id,
-        input.user_id,
-        "open_account",
-        WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
-        summary,
-    );
-    let temporal = app.temporal.clone();
-    started_apart(async move {
-        temporal
-            .start_workflow(OpenAccountWorkflow::run, input, options)
-            .await
-            .map(drop)
-    })
-    .await?;
+    // A run that failed or was terminated before it opened the account is replaced by a new
+    // one when the client repeats the request, as it is told to.
+    djinn_temporal::starts::start_opening(&app.temporal, &app.task_queue, workflow_id, input)
+        .await
+        .map_err(internal)?;
     let handle = app
         .temporal
         .get_workflow_handle::<OpenAccountWorkflow>(workflow_id.to_owned());

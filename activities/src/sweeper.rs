@@ -1,0 +1,205 @@
+//! Nothing stays pending for ever. An operation is registered before its workflow starts, and
+//! settled by its workflow's last step; two things can leave it pending: the api died between
+//! registering and starting (and the client never repeated the request), or the run ended
+//! without settling it (staff terminated it, it failed, it timed out). The sweeper, a loop in
+//! every `djinn worker`, looks at the operations untouched for `SweeperSettings::quiet_for` and
+//! asks Temporal about each one's workflow:
+//! - none: it starts it, as the api would have (`djinn_temporal::starts`), and the run settles
+//!   the operation;
+//! - running: it leaves it (the run's own deadlines apply);
+//! - ended without settling it: a transfer is voided through the ledger's void (which leaves a
+//!   tombstone, so that nothing can move it later) with RUN_ENDED; an opening ends `failed`
+//!   with RUN_ENDED, and a client that repeats the request revives it.
+//!
+//! A loop in the worker rather than a Temporal Schedule: every action is idempotent (a start
+//! reuses a running workflow, the void and the failure are guarded by the operation's status),
+//! so any number of workers may sweep at once without coordinating, and a sweep needs no
+//! durable state or history of its own. A pending operation is settled within `quiet_for` plus
+//! one `interval`, while a worker runs.
+
+use djinn_domain::RejectionCode;
+use djinn_ledger::StoreError;
+use djinn_store::operations::{self, OperationKind};
+use djinn_store::sweeping::{self, Overdue};
+use djinn_store::{PgPool, openings};
+use djinn_temporal::starts;
+use djinn_workflows::{OpenAccountInput, TransferWorkflow};
+use std::future::Future;
+use std::time::Duration;
+use temporalio_client::errors::WorkflowInteractionError;
+use temporalio_client::{Client, WorkflowDescribeOptions, WorkflowExecutionStatus};
+
+/// Operations looked at per sweep: a bounded amount of work, the rest waits for the next.
+pub const SWEEP_BATCH_MAX: i64 = 100;
+
+/// How often the sweeper looks, and how long an operation must have been untouched first.
+#[derive(Clone, Copy, Debug)]
+pub struct SweeperSettings {
+    pub interval: Duration,
+    pub quiet_for: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Start(#[from] starts::StartError),
+    #[error("cannot describe the workflow: {0}")]
+    Describe(#[from] WorkflowInteractionError),
+    #[error("the registered operation {0} has no request")]
+    Unregistered(String),
+}
+
+/// What one sweep did, by operation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub started: usize,
+    pub settled: usize,
+    pub running: usize,
+}
+
+/// Sweeps every `settings.interval` until `shutdown` resolves. A sweep that fails is logged and
+/// the next one tries again.
+pub async fn run(
+    pool: PgPool,
+    client: Client,
+    task_queue: String,
+    settings: SweeperSettings,
+    shutdown: impl Future<Output = ()>,
+) {
+    let sweeping = async {
+        loop {
+            match sweep_once(&pool, &client, &task_queue, settings.quiet_for).await {
+                Ok(swept) if swept != Swept::default() => tracing::info!(?swept, "swept"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "sweep failed; the next one tries again"),
+            }
+            tokio::time::sleep(settings.interval).await;
+        }
+    };
+    tokio::select! {
+        () = sweeping => {}
+        () = shutdown => {}
+    }
+}
+
+/// Looks once at the operations untouched for `quiet_for` and starts or settles each.
+pub async fn sweep_once(
+    pool: &PgPool,
+    client: &Client,
+    task_queue: &str,
+    quiet_for: Duration,
+) -> Result<Swept, SweepError> {
+    let mut swept = Swept::default();
+    for operation in sweeping::overdue(pool, quiet_for, SWEEP_BATCH_MAX).await? {
+        match sweep_one(pool, client, task_queue, &operation).await {
+            Ok(Action::Started) => swept.started += 1,
+            Ok(Action::Settled) => swept.settled += 1,
+            Ok(Action::Left) => swept.running += 1,
+            Err(error) => {
+                tracing::warn!(%error, operation_id = %operation.id, "cannot sweep an operation");
+            }
+        }
+    }
+    Ok(swept)
+}
+
+enum Action {
+    Started,
+    Settled,
+    Left,
+}
+
+async fn sweep_one(
+    pool: &PgPool,
+    client: &Client,
+    task_queue: &str,
+    operation: &Overdue,
+) -> Result<Action, SweepError> {
+    let handle = client.get_workflow_handle::<TransferWorkflow>(operation.workflow_id.clone());
+    let status = match handle.describe(WorkflowDescribeOptions::default()).await {
+        Ok(description) => description.status(),
+        Err(WorkflowInteractionError::NotFound(_)) => {
+            start(pool, client, task_queue, operation).await?;
+            return Ok(Action::Started);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    match status {
+        WorkflowExecutionStatus::Failed
+        | WorkflowExecutionStatus::Terminated
+        | WorkflowExecutionStatus::TimedOut
+        | WorkflowExecutionStatus::Canceled => {
+            settle(pool, operation, &format!("its run ended {status:?}")).await?;
+            Ok(Action::Settled)
+        }
+        _ => Ok(Action::Left),
+    }
+}
+
+/// Starts the workflow of a registration the api never started, as the api would have.
+async fn start(
+    pool: &PgPool,
+    client: &Client,
+    task_queue: &str,
+    operation: &Overdue,
+) -> Result<(), SweepError> {
+    let unregistered = || SweepError::Unregistered(operation.id.to_string());
+    match operation.kind {
+        OperationKind::Transfer => {
+            let view = operations::get_transfer(pool, operation.user_id, operation.id)
+                .await?
+                .ok_or_else(unregistered)?;
+            starts::start_transfer(client, task_queue, &view).await?;
+        }
+        OperationKind::OpenAccount => {
+            let (view, request) = openings::get_opening(pool, operation.user_id, operation.id)
+                .await?
+                .ok_or_else(unregistered)?;
+            let name =
+                djinn_domain::AccountName::parse(&request.name).map_err(|_| unregistered())?;
+            let input = OpenAccountInput {
+                operation_id: view.id,
+                account_id: djinn_domain::AccountId::from_uuid(view.id.as_uuid()),
+                user_id: view.user_id,
+                name,
+                kind: request.kind,
+                opening_balance: request.opening_balance,
+                overdraft_limit: request.overdraft_limit,
+            };
+            starts::start_opening(client, task_queue, &view.workflow_id, input).await?;
+        }
+    }
+    tracing::info!(operation_id = %operation.id, "started a registration nobody started");
+    Ok(())
+}
+
+/// Settles an operation whose run ended without settling it, with RUN_ENDED.
+async fn settle(pool: &PgPool, operation: &Overdue, why: &str) -> Result<(), SweepError> {
+    let code = RejectionCode::RunEnded.as_str();
+    match operation.kind {
+        OperationKind::Transfer => {
+            let view = operations::get_transfer(pool, operation.user_id, operation.id)
+                .await?
+                .ok_or_else(|| SweepError::Unregistered(operation.id.to_string()))?;
+            let key = &view.operation.idempotency_key;
+            match djinn_ledger::void_transfer(pool, operation.id, operation.user_id, key, code, why)
+                .await
+            {
+                // A step of the ended run committed before it ended: the money moved, and
+                // that step marked the operation posted.
+                Err(StoreError::Rejected(rejection))
+                    if rejection.code == RejectionCode::TransferPosted => {}
+                voided => {
+                    voided?;
+                }
+            }
+        }
+        OperationKind::OpenAccount => {
+            openings::fail_opening(pool, operation.user_id, operation.id, code, why).await?;
+        }
+    }
+    tracing::info!(operation_id = %operation.id, why, "settled an operation its run left pending");
+    Ok(())
+}
