@@ -14,19 +14,34 @@ use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::PublicKeyParts;
 use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const PROJECT: &str = "djinn-prod";
+/// How long the key endpoint takes to fail during an outage: longer than any sign-in may wait.
+const OUTAGE_ANSWER_DELAY: Duration = Duration::from_secs(4);
 
 #[derive(Clone, Default)]
 struct KeyServer {
     published: Arc<Mutex<Vec<(String, RsaPublicKey)>>>,
     fetches: Arc<AtomicUsize>,
+    /// While set, the endpoint answers 503 after a long wait: down, and slow about it.
+    outage: Arc<AtomicBool>,
+    /// The keys' lifetime announced in Cache-Control; 3600 s when 0.
+    max_age_seconds: Arc<AtomicUsize>,
 }
 
-async fn jwks(State(server): State<KeyServer>) -> impl IntoResponse {
+async fn jwks(State(server): State<KeyServer>) -> axum::response::Response {
     server.fetches.fetch_add(1, Ordering::SeqCst);
+    if server.outage.load(Ordering::SeqCst) {
+        tokio::time::sleep(OUTAGE_ANSWER_DELAY).await;
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let max_age = match server.max_age_seconds.load(Ordering::SeqCst) {
+        0 => 3600,
+        seconds => seconds,
+    };
     let keys: Vec<Value> = server
         .published
         .lock()
@@ -40,10 +55,11 @@ async fn jwks(State(server): State<KeyServer>) -> impl IntoResponse {
     (
         [(
             header::CACHE_CONTROL,
-            "public, max-age=3600, must-revalidate",
+            format!("public, max-age={max_age}, must-revalidate"),
         )],
         axum::Json(json!({"keys": keys})),
     )
+        .into_response()
 }
 
 async fn serve(server: KeyServer) -> anyhow::Result<String> {
@@ -217,6 +233,61 @@ async fn keys_are_cached_rotated_and_refetched_at_most_once_a_minute() -> anyhow
         server.fetches.load(Ordering::SeqCst),
         2,
         "at most one unknown-kid refetch per minute"
+    );
+    Ok(())
+}
+
+/// Google's key endpoint down, and slow about it: sign-ins whose key is cached are answered at
+/// once from the (stale) cache, one refresh at a time runs in the background, and failed
+/// refreshes back off instead of being retried by every request.
+#[tokio::test]
+async fn an_outage_of_the_key_endpoint_signs_nobody_out() -> anyhow::Result<()> {
+    let server = KeyServer::default();
+    server.max_age_seconds.store(1, Ordering::SeqCst);
+    let key = SigningKey::generate("current")?;
+    server
+        .published
+        .lock()
+        .expect("lock")
+        .push((key.kid.clone(), RsaPublicKey::from(&key.private)));
+    let verifier = Arc::new(FirebaseVerifier::new(PROJECT, serve(server.clone()).await?));
+    verifier.verify(&key.sign(&claims("alice"))?).await?;
+    assert_eq!(server.fetches.load(Ordering::SeqCst), 1);
+
+    server.outage.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    for wave in 0..3 {
+        let started = Instant::now();
+        let mut sign_ins = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let (verifier, token) = (
+                Arc::clone(&verifier),
+                key.sign(&claims(&format!("user-{i}")))?,
+            );
+            sign_ins.spawn(async move { verifier.verify(&token).await });
+        }
+        while let Some(signed_in) = sign_ins.join_next().await {
+            signed_in??;
+        }
+        assert!(
+            started.elapsed() < OUTAGE_ANSWER_DELAY / 2,
+            "wave {wave}: sign-ins waited for the key endpoint ({:?})",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // 60 sign-ins over two seconds of outage: one refresh at a time, backing off when it fails.
+    let fetches = server.fetches.load(Ordering::SeqCst);
+    assert!((2..=3).contains(&fetches), "{fetches} fetches");
+
+    // The endpoint is back: a later refresh picks the keys up again.
+    server.outage.store(false, Ordering::SeqCst);
+    tokio::time::sleep(OUTAGE_ANSWER_DELAY + Duration::from_secs(2)).await;
+    verifier.verify(&key.sign(&claims("alice"))?).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        server.fetches.load(Ordering::SeqCst) > fetches,
+        "refreshed after the outage"
     );
     Ok(())
 }

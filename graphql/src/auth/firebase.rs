@@ -1,7 +1,13 @@
 //! Firebase ID tokens: RS256 JWTs signed by Google, verified against the published keys.
 //!
-//! Keys are cached for as long as the key endpoint's Cache-Control allows. A token whose `kid`
-//! is not in the cache triggers a refetch (keys rotate), at most once per
+//! Keys are cached for as long as the key endpoint's Cache-Control allows, and a sign-in never
+//! waits for Google while the cache has its key: when the keys go stale, one refresh runs in the
+//! background (never two at once) and requests keep using the cached keys. A failed refresh is
+//! retried with exponential backoff ([`REFRESH_BACKOFF_MIN`] to [`REFRESH_BACKOFF_MAX`]), and
+//! the cached keys keep serving for [`STALE_KEYS_GRACE`] past their expiry: an outage of
+//! Google's endpoint signs nobody out while their keys are still the current ones. Only a
+//! request that needs a key the cache lacks waits for a fetch: the first one (an empty cache),
+//! or a `kid` not in the cache, which triggers a refetch (keys rotate) at most once per
 //! [`UNKNOWN_KID_REFETCH_INTERVAL`], so a stream of forged `kid`s cannot turn the API into a
 //! load generator against the key endpoint.
 
@@ -9,6 +15,7 @@ use super::{AuthError, CLOCK_SKEW_SECONDS, Principal, TokenVerifier, VerifyFutur
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -17,18 +24,31 @@ pub const FIREBASE_JWKS_URL: &str =
     "https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com";
 /// The least time between two refetches caused by an unknown `kid`.
 pub const UNKNOWN_KID_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
+/// How long stale keys keep verifying tokens while the key endpoint cannot be reached.
+pub const STALE_KEYS_GRACE: Duration = Duration::from_secs(6 * 60 * 60);
+/// The wait after a first failed refresh, doubled after each further failure up to the max.
+pub const REFRESH_BACKOFF_MIN: Duration = Duration::from_secs(1);
+pub const REFRESH_BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
 /// How long keys are kept when the endpoint sends no usable Cache-Control.
 const DEFAULT_KEY_LIFETIME: Duration = Duration::from_secs(60 * 60);
 /// How long a key fetch may take.
 const KEY_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FirebaseVerifier {
     project_id: String,
     issuer: String,
+    keys: Arc<KeySource>,
+}
+
+/// The published keys, their cache and the one refresh that may run at a time.
+#[derive(Debug)]
+struct KeySource {
     jwks_url: String,
     http: reqwest::Client,
-    keys: Mutex<KeyCache>,
+    cache: RwLock<KeyCache>,
+    /// Held by the fetch under way: a second one waits for it, or (in the background) skips.
+    fetching: Mutex<()>,
 }
 
 #[derive(Default)]
@@ -36,6 +56,9 @@ struct KeyCache {
     keys: HashMap<String, DecodingKey>,
     expires_at: Option<Instant>,
     last_unknown_kid_fetch: Option<Instant>,
+    /// No fetch before this instant: set after a failure, doubling with each.
+    retry_after: Option<Instant>,
+    failures: u32,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -43,6 +66,7 @@ impl std::fmt::Debug for KeyCache {
         f.debug_struct("KeyCache")
             .field("kids", &self.keys.keys().collect::<Vec<_>>())
             .field("expires_at", &self.expires_at)
+            .field("failures", &self.failures)
             .finish()
     }
 }
@@ -74,12 +98,15 @@ impl FirebaseVerifier {
         Self {
             issuer: format!("https://securetoken.google.com/{project_id}"),
             project_id,
-            jwks_url: jwks_url.into(),
-            http: reqwest::Client::builder()
-                .timeout(KEY_FETCH_TIMEOUT)
-                .build()
-                .unwrap_or_default(),
-            keys: Mutex::new(KeyCache::default()),
+            keys: Arc::new(KeySource {
+                jwks_url: jwks_url.into(),
+                http: reqwest::Client::builder()
+                    .timeout(KEY_FETCH_TIMEOUT)
+                    .build()
+                    .unwrap_or_default(),
+                cache: RwLock::new(KeyCache::default()),
+                fetching: Mutex::new(()),
+            }),
         }
     }
 
@@ -119,35 +146,126 @@ impl FirebaseVerifier {
         principal(claims.sub)
     }
 
-    /// The key for `kid`, fetching the key set when the cache is stale, or when the kid is
-    /// unknown and no such refetch happened within the last minute.
     async fn key(&self, kid: &str) -> Result<DecodingKey, AuthError> {
-        let mut cache = self.keys.lock().await;
-        let now = Instant::now();
-        let stale = cache.expires_at.is_none_or(|expires_at| now >= expires_at);
-        let unknown = !cache.keys.contains_key(kid);
-        let may_refetch_unknown = cache
-            .last_unknown_kid_fetch
-            .is_none_or(|at| now.duration_since(at) >= UNKNOWN_KID_REFETCH_INTERVAL);
-        if stale || (unknown && may_refetch_unknown) {
-            if unknown && !stale {
-                cache.last_unknown_kid_fetch = Some(now);
-            }
-            match self.fetch().await {
-                Ok((keys, lifetime)) => {
-                    cache.keys = keys;
-                    cache.expires_at = Some(now + lifetime);
+        self.keys.key(kid).await
+    }
+}
+
+/// What the cache can do for a `kid` right now.
+enum Lookup {
+    /// Fresh, or stale within the grace period (then `refresh` says a background refresh is
+    /// due).
+    Found { key: DecodingKey, refresh: bool },
+    /// Not usable without a fetch: the caller waits for one if `fetch` allows it.
+    Missing { fetch: bool },
+}
+
+impl KeySource {
+    /// The key for `kid`: from the cache whenever it has it (starting a background refresh
+    /// when the keys are stale), otherwise after one fetch when one is allowed.
+    async fn key(self: &Arc<Self>, kid: &str) -> Result<DecodingKey, AuthError> {
+        match self.lookup(kid, Instant::now()) {
+            Lookup::Found { key, refresh } => {
+                if refresh {
+                    let source = Arc::clone(self);
+                    tokio::spawn(async move { source.refresh_in_background().await });
                 }
-                // Keep serving the keys we have: Google's endpoint being down must not sign
-                // everyone out while their keys are still the current ones.
-                Err(error) => tracing::warn!(%error, "cannot fetch Firebase signing keys"),
+                Ok(key)
+            }
+            Lookup::Missing { fetch } => {
+                if fetch {
+                    self.fetch_once().await;
+                }
+                match self.lookup(kid, Instant::now()) {
+                    Lookup::Found { key, .. } => Ok(key),
+                    Lookup::Missing { .. } => Err(AuthError::Rejected("unknown key id")),
+                }
             }
         }
-        cache
-            .keys
-            .get(kid)
-            .cloned()
-            .ok_or(AuthError::Rejected("unknown key id"))
+    }
+
+    fn lookup(&self, kid: &str, now: Instant) -> Lookup {
+        let mut cache = self
+            .cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let may_fetch = cache.retry_after.is_none_or(|at| now >= at);
+        let stale = cache.expires_at.is_none_or(|expires_at| now >= expires_at);
+        let usable = cache
+            .expires_at
+            .is_some_and(|expires_at| now < expires_at + STALE_KEYS_GRACE);
+        match cache.keys.get(kid) {
+            Some(key) if usable => Lookup::Found {
+                key: key.clone(),
+                refresh: stale && may_fetch,
+            },
+            Some(_) => Lookup::Missing { fetch: may_fetch },
+            None if cache.keys.is_empty() => Lookup::Missing { fetch: may_fetch },
+            None => {
+                let may_refetch_unknown = cache
+                    .last_unknown_kid_fetch
+                    .is_none_or(|at| now.duration_since(at) >= UNKNOWN_KID_REFETCH_INTERVAL);
+                if may_refetch_unknown && may_fetch {
+                    cache.last_unknown_kid_fetch = Some(now);
+                }
+                Lookup::Missing {
+                    fetch: may_refetch_unknown && may_fetch,
+                }
+            }
+        }
+    }
+
+    /// A refresh that nobody waits for: skipped when another fetch is under way.
+    async fn refresh_in_background(&self) {
+        if let Ok(_fetching) = self.fetching.try_lock() {
+            self.fetch_and_store().await;
+        }
+    }
+
+    /// One fetch for all the requests that need it: the first fetches, the others wait for it
+    /// and then read the cache it filled.
+    async fn fetch_once(&self) {
+        let ran_before = self.cache_version();
+        let _fetching = self.fetching.lock().await;
+        if self.cache_version() == ran_before {
+            self.fetch_and_store().await;
+        }
+    }
+
+    /// Which fetch the cache holds the outcome of: changes with every fetch, failed or not.
+    fn cache_version(&self) -> (Option<Instant>, u32, Option<Instant>) {
+        let cache = self
+            .cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (cache.expires_at, cache.failures, cache.retry_after)
+    }
+
+    async fn fetch_and_store(&self) {
+        let fetched = self.fetch().await;
+        let now = Instant::now();
+        let mut cache = self
+            .cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match fetched {
+            Ok((keys, lifetime)) => {
+                cache.keys = keys;
+                cache.expires_at = Some(now + lifetime);
+                cache.failures = 0;
+                cache.retry_after = None;
+            }
+            // Keep serving the keys we have: Google's endpoint being down must not sign
+            // everyone out while their keys are still the current ones.
+            Err(error) => {
+                cache.failures = cache.failures.saturating_add(1);
+                let backoff = REFRESH_BACKOFF_MIN
+                    .saturating_mul(2_u32.saturating_pow(cache.failures - 1))
+                    .min(REFRESH_BACKOFF_MAX);
+                cache.retry_after = Some(now + backoff);
+                tracing::warn!(%error, failures = cache.failures, backoff_ms = backoff.as_millis(), "cannot fetch Firebase signing keys");
+            }
+        }
     }
 
     async fn fetch(&self) -> Result<(HashMap<String, DecodingKey>, Duration), reqwest::Error> {
