@@ -38,12 +38,23 @@ pub struct Wiring<'a> {
     pub runs_workflows: bool,
 }
 
+/// Connections of the api's worker: its ledger steps never wait behind the GraphQL pool, so a
+/// flood of reads cannot hold up money that is moving. Each step holds a connection for one
+/// statement; the worker runs at most a few at once (its two workflow-task polls).
+pub const API_WORKER_POOL_SIZE: u32 = 4;
+
+/// What `build` makes: the application, listening, and the api's worker when it runs one.
+pub struct Api {
+    pub app: Application,
+    pub worker: Option<ApiWorker>,
+    /// The GraphQL pool (reads and registrations), apart from the worker's.
+    pub pool: PgPool,
+}
+
 /// Connects to PostgreSQL and Temporal and builds the application, listening, with its worker
-/// when the api runs workflows. Both share one Temporal client, as eager starts require.
-pub async fn build(
-    config: &ApiConfig,
-    wiring: Wiring<'_>,
-) -> anyhow::Result<(Application, Option<ApiWorker>)> {
+/// when the api runs workflows. Both share one Temporal client, as eager starts require; each
+/// has a pool of its own.
+pub async fn build(config: &ApiConfig, wiring: Wiring<'_>) -> anyhow::Result<Api> {
     let pool = db::connect(wiring.database_url, wiring.pool_size)
         .await
         .context("connecting to PostgreSQL")?;
@@ -55,12 +66,23 @@ pub async fn build(
         verifier: wiring.verifier,
     };
     let app = Application::build(config, state).await?;
-    let worker = wiring.runs_workflows.then(|| ApiWorker {
-        pool,
-        client,
-        task_queue: wiring.task_queue,
-    });
-    Ok((app, worker))
+    let worker = if wiring.runs_workflows {
+        let worker_pool = db::connect_as(
+            wiring.database_url,
+            API_WORKER_POOL_SIZE,
+            "djinn-api-worker",
+        )
+        .await
+        .context("connecting the api's worker to PostgreSQL")?;
+        Some(ApiWorker {
+            pool: worker_pool,
+            client,
+            task_queue: wiring.task_queue,
+        })
+    } else {
+        None
+    };
+    Ok(Api { app, worker, pool })
 }
 
 /// Serves `app` until `shutdown` resolves, with the API's worker beside it when `worker` is

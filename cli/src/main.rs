@@ -92,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
                 verifier,
                 runs_workflows: settings.runs_workflows,
             };
-            let (app, worker) = api::build(&config, wiring).await?;
+            let api::Api { app, worker, .. } = api::build(&config, wiring).await?;
             tracing::info!(addr = %app.local_addr()?, runs_workflows = settings.runs_workflows, "api listening");
             api::serve(app, worker, shutdown_signal()).await?;
         }

@@ -15,6 +15,10 @@ pub const QUERY_COMPLEXITY_MAX: usize = 2_000;
 /// Most aliased fields in one query: aliases are how one request asks for the same work many
 /// times over.
 pub const ALIASES_MAX: usize = 30;
+/// What `Transfer.workflowStatus` costs against [`QUERY_COMPLEXITY_MAX`]: a Temporal query,
+/// which for a closed run replays its history on a worker. Priced so that one request can ask
+/// it of one transfer, never of every item of a list.
+pub const WORKFLOW_STATUS_COMPLEXITY: usize = 1_000;
 /// Largest request body accepted, in bytes.
 pub const REQUEST_BODY_MAX_BYTES: usize = 64 * 1024;
 /// Default time a request may take before it is answered 408.

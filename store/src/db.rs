@@ -12,7 +12,16 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 pub async fn connect(database_url: &str, pool_size: u32) -> Result<PgPool, sqlx::Error> {
-    let options = PgConnectOptions::from_str(database_url)?.application_name("djinn");
+    connect_as(database_url, pool_size, "djinn").await
+}
+
+/// A pool of its own for one part of a process, named so in `pg_stat_activity`.
+pub async fn connect_as(
+    database_url: &str,
+    pool_size: u32,
+    application_name: &str,
+) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(database_url)?.application_name(application_name);
     PgPoolOptions::new()
         .max_connections(pool_size)
         .acquire_timeout(ACQUIRE_TIMEOUT)

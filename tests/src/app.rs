@@ -113,9 +113,9 @@ impl ApiThread {
         database_url: &str,
         task_queue: &str,
         runs_workflows: bool,
-    ) -> anyhow::Result<(Self, String)> {
+    ) -> anyhow::Result<(Self, String, PgPool)> {
         let (stop, stopped) = oneshot::channel::<()>();
-        let (listening, address) = oneshot::channel::<anyhow::Result<String>>();
+        let (listening, address) = oneshot::channel::<anyhow::Result<(String, PgPool)>>();
         let (database_url, task_queue) = (database_url.to_owned(), task_queue.to_owned());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -135,13 +135,20 @@ impl ApiThread {
                         verifier: Arc::new(EmulatorTokenVerifier::new(PROJECT_ID)),
                         runs_workflows,
                     };
-                    let (application, worker) = djinn::api::build(&config, wiring).await?;
-                    let address = format!("http://{}", application.local_addr()?);
-                    anyhow::Ok((application, worker, address))
+                    let api = djinn::api::build(&config, wiring).await?;
+                    let address = format!("http://{}", api.app.local_addr()?);
+                    anyhow::Ok((api, address))
                 };
                 match built.await {
-                    Ok((application, worker, address)) => {
-                        let _ = listening.send(Ok(address));
+                    Ok((
+                        djinn::api::Api {
+                            app: application,
+                            worker,
+                            pool,
+                        },
+                        address,
+                    )) => {
+                        let _ = listening.send(Ok((address, pool)));
                         djinn::api::serve(application, worker, async move {
                             let _ = stopped.await;
                         })
@@ -154,13 +161,14 @@ impl ApiThread {
                 }
             });
         });
-        let address = address.await.context("the api thread ended")??;
+        let (address, pool) = address.await.context("the api thread ended")??;
         Ok((
             Self {
                 stop: Some(stop),
                 thread: Some(thread),
             },
             address,
+            pool,
         ))
     }
 }
@@ -191,6 +199,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// A `djinn worker`, beside the one inside the API.
     pub worker: Option<WorkerThread>,
+    /// The API's GraphQL pool (its reads and registrations; its worker has a pool of its own),
+    /// for a test that takes it over. Its connections belong to the API's runtime: hold them,
+    /// never query through them.
+    pub api_pool: PgPool,
     _api: ApiThread,
 }
 
@@ -214,6 +226,11 @@ pub async fn spawn_api() -> anyhow::Result<TestApp> {
     spawn_api_with(|_| {}, false).await
 }
 
+/// The API with its own worker and no `djinn worker`: every workflow runs in the API.
+pub async fn spawn_api_running_workflows() -> anyhow::Result<TestApp> {
+    spawn_api_with(|_| {}, true).await
+}
+
 async fn spawn_api_with(
     configure: impl FnOnce(&mut ApiConfig),
     runs_workflows: bool,
@@ -227,7 +244,7 @@ async fn spawn_api_with(
     config.codec = Some(test_codec());
     config.codec_cors_origins = vec!["http://127.0.0.1:8233".to_owned()];
     configure(&mut config);
-    let (api, address) =
+    let (api, address, api_pool) =
         ApiThread::start(config, &database_url, &task_queue, runs_workflows).await?;
     Ok(TestApp {
         address,
@@ -237,6 +254,7 @@ async fn spawn_api_with(
         temporal,
         http: reqwest::Client::new(),
         worker: None,
+        api_pool,
         _api: api,
     })
 }

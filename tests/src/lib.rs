@@ -20,7 +20,8 @@ mod processes;
 mod replay;
 
 pub use app::{
-    TestApp, WorkerThread, empty_database, fresh_database, spawn_api, spawn_app, spawn_app_with,
+    TestApp, WorkerThread, empty_database, fresh_database, spawn_api, spawn_api_running_workflows,
+    spawn_app, spawn_app_with,
 };
 pub use client::{
     CREATE_TRANSFER, Client, NewAccount, NewTransfer, OPEN_ACCOUNT, PROJECT_ID, SETTLE_TIMEOUT,

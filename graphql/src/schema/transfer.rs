@@ -78,7 +78,9 @@ impl Transfer {
         self.0.operation.updated_at
     }
     /// The status as the running workflow reports it (a Temporal query); null when the
-    /// workflow cannot be asked right now. Costs a round trip: ask only when needed.
+    /// workflow cannot be asked right now. Costs a round trip: ask only when needed, of one
+    /// transfer per request (it is priced so).
+    #[graphql(complexity = "crate::limits::WORKFLOW_STATUS_COMPLEXITY")]
     async fn workflow_status(&self, ctx: &Context<'_>) -> Option<TransferStatus> {
         let (app, _) = state(ctx).ok()?;
         let handle = app
