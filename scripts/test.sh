@@ -11,6 +11,8 @@ mkdir -p "$DATA_DIR"
 trap stop_started EXIT
 trap 'exit 130' INT TERM
 
+# pg_stat_statements lets a test count the statements a request made (batched reads).
+export DJINN_PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements ${DJINN_PG_OPTIONS:-}"
 if [[ -n "${DJINN_TEST_DATABASE_URL:-}" ]]; then
   admin_url="$DJINN_TEST_DATABASE_URL"
 else

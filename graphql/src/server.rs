@@ -170,11 +170,13 @@ async fn graphql(
         Ok(user) => user,
         Err(response) => return response,
     };
-    let response: GraphQLResponse = state
-        .schema
-        .execute(request.into_inner().data(user))
-        .await
-        .into();
+    let (accounts, transfers) = schema::loaders::for_request(&state.app.pool, user.0);
+    let request = request
+        .into_inner()
+        .data(user)
+        .data(accounts)
+        .data(transfers);
+    let response: GraphQLResponse = state.schema.execute(request).await.into();
     response.into_response()
 }
 

@@ -260,6 +260,27 @@ pub async fn get_transfer(
     row.map(TransferView::try_from).transpose()
 }
 
+/// Several of the user's transfers at once; unknown and foreign ids are absent.
+#[tracing::instrument(skip_all)]
+pub async fn get_transfers(
+    pool: &PgPool,
+    user: UserId,
+    ids: &[OperationId],
+) -> Result<Vec<TransferView>, StoreError> {
+    let ids: Vec<Uuid> = ids.iter().map(OperationId::as_uuid).collect();
+    let mut tx = begin_as(pool, user).await?;
+    let rows: Vec<TransferRow> = sqlx::query_as(concat!(
+        select_transfer!(),
+        " WHERE o.id = ANY($1) AND o.user_id = $2"
+    ))
+    .bind(ids)
+    .bind(user.as_uuid())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    rows.into_iter().map(TransferView::try_from).collect()
+}
+
 #[tracing::instrument(skip_all, fields(operation_id = %id))]
 pub async fn get(
     pool: &PgPool,

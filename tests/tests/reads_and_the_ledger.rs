@@ -85,3 +85,68 @@ async fn workflow_status_is_asked_of_one_transfer_per_request() -> anyhow::Resul
     assert!(refused.contains("complex"), "{two}");
     Ok(())
 }
+
+/// A page of operations asks each for its transfer, and each transfer for its two accounts:
+/// read one by one, that is a query per item. The resolvers batch them (a DataLoader per
+/// request): one query per level, counted by pg_stat_statements (`make test` loads it).
+#[tokio::test]
+async fn a_page_reads_its_transfers_and_accounts_in_batches() -> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let alice = app.client("alice");
+    let (checking, savings) = alice.checking_and_savings("100.00").await?;
+    const TRANSFERS: usize = 12;
+    for i in 0..TRANSFERS {
+        let payload = alice
+            .create_transfer(&format!("t{i}"), &checking, &savings, "1.00", "USD")
+            .await?;
+        let id = payload["transfer"]["id"].as_str().context("a transfer")?;
+        alice.settled_transfer(id).await?;
+    }
+    sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(&app.db)
+        .await
+        .context("pg_stat_statements must be loaded (scripts/test.sh loads it)")?;
+    sqlx::query("SELECT pg_stat_statements_reset()")
+        .execute(&app.db)
+        .await?;
+
+    let page = alice
+        .data(
+            "{ operations(first: 50) { nodes { transfer { fromAccount { id } toAccount { id } } } } }",
+            json!({}),
+        )
+        .await?;
+    let nodes = page["operations"]["nodes"].as_array().context("a page")?;
+    let transfers: Vec<_> = nodes.iter().filter(|n| !n["transfer"].is_null()).collect();
+    assert_eq!(transfers.len(), TRANSFERS);
+    assert!(
+        transfers
+            .iter()
+            .all(|n| n["transfer"]["toAccount"]["id"] == json!(savings))
+    );
+
+    let calls = |fragment: &'static str| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
+                  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    AND query LIKE '%' || $1 || '%'",
+            )
+            .bind(fragment)
+            .fetch_one(&db)
+            .await
+        }
+    };
+    let account_reads = calls("JOIN account_balances b ON b.account_id = a.id").await?;
+    let transfer_reads = calls("JOIN transfers t ON t.operation_id = o.id").await?;
+    assert!(
+        account_reads <= 2,
+        "{account_reads} account queries for {TRANSFERS} transfers"
+    );
+    assert!(
+        transfer_reads <= 2,
+        "{transfer_reads} transfer queries for {TRANSFERS} operations"
+    );
+    Ok(())
+}

@@ -4,6 +4,7 @@
 
 mod account;
 pub mod ids;
+pub(crate) mod loaders;
 pub(crate) mod money;
 mod operation;
 mod transfer;

@@ -1,12 +1,14 @@
 //! Operations: one per workflow the API started, served from Postgres.
 
 use super::ids::{self, NodeType};
+use super::internal;
+use super::loaders::TransferLoader;
 use super::transfer::Transfer;
-use super::{internal, state};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, Result};
 use chrono::{DateTime, Utc};
 use djinn_store::operations::{
-    self, OperationKind as StoreKind, OperationStatus as StoreStatus, OperationView,
+    OperationKind as StoreKind, OperationStatus as StoreStatus, OperationView,
 };
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -75,8 +77,9 @@ impl Operation {
         if self.0.kind != StoreKind::Transfer {
             return Ok(None);
         }
-        let (app, user) = state(ctx)?;
-        Ok(operations::get_transfer(&app.pool, user, self.0.id)
+        Ok(ctx
+            .data::<DataLoader<TransferLoader>>()?
+            .load_one(self.0.id)
             .await
             .map_err(internal)?
             .map(Transfer))

@@ -2,13 +2,14 @@
 
 use super::account::Account;
 use super::ids::{self, NodeType};
+use super::loaders::AccountLoader;
 use super::money::{Money, MoneyInput};
 use super::user_error::UserError;
 use super::{internal, state};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use djinn_domain::{AccountId, RejectionCode};
-use djinn_store::accounts;
 use djinn_store::operations::TransferView;
 use djinn_workflows::TransferWorkflow;
 use temporalio_client::WorkflowQueryOptions;
@@ -103,9 +104,11 @@ impl Transfer {
     }
 }
 
+/// One of the transfer's accounts, read with every other account the request's resolvers ask
+/// for at the same level (`loaders`).
 async fn account(ctx: &Context<'_>, id: AccountId) -> Result<Account> {
-    let (app, user) = state(ctx)?;
-    accounts::get(&app.pool, user, id)
+    ctx.data::<DataLoader<AccountLoader>>()?
+        .load_one(id)
         .await
         .map_err(internal)?
         .map(Account)

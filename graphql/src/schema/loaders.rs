@@ -1,0 +1,80 @@
+//! Batched reads for the resolvers that would otherwise read once per item: a page of
+//! operations asks for each one's transfer, and each transfer for its two accounts. A
+//! DataLoader per request (async-graphql's) gathers the keys every resolver of one level asks
+//! for and reads them in one query, as the user of the request.
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use djinn_domain::{AccountId, OperationId, UserId};
+use djinn_store::PgPool;
+use djinn_store::accounts::{self, AccountView};
+use djinn_store::operations::{self, TransferView};
+use std::collections::HashMap;
+
+/// The loaders of one request, acting for its user.
+pub fn for_request(
+    pool: &PgPool,
+    user: UserId,
+) -> (DataLoader<AccountLoader>, DataLoader<TransferLoader>) {
+    (
+        DataLoader::new(
+            AccountLoader {
+                pool: pool.clone(),
+                user,
+            },
+            tokio::spawn,
+        ),
+        DataLoader::new(
+            TransferLoader {
+                pool: pool.clone(),
+                user,
+            },
+            tokio::spawn,
+        ),
+    )
+}
+
+/// The user's own accounts, by id.
+pub struct AccountLoader {
+    pool: PgPool,
+    user: UserId,
+}
+
+impl Loader<AccountId> for AccountLoader {
+    type Value = AccountView;
+    /// Logged where it is handled; the client sees "internal error".
+    type Error = String;
+
+    async fn load(&self, ids: &[AccountId]) -> Result<HashMap<AccountId, AccountView>, String> {
+        let found = accounts::get_many(&self.pool, self.user, ids)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(found
+            .into_iter()
+            .map(|account| (account.id, account))
+            .collect())
+    }
+}
+
+/// The user's transfers, by operation id.
+pub struct TransferLoader {
+    pool: PgPool,
+    user: UserId,
+}
+
+impl Loader<OperationId> for TransferLoader {
+    type Value = TransferView;
+    type Error = String;
+
+    async fn load(
+        &self,
+        ids: &[OperationId],
+    ) -> Result<HashMap<OperationId, TransferView>, String> {
+        let found = operations::get_transfers(&self.pool, self.user, ids)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(found
+            .into_iter()
+            .map(|transfer| (transfer.operation.id, transfer))
+            .collect())
+    }
+}
