@@ -260,6 +260,20 @@ async fn spawn_api_with(
 }
 
 impl TestApp {
+    /// The client's checking account with `opening` USD and an empty savings account, opened
+    /// by a worker that is stopped afterwards: for an app without a worker of its own
+    /// (`spawn_api`), whose next workflow task waits for whatever worker the test starts.
+    pub async fn accounts_then_no_worker(
+        &self,
+        client: &crate::Client,
+        opening: &str,
+    ) -> anyhow::Result<(String, String)> {
+        let opener = WorkerThread::start(&self.database_url, &self.task_queue);
+        let accounts = client.checking_and_savings(opening).await?;
+        opener.stop();
+        Ok(accounts)
+    }
+
     /// A GraphQL client of this app, signed in as the emulator user `uid`.
     pub fn client(&self, uid: &str) -> crate::Client {
         crate::Client::new(&self.address, uid, self.http.clone())

@@ -19,10 +19,7 @@ use temporalio_common::protos::temporal::api::history::v1::history_event::Attrib
 /// Alice's checking account with 100.00 USD and her empty savings account, opened by a worker
 /// that is then stopped, so that the next workflow task goes to the process the test kills.
 async fn two_accounts(app: &TestApp, alice: &Client) -> anyhow::Result<(String, String)> {
-    let opener = WorkerThread::start(&app.database_url, &app.task_queue);
-    let accounts = alice.checking_and_savings("100.00").await?;
-    opener.stop();
-    Ok(accounts)
+    app.accounts_then_no_worker(alice, "100.00").await
 }
 
 /// The transfer `id` of 25.00 from `from` to `to` moved the money once: one posting pair, the

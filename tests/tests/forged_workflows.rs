@@ -86,9 +86,7 @@ async fn a_registered_transfer_moves_only_its_registered_amount() -> anyhow::Res
     // same transfer id, runs alone on a queue of its own (any queue a worker polls will do).
     let app = spawn_api().await?;
     let alice = app.client("alice");
-    let opener = WorkerThread::start(&app.database_url, &app.task_queue);
-    let (checking, savings) = alice.checking_and_savings("100.00").await?;
-    opener.stop();
+    let (checking, savings) = app.accounts_then_no_worker(&alice, "100.00").await?;
     let payload = alice
         .create_transfer("rent", &checking, &savings, "25.00", "USD")
         .await?;

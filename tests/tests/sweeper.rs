@@ -67,9 +67,7 @@ async fn a_transfer_whose_run_was_terminated_is_voided_for_good() -> anyhow::Res
     // No worker: the transfer's run waits, and staff terminate it.
     let app = spawn_api().await?;
     let alice = app.client("alice");
-    let opener = WorkerThread::start(&app.database_url, &app.task_queue);
-    let (checking, savings) = alice.checking_and_savings("100.00").await?;
-    opener.stop();
+    let (checking, savings) = app.accounts_then_no_worker(&alice, "100.00").await?;
     let payload = alice
         .create_transfer("stuck", &checking, &savings, "25.00", "USD")
         .await?;
@@ -160,9 +158,7 @@ async fn an_opening_whose_run_was_terminated_fails_and_a_repeat_opens_it() -> an
 async fn djinn_worker_sweeps_on_its_own() -> anyhow::Result<()> {
     let app = spawn_api().await?;
     let alice = app.client("alice");
-    let opener = WorkerThread::start(&app.database_url, &app.task_queue);
-    let (checking, savings) = alice.checking_and_savings("100.00").await?;
-    opener.stop();
+    let (checking, savings) = app.accounts_then_no_worker(&alice, "100.00").await?;
     let (_, id) = registered_transfer(&app, "alice", &checking, &savings).await?;
     let _worker = app.worker_process(&[
         ("DJINN_SWEEP_AFTER_MS", "0"),

@@ -298,10 +298,7 @@ async fn record_the_histories_of_todays_workflows() -> anyhow::Result<()> {
     // replays the run and takes the step again.
     let app = spawn_api().await?;
     let bob = app.client("bob");
-    let opener = WorkerThread::start(&app.database_url, &app.task_queue);
-    let checking = bob.open_account("Checking", "USD", Some("100.00")).await?;
-    let savings = bob.open_account("Savings", "USD", None).await?;
-    opener.stop();
+    let (checking, savings) = app.accounts_then_no_worker(&bob, "100.00").await?;
     let mut doomed = app.worker_process(&[(
         djinn_activities::chaos::CHAOS_ENV,
         "reserve_and_post_transfer",
