@@ -3,5 +3,6 @@
 
 pub mod api;
 pub mod config;
+pub mod ledger;
 pub mod telemetry;
 pub mod worker;

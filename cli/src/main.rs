@@ -63,8 +63,22 @@ enum Command {
         #[command(flatten)]
         database: DatabaseSettings,
     },
+    /// Check the ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Print the GraphQL SDL.
     Schema,
+}
+
+#[derive(Subcommand, Debug)]
+enum LedgerCommand {
+    /// Check every ledger invariant over the whole database; exit 1 naming each violation.
+    Verify {
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
 }
 
 #[tokio::main]
@@ -128,6 +142,13 @@ async fn main() -> anyhow::Result<()> {
                 .context("connecting to PostgreSQL")?;
             db::migrate(&pool).await?;
             tracing::info!("migrations applied");
+        }
+        Command::Ledger {
+            command: LedgerCommand::Verify { database },
+        } => {
+            if !djinn::ledger::verify(database.database_url()?.expose_secret()).await? {
+                std::process::exit(1);
+            }
         }
         Command::Schema => print!("{}", djinn_graphql::schema::sdl()),
     }

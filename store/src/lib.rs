@@ -15,6 +15,7 @@ pub mod operations;
 pub mod session;
 pub mod sweeping;
 pub mod users;
+pub mod verify;
 
 pub use djinn_domain::RejectionCode;
 pub use error::{LedgerRejection, StoreError};
