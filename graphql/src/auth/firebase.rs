@@ -315,6 +315,21 @@ impl TokenVerifier for FirebaseVerifier {
 mod tests {
     use super::*;
 
+    /// Google publishes its keys over HTTPS: a client without TLS would refuse the URL before
+    /// it tried, and nobody could sign in. Port 1 on loopback refuses the connection instead.
+    #[tokio::test]
+    async fn the_key_endpoint_is_reached_over_tls() {
+        let source = FirebaseVerifier::new("djinn", "https://127.0.0.1:1/keys").keys;
+        let Err(refused) = source.fetch().await else {
+            panic!("nothing listens on port 1");
+        };
+        // Without TLS the client refuses the scheme ("URL scheme is not allowed"), never
+        // reaching the network; with it, the connection is what fails.
+        let said = format!("{refused:?}");
+        assert!(!said.contains("scheme"), "{said}");
+        assert!(said.contains("ConnectionRefused"), "{said}");
+    }
+
     #[test]
     fn reads_max_age() {
         assert_eq!(
