@@ -5,4 +5,5 @@ pub mod api;
 pub mod config;
 pub mod ledger;
 pub mod telemetry;
+pub mod validate;
 pub mod worker;

@@ -6,6 +6,7 @@ use djinn::config::{
     ApiSettings, CodecSettings, DatabaseSettings, RuntimeSettings, SweeperConfig, TemporalSettings,
     WorkerSettings,
 };
+use djinn::validate::{self, Problems};
 use djinn::{api, telemetry, worker};
 use djinn_store::db;
 use djinn_temporal as temporal;
@@ -90,58 +91,28 @@ async fn main() -> anyhow::Result<()> {
             runtime,
             codec,
             database,
-            temporal: temporal_settings,
-            api: settings,
-        } => {
-            let verifier = api::verifier(&settings, &runtime)?;
-            let codec = codec.codec(&runtime)?;
-            let config = settings.api_config(&runtime, codec.clone())?;
-            let database_url = database.database_url()?;
-            let wiring = api::Wiring {
-                database_url: database_url.expose_secret(),
-                pool_size: database.pool_size,
-                identity: "djinn-api",
-                codec: codec.as_ref(),
-                task_queue: temporal_settings.task_queue,
-                verifier,
-                runs_workflows: settings.runs_workflows,
-            };
-            let api::Api { app, worker, .. } = api::build(&config, wiring).await?;
-            tracing::info!(addr = %app.local_addr()?, runs_workflows = settings.runs_workflows, "api listening");
-            api::serve(app, worker, shutdown_signal()).await?;
-        }
+            temporal,
+            api,
+        } => run_api(runtime, codec, database, temporal, api).await,
         Command::Worker {
             runtime,
             codec,
             database,
-            temporal: temporal_settings,
-            worker: worker_settings,
+            temporal,
+            worker,
             sweeper,
-        } => {
-            let codec = codec.codec(&runtime)?;
-            let pool = db::connect(database.database_url()?.expose_secret(), database.pool_size)
-                .await
-                .context("connecting to PostgreSQL")?;
-            let client = temporal::connect_from_env("djinn-worker", codec.as_ref()).await?;
-            if let Err(error) = temporal::register_search_attributes(&client).await {
-                tracing::warn!(%error, "search attributes could not be registered; add them with `temporal operator search-attribute create`");
-            }
-            worker::run_with_sweeper(
-                pool,
-                client,
-                &temporal_settings.task_queue,
-                &worker_settings,
-                sweeper.settings(),
-                shutdown_signal(),
-            )
-            .await?;
-        }
+        } => run_worker(runtime, codec, database, temporal, worker, sweeper).await,
         Command::Migrate { database } => {
-            let pool = db::connect(database.database_url()?.expose_secret(), 2)
+            let mut problems = Problems::default();
+            let url = validate::database_url(&database, None, &mut problems);
+            problems.into_result("migrate")?;
+            let url = url.context("a checked DATABASE_URL")?;
+            let pool = db::connect(url.expose_secret(), 2)
                 .await
                 .context("connecting to PostgreSQL")?;
             db::migrate(&pool).await?;
             tracing::info!("migrations applied");
+            Ok(())
         }
         Command::Ledger {
             command: LedgerCommand::Verify { database },
@@ -149,10 +120,85 @@ async fn main() -> anyhow::Result<()> {
             if !djinn::ledger::verify(database.database_url()?.expose_secret()).await? {
                 std::process::exit(1);
             }
+            Ok(())
         }
-        Command::Schema => print!("{}", djinn_graphql::schema::sdl()),
+        Command::Schema => {
+            print!("{}", djinn_graphql::schema::sdl());
+            Ok(())
+        }
     }
-    Ok(())
+}
+
+/// `djinn api`: every setting checked first, each problem named, then served until a signal.
+async fn run_api(
+    runtime: RuntimeSettings,
+    codec: CodecSettings,
+    database: DatabaseSettings,
+    temporal_settings: TemporalSettings,
+    settings: ApiSettings,
+) -> anyhow::Result<()> {
+    let mut problems = Problems::default();
+    let verifier = problems.check(api::verifier(&settings, &runtime));
+    let codec = problems.check(codec.codec(&runtime));
+    let config = codec
+        .clone()
+        .and_then(|codec| problems.check(settings.api_config(&runtime, codec)));
+    let database_url = validate::database_url(&database, Some(&runtime), &mut problems);
+    validate::temporal(&mut problems);
+    problems.into_result("api")?;
+    let (Some(verifier), Some(codec), Some(config), Some(database_url)) =
+        (verifier, codec, config, database_url)
+    else {
+        anyhow::bail!("a checked setting is missing");
+    };
+    let wiring = api::Wiring {
+        database_url: database_url.expose_secret(),
+        pool_size: database.pool_size,
+        identity: "djinn-api",
+        codec: codec.as_ref(),
+        task_queue: temporal_settings.task_queue,
+        verifier,
+        runs_workflows: settings.runs_workflows,
+    };
+    let api::Api { app, worker, .. } = api::build(&config, wiring).await?;
+    tracing::info!(addr = %app.local_addr()?, runs_workflows = settings.runs_workflows, "api listening");
+    api::serve(app, worker, shutdown_signal()).await
+}
+
+/// `djinn worker`: every setting checked first, each problem named, then the worker and its
+/// sweeper until a signal.
+async fn run_worker(
+    runtime: RuntimeSettings,
+    codec: CodecSettings,
+    database: DatabaseSettings,
+    temporal_settings: TemporalSettings,
+    worker_settings: WorkerSettings,
+    sweeper: SweeperConfig,
+) -> anyhow::Result<()> {
+    let mut problems = Problems::default();
+    let codec = problems.check(codec.codec(&runtime));
+    let database_url = validate::database_url(&database, Some(&runtime), &mut problems);
+    validate::temporal(&mut problems);
+    problems.into_result("worker")?;
+    let (Some(codec), Some(database_url)) = (codec, database_url) else {
+        anyhow::bail!("a checked setting is missing");
+    };
+    let pool = db::connect(database_url.expose_secret(), database.pool_size)
+        .await
+        .context("connecting to PostgreSQL")?;
+    let client = temporal::connect_from_env("djinn-worker", codec.as_ref()).await?;
+    if let Err(error) = temporal::register_search_attributes(&client).await {
+        tracing::warn!(%error, "search attributes could not be registered; add them with `temporal operator search-attribute create`");
+    }
+    worker::run_with_sweeper(
+        pool,
+        client,
+        &temporal_settings.task_queue,
+        &worker_settings,
+        sweeper.settings(),
+        shutdown_signal(),
+    )
+    .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

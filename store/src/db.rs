@@ -1,6 +1,6 @@
 //! Connecting to PostgreSQL, running the embedded migrations, and asking whether it answers.
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use std::{str::FromStr, time::Duration};
 
 /// Connections per process. Activities and resolvers hold a connection only for one short
@@ -38,6 +38,16 @@ pub async fn connect_as(
 
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
+}
+
+/// Whether `url` asks for TLS (sslmode require, verify-ca or verify-full); `None` when it is not
+/// a PostgreSQL URL at all. Reads the URL only: nothing connects.
+pub fn asks_for_tls(url: &str) -> Option<bool> {
+    let options = PgConnectOptions::from_str(url).ok()?;
+    Some(matches!(
+        options.get_ssl_mode(),
+        PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull
+    ))
 }
 
 /// Whether PostgreSQL answers a trivial statement: the readiness probe's question.

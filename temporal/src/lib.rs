@@ -34,6 +34,14 @@ pub enum TemporalError {
     SearchAttributes(String),
 }
 
+/// Loads the connection settings of the environment (and profile file) without connecting, so
+/// that a process can refuse a malformed configuration before it starts.
+pub fn check_config() -> Result<(), TemporalError> {
+    ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
+        .map(drop)
+        .map_err(|e| TemporalError::Config(e.to_string()))
+}
+
 /// Connects with the settings of the environment (and profile file, when there is one). With a
 /// codec, every payload this client (and a worker built on it) sends is encrypted.
 pub async fn connect_from_env(

@@ -10,8 +10,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Runs `djinn api` with exactly `env` (nothing inherited) and returns how it ended. Each case
 /// below refuses while reading its configuration, before it connects to anything.
 async fn api_with(env: &[(&str, &str)]) -> anyhow::Result<Output> {
+    role_with("api", env).await
+}
+
+async fn role_with(role: &str, env: &[(&str, &str)]) -> anyhow::Result<Output> {
     let run = tokio::process::Command::new(djinn_binary()?)
-        .arg("api")
+        .arg(role)
         .env_clear()
         .envs(env.iter().copied())
         .kill_on_drop(true)
@@ -113,5 +117,63 @@ async fn the_codec_endpoints_refuse_before_reading_the_body() -> anyhow::Result<
         !answer.contains("wrong"),
         "the answer does not say why: {answer}"
     );
+    Ok(())
+}
+
+/// Each role checks its whole configuration before it connects, and names every problem on a
+/// line of its own, never echoing a secret: not only the first it trips on.
+#[tokio::test]
+async fn a_role_names_every_problem_of_its_configuration_at_once() -> anyhow::Result<()> {
+    let output = api_with(&[
+        ("DJINN_ENV", "production"),
+        ("DATABASE_URL", "postgres://app:s3cret@db.example/djinn"),
+        ("DJINN_CODEC_KEYS", "k1:c2hvcnQ="),
+        ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
+    ])
+    .await?;
+    refused_saying(
+        &output,
+        &[
+            "3 problems",
+            "FIREBASE_AUTH_EMULATOR_HOST",
+            "\"k1\"",
+            "DATABASE_URL must ask for TLS",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("s3cret") && !stderr.contains("db.example"),
+        "{stderr}"
+    );
+
+    let output = role_with(
+        "worker",
+        &[
+            ("DJINN_ENV", "production"),
+            ("DATABASE_URL", "not a url"),
+            ("DJINN_CODEC_KEYS", "no-colon"),
+        ],
+    )
+    .await?;
+    refused_saying(
+        &output,
+        &[
+            "2 problems",
+            "DATABASE_URL is not a PostgreSQL URL",
+            "id:base64key",
+        ],
+    );
+    // TLS in production can be waived explicitly, for a database on a private network.
+    let output = role_with(
+        "worker",
+        &[
+            ("DJINN_ENV", "production"),
+            ("DATABASE_URL", "postgres://db.internal/djinn"),
+            ("DJINN_DATABASE_ALLOW_PLAINTEXT", "true"),
+        ],
+    )
+    .await?;
+    refused_saying(&output, &["1 problems", "DJINN_CODEC_KEYS"]);
+    refused_saying(&role_with("migrate", &[]).await?, &["DATABASE_URL"]);
     Ok(())
 }
