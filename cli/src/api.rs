@@ -123,6 +123,9 @@ pub async fn serve(
     Ok(served?)
 }
 
+/// The Firebase project of `make dev` (its emulator accepts any).
+const DEVELOPMENT_PROJECT_ID: &str = "djinn-dev";
+
 /// The token verifier the settings allow. Unsigned emulator tokens let anyone act as anyone,
 /// so they are accepted only in development and only while the api listens on a loopback
 /// address; otherwise setting FIREBASE_AUTH_EMULATOR_HOST refuses to start.
@@ -131,6 +134,11 @@ pub fn verifier(
     runtime: &RuntimeSettings,
 ) -> anyhow::Result<Arc<dyn TokenVerifier>> {
     let listen_addr = settings.listen_addr();
+    let project_id = match (&settings.firebase_project_id, runtime.is_production()) {
+        (Some(project), _) => project.clone(),
+        (None, true) => anyhow::bail!("FIREBASE_PROJECT_ID must be set when DJINN_ENV=production"),
+        (None, false) => DEVELOPMENT_PROJECT_ID.to_owned(),
+    };
     match (
         &settings.firebase_auth_emulator_host,
         runtime.is_production(),
@@ -143,12 +151,10 @@ pub fn verifier(
         ),
         (Some(host), false) => {
             tracing::warn!(%host, "accepting unsigned Firebase-emulator tokens (development only)");
-            Ok(Arc::new(EmulatorTokenVerifier::new(
-                settings.firebase_project_id.clone(),
-            )))
+            Ok(Arc::new(EmulatorTokenVerifier::new(project_id.clone())))
         }
         (None, _) => Ok(Arc::new(FirebaseVerifier::new(
-            settings.firebase_project_id.clone(),
+            project_id.clone(),
             settings.firebase_jwks_url.clone(),
         ))),
     }
@@ -167,7 +173,7 @@ mod tests {
         let api = ApiSettings {
             api_addr: listen.parse().expect("an address"),
             port: None,
-            firebase_project_id: "djinn-dev".into(),
+            firebase_project_id: Some("djinn-dev".into()),
             firebase_jwks_url: djinn_graphql::FIREBASE_JWKS_URL.into(),
             firebase_auth_emulator_host: emulator.map(str::to_owned),
             ops_token: None,
@@ -195,6 +201,18 @@ mod tests {
         assert!(verify(settings(Development, emulator, "[::1]:8080")).is_ok());
         let open = verify(settings(Development, emulator, "0.0.0.0:8080"));
         assert!(open.is_err_and(|e| e.to_string().contains("0.0.0.0:8080")));
+    }
+
+    #[test]
+    fn production_names_its_firebase_project() {
+        use Environment::{Development, Production};
+        let (mut api, runtime) = settings(Production, None, "0.0.0.0:8080");
+        api.firebase_project_id = None;
+        let unnamed = verifier(&api, &runtime);
+        assert!(unnamed.is_err_and(|e| e.to_string().contains("FIREBASE_PROJECT_ID")));
+        let (mut api, runtime) = settings(Development, None, "127.0.0.1:8080");
+        api.firebase_project_id = None;
+        assert!(verifier(&api, &runtime).is_ok());
     }
 
     #[test]

@@ -6,22 +6,29 @@
 
 use clap::Args;
 use djinn_temporal::codec::EncryptionCodec;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// A secret given directly, or read from the file named for it (trailing newline dropped).
+/// A secret given directly, or read from the file named for it (trailing newline dropped). An
+/// empty value is no value: `DJINN_OPS_TOKEN=` must not turn into a token that an empty bearer
+/// matches.
 fn secret(
     value: &Option<SecretString>,
     file: &Option<PathBuf>,
     name: &str,
 ) -> anyhow::Result<Option<SecretString>> {
-    match (value, file) {
+    let value = &value
+        .clone()
+        .filter(|value| !value.expose_secret().trim().is_empty());
+    let file = &file.clone().filter(|path| !path.as_os_str().is_empty());
+    let read = match (value, file) {
         (Some(_), Some(_)) => anyhow::bail!("set {name} or {name}_FILE, not both"),
-        (Some(value), None) => Ok(Some(value.clone())),
-        (None, Some(path)) => Ok(Some(read_secret_file(path, name)?)),
-        (None, None) => Ok(None),
-    }
+        (Some(value), None) => Some(value.clone()),
+        (None, Some(path)) => Some(read_secret_file(path, name)?),
+        (None, None) => None,
+    };
+    Ok(read.filter(|value| !value.expose_secret().trim().is_empty()))
 }
 
 fn read_secret_file(path: &Path, name: &str) -> anyhow::Result<SecretString> {
@@ -201,9 +208,11 @@ pub struct ApiSettings {
     pub api_addr: SocketAddr,
     #[arg(long, env = "PORT")]
     pub port: Option<u16>,
-    /// The Firebase project whose ID tokens are accepted.
-    #[arg(long, env = "FIREBASE_PROJECT_ID", default_value = "djinn-dev")]
-    pub firebase_project_id: String,
+    /// The Firebase project whose ID tokens are accepted. Required in production: a default
+    /// would accept the tokens of whoever owns the project it names. In development it is
+    /// `djinn-dev` unless set.
+    #[arg(long, env = "FIREBASE_PROJECT_ID")]
+    pub firebase_project_id: Option<String>,
     /// Where the keys that sign Firebase ID tokens are published (JWKS).
     #[arg(long, env = "FIREBASE_JWKS_URL", default_value = djinn_graphql::FIREBASE_JWKS_URL)]
     pub firebase_jwks_url: String,
@@ -292,12 +301,20 @@ impl ApiSettings {
 mod tests {
     use super::*;
     use clap::Parser;
-    use secrecy::ExposeSecret;
 
     #[derive(Parser, Debug)]
     struct Runtime {
         #[command(flatten)]
         runtime: RuntimeSettings,
+    }
+
+    #[test]
+    fn an_empty_secret_is_no_secret() -> anyhow::Result<()> {
+        let empty = Some(SecretString::from(String::new()));
+        assert!(secret(&empty, &None, "DJINN_OPS_TOKEN")?.is_none());
+        let blank = Some(SecretString::from("  ".to_owned()));
+        assert!(secret(&blank, &Some(PathBuf::new()), "DJINN_OPS_TOKEN")?.is_none());
+        Ok(())
     }
 
     #[test]
