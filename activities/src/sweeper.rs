@@ -29,8 +29,10 @@ use std::time::Duration;
 use temporalio_client::errors::WorkflowInteractionError;
 use temporalio_client::{Client, WorkflowDescribeOptions, WorkflowExecutionStatus};
 
-/// Operations looked at per sweep: a bounded amount of work, the rest waits for the next.
+/// Operations read per page, and pages per sweep: a bounded amount of work per sweep, which
+/// walks past the operations it leaves (runs still going) so they never hide the others.
 pub const SWEEP_BATCH_MAX: i64 = 100;
+pub const SWEEP_PAGES_MAX: usize = 20;
 
 /// How often the sweeper looks, and how long an operation must have been untouched first.
 #[derive(Clone, Copy, Debug)]
@@ -92,14 +94,22 @@ pub async fn sweep_once(
     quiet_for: Duration,
 ) -> Result<Swept, SweepError> {
     let mut swept = Swept::default();
-    for operation in sweeping::overdue(pool, quiet_for, SWEEP_BATCH_MAX).await? {
-        match sweep_one(pool, client, task_queue, &operation).await {
-            Ok(Action::Started) => swept.started += 1,
-            Ok(Action::Settled) => swept.settled += 1,
-            Ok(Action::Left) => swept.running += 1,
-            Err(error) => {
-                tracing::warn!(%error, operation_id = %operation.id, "cannot sweep an operation");
+    let mut after: Option<Overdue> = None;
+    for _ in 0..SWEEP_PAGES_MAX {
+        let page = sweeping::overdue(pool, quiet_for, after.as_ref(), SWEEP_BATCH_MAX).await?;
+        for operation in &page {
+            match sweep_one(pool, client, task_queue, operation).await {
+                Ok(Action::Started) => swept.started += 1,
+                Ok(Action::Settled) => swept.settled += 1,
+                Ok(Action::Left) => swept.running += 1,
+                Err(error) => {
+                    tracing::warn!(%error, operation_id = %operation.id, "cannot sweep an operation");
+                }
             }
+        }
+        match page.last() {
+            Some(last) if page.len() as i64 == SWEEP_BATCH_MAX => after = Some(last.clone()),
+            _ => break,
         }
     }
     Ok(swept)
@@ -127,7 +137,10 @@ async fn sweep_one(
         Err(error) => return Err(error.into()),
     };
     match status {
-        WorkflowExecutionStatus::Failed
+        // A run that completed settles its operation in its last step; one still pending
+        // after it is settled here like the others (the void refuses a posted transfer).
+        WorkflowExecutionStatus::Completed
+        | WorkflowExecutionStatus::Failed
         | WorkflowExecutionStatus::Terminated
         | WorkflowExecutionStatus::TimedOut
         | WorkflowExecutionStatus::Canceled => {

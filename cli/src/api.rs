@@ -134,6 +134,9 @@ pub fn verifier(
     runtime: &RuntimeSettings,
 ) -> anyhow::Result<Arc<dyn TokenVerifier>> {
     let listen_addr = settings.listen_addr();
+    if settings.firebase_auth_emulator_host.is_some() && runtime.is_production() {
+        anyhow::bail!("FIREBASE_AUTH_EMULATOR_HOST must not be set when DJINN_ENV=production")
+    }
     let project_id = match (&settings.firebase_project_id, runtime.is_production()) {
         (Some(project), _) => project.clone(),
         (None, true) => anyhow::bail!("FIREBASE_PROJECT_ID must be set when DJINN_ENV=production"),
