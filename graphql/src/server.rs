@@ -161,6 +161,7 @@ async fn graphql(
     };
     let principal = match principal {
         Ok(principal) => principal,
+        Err(AuthError::Unavailable) => return keys_unavailable(),
         Err(error) => return unauthorized(&error),
     };
     if let Err(wait) = state.rate_limiter.check(&principal.firebase_uid) {
@@ -204,6 +205,19 @@ fn unauthorized(error: &AuthError) -> Response {
     (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Bearer")],
+        Json(body),
+    )
+        .into_response()
+}
+
+/// 503: the token could not be checked now (the signing keys' endpoint is down and nothing
+/// usable is cached). A client retries; a 401 would sign its user out.
+fn keys_unavailable() -> Response {
+    tracing::warn!("request refused: no usable signing keys");
+    let body = serde_json::json!({"errors": [{"message": "service unavailable", "extensions": {"code": "UNAVAILABLE"}}]});
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
         Json(body),
     )
         .into_response()

@@ -296,3 +296,33 @@ async fn an_outage_of_the_key_endpoint_signs_nobody_out() -> anyhow::Result<()> 
     );
     Ok(())
 }
+
+/// A replica that starts while the key endpoint is down has nothing cached: it cannot check a
+/// token, and says so (unavailable: retry) rather than rejecting it (a 401 signs users out).
+#[tokio::test]
+async fn a_cold_start_during_an_outage_is_unavailable_not_unauthorized() -> anyhow::Result<()> {
+    let server = KeyServer::default();
+    let key = SigningKey::generate("current")?;
+    server
+        .published
+        .lock()
+        .expect("lock")
+        .push((key.kid.clone(), RsaPublicKey::from(&key.private)));
+    server.outage.store(true, Ordering::SeqCst);
+    let verifier = FirebaseVerifier::new(PROJECT, serve(server.clone()).await?);
+    assert_eq!(
+        verifier.verify(&key.sign(&claims("alice"))?).await,
+        Err(AuthError::Unavailable)
+    );
+    // Back: after the backoff, the keys are fetched and the same token passes.
+    server.outage.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(
+        verifier
+            .verify(&key.sign(&claims("alice"))?)
+            .await?
+            .firebase_uid,
+        "alice"
+    );
+    Ok(())
+}

@@ -178,6 +178,9 @@ impl KeySource {
                 }
                 match self.lookup(kid, Instant::now()) {
                     Lookup::Found { key, .. } => Ok(key),
+                    Lookup::Missing { .. } if self.unavailable(Instant::now()) => {
+                        Err(AuthError::Unavailable)
+                    }
                     Lookup::Missing { .. } => Err(AuthError::Rejected("unknown key id")),
                 }
             }
@@ -213,6 +216,20 @@ impl KeySource {
                 }
             }
         }
+    }
+
+    /// Whether no key can be trusted now because the endpoint failed: nothing cached (a cold
+    /// start) or only keys past their grace period, and the last fetch failed.
+    fn unavailable(&self, now: Instant) -> bool {
+        let cache = self
+            .cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let usable = !cache.keys.is_empty()
+            && cache
+                .expires_at
+                .is_some_and(|expires_at| now < expires_at + STALE_KEYS_GRACE);
+        !usable && cache.failures > 0
     }
 
     /// A refresh that nobody waits for: skipped when another fetch is under way.

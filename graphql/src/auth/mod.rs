@@ -30,6 +30,10 @@ pub enum AuthError {
     Malformed,
     #[error("token rejected: {0}")]
     Rejected(&'static str),
+    /// The token cannot be checked now (no usable signing keys: their endpoint is down): the
+    /// caller should retry, not sign out.
+    #[error("signing keys unavailable")]
+    Unavailable,
 }
 
 pub type VerifyFuture<'a> = Pin<Box<dyn Future<Output = Result<Principal, AuthError>> + Send + 'a>>;
