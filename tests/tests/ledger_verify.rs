@@ -35,6 +35,8 @@ async fn every_kind_of_violation_is_named() -> anyhow::Result<()> {
         .await?;
     let waiting = OperationId::generate();
     register_transfer(&pool, user, waiting, &request).await?;
+    let held = OperationId::generate();
+    register_transfer(&pool, user, held, &request).await?;
 
     let (clean, said) = verify(&url).await?;
     assert!(clean, "a ledger written by its steps holds: {said}");
@@ -66,6 +68,17 @@ async fn every_kind_of_violation_is_named() -> anyhow::Result<()> {
         ),
         // entry_settled_twice: the posted entry's operation says voided.
         &format!("UPDATE operations SET status = 'voided' WHERE id = '{posted}'"),
+        // hold_never_released: a pending entry whose operation failed.
+        &format!(
+            "INSERT INTO transactions (id, user_id, kind, status, idempotency_key)
+             VALUES ('{held}', '{user}', 'transfer', 'pending', 'held')"
+        ),
+        &format!("UPDATE operations SET status = 'failed' WHERE id = '{held}'"),
+        // posted_without_postings: a posted entry that moved nothing.
+        &format!(
+            "INSERT INTO transactions (id, user_id, kind, status, idempotency_key)
+             VALUES (gen_random_uuid(), '{user}', 'opening', 'posted', 'empty')"
+        ),
     ];
     for plant in plants {
         sqlx::query(sqlx::AssertSqlSafe(plant.to_owned()))
@@ -84,6 +97,8 @@ async fn every_kind_of_violation_is_named() -> anyhow::Result<()> {
         "operation_without_entry",
         "entry_without_operation",
         "entry_settled_twice",
+        "hold_never_released",
+        "posted_without_postings",
     ] {
         assert!(
             said.contains(violation),
