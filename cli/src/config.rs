@@ -111,6 +111,10 @@ pub struct DatabaseSettings {
     /// Connections per process.
     #[arg(long, env = "DJINN_DB_POOL_SIZE", default_value_t = djinn_store::db::DEFAULT_POOL_SIZE)]
     pub pool_size: u32,
+    /// `true` lets a production process reach PostgreSQL without TLS (a database on the same
+    /// private network, say); without it production refuses a URL that does not ask for TLS.
+    #[arg(long, env = "DJINN_DATABASE_ALLOW_PLAINTEXT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_plaintext: bool,
 }
 
 impl DatabaseSettings {
@@ -352,6 +356,7 @@ mod tests {
             database_url: None,
             database_url_file: Some(path.clone()),
             pool_size: 1,
+            allow_plaintext: false,
         };
         assert_eq!(
             from_file.database_url()?.expose_secret(),
@@ -361,12 +366,14 @@ mod tests {
             database_url: Some("x".to_owned().into()),
             database_url_file: Some(path.clone()),
             pool_size: 1,
+            allow_plaintext: false,
         };
         assert!(both.database_url().is_err());
         let neither = DatabaseSettings {
             database_url: None,
             database_url_file: None,
             pool_size: 1,
+            allow_plaintext: false,
         };
         assert!(neither.database_url().is_err());
         // A secret never shows in Debug output, where logs would pick it up.
@@ -374,6 +381,7 @@ mod tests {
             database_url: Some("postgres://app:s3cret@db".to_owned().into()),
             database_url_file: None,
             pool_size: 1,
+            allow_plaintext: false,
         };
         assert!(!format!("{direct:?}").contains("s3cret"));
         std::fs::remove_file(path)?;

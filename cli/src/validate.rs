@@ -6,10 +6,6 @@
 use crate::config::{DatabaseSettings, RuntimeSettings};
 use secrecy::{ExposeSecret, SecretString};
 
-/// Set to `true` to let a production process reach PostgreSQL without TLS (a database on the
-/// same private network, say): without it production refuses a URL that does not ask for TLS.
-pub const ALLOW_PLAINTEXT_DATABASE: &str = "DJINN_DATABASE_ALLOW_PLAINTEXT";
-
 /// The problems found so far, one line each.
 #[derive(Debug, Default)]
 pub struct Problems(Vec<String>);
@@ -56,12 +52,12 @@ pub fn database_url(
         return None;
     };
     let production = runtime.is_some_and(RuntimeSettings::is_production);
-    let allowed = std::env::var(ALLOW_PLAINTEXT_DATABASE).is_ok_and(|value| value == "true");
-    if production && !encrypted && !allowed {
-        problems.0.push(format!(
+    if production && !encrypted && !database.allow_plaintext {
+        problems.0.push(
             "DATABASE_URL must ask for TLS in production (sslmode=require, verify-ca or \
-             verify-full), or set {ALLOW_PLAINTEXT_DATABASE}=true"
-        ));
+             verify-full), or set DJINN_DATABASE_ALLOW_PLAINTEXT=true"
+                .to_owned(),
+        );
         return None;
     }
     Some(url)

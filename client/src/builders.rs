@@ -63,18 +63,13 @@ impl NewAccount {
 
     /// Sends the mutation and returns the whole response body (top-level errors included).
     pub async fn send_raw(&self, client: &Client) -> anyhow::Result<Value> {
-        client
-            .graphql(OPEN_ACCOUNT, json!({"input": self.input()}))
-            .await
+        send_raw(client, OPEN_ACCOUNT, &self.input).await
     }
 
     /// Sends the mutation and returns its payload (account and userErrors); fails on top-level
     /// errors.
     pub async fn send(&self, client: &Client) -> anyhow::Result<Value> {
-        let data = client
-            .data(OPEN_ACCOUNT, json!({"input": self.input()}))
-            .await?;
-        Ok(data["openAccount"].clone())
+        send(client, OPEN_ACCOUNT, "openAccount", &self.input).await
     }
 }
 
@@ -109,17 +104,32 @@ impl NewTransfer {
 
     /// Sends the mutation and returns the whole response body (top-level errors included).
     pub async fn send_raw(&self, client: &Client) -> anyhow::Result<Value> {
-        client
-            .graphql(CREATE_TRANSFER, json!({"input": self.input()}))
-            .await
+        send_raw(client, CREATE_TRANSFER, &self.input).await
     }
 
     /// Sends the mutation and returns its payload (transfer and userErrors); fails on top-level
     /// errors.
     pub async fn send(&self, client: &Client) -> anyhow::Result<Value> {
-        let data = client
-            .data(CREATE_TRANSFER, json!({"input": self.input()}))
-            .await?;
-        Ok(data["createTransfer"].clone())
+        send(client, CREATE_TRANSFER, "createTransfer", &self.input).await
     }
+}
+
+/// Sends `mutation` with `input` and returns the whole response body.
+async fn send_raw(
+    client: &Client,
+    mutation: &str,
+    input: &Map<String, Value>,
+) -> anyhow::Result<Value> {
+    client.graphql(mutation, json!({"input": input})).await
+}
+
+/// Sends `mutation` with `input` and returns its payload, the field `field` of `data`.
+async fn send(
+    client: &Client,
+    mutation: &str,
+    field: &str,
+    input: &Map<String, Value>,
+) -> anyhow::Result<Value> {
+    let data = client.data(mutation, json!({"input": input})).await?;
+    Ok(data[field].clone())
 }

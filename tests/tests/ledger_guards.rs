@@ -5,9 +5,10 @@
 
 use djinn_domain::{AccountKind, OperationId, TransferRequest};
 use djinn_ledger::{self as ledger, Applied};
-use djinn_store::{PgPool, RejectionCode, db, users};
+use djinn_store::{RejectionCode, db, users};
 use djinn_tests::ledger_steps::{
-    Step, account, balances, new_account, register_opening, register_transfer, rejection, usd,
+    Step, Triggers, account, balances, new_account, plant, register_opening, register_transfer,
+    rejection, usd,
 };
 use djinn_tests::{empty_database, fresh_database};
 
@@ -22,38 +23,6 @@ fn refusal(error: &sqlx::Error) -> (Option<String>, String) {
     )
 }
 
-/// Writes a pending entry for `transfer` with the legs given, as the owner in one transaction,
-/// and returns how its commit (or a statement before it) went.
-async fn plant(
-    pool: &PgPool,
-    user: djinn_domain::UserId,
-    transfer: OperationId,
-    legs: &[(djinn_domain::AccountId, i64)],
-) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO transactions (id, user_id, kind, status, idempotency_key)
-         VALUES ($1, $2, 'transfer', 'pending', $1::text)",
-    )
-    .bind(transfer.as_uuid())
-    .bind(user.as_uuid())
-    .execute(&mut *tx)
-    .await?;
-    for (account, amount) in legs {
-        sqlx::query(
-            "INSERT INTO postings (id, transaction_id, user_id, account_id, amount_minor, currency)
-             VALUES (gen_random_uuid(), $1, $2, $3, $4, 'USD')",
-        )
-        .bind(transfer.as_uuid())
-        .bind(user.as_uuid())
-        .bind(account.as_uuid())
-        .bind(amount)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await
-}
-
 #[tokio::test]
 async fn legs_nobody_registered_or_that_do_not_balance_are_refused() -> anyhow::Result<()> {
     let (_, pool) = fresh_database().await?;
@@ -65,7 +34,14 @@ async fn legs_nobody_registered_or_that_do_not_balance_are_refused() -> anyhow::
     let before = balances(&pool).await?;
 
     // Legs of a transfer nobody registered: refused as each is written.
-    let unregistered = plant(&pool, user, OperationId::generate(), &[(from, -7), (to, 7)]).await;
+    let unregistered = plant(
+        &pool,
+        user,
+        OperationId::generate(),
+        &[(from, -7), (to, 7)],
+        Triggers::On,
+    )
+    .await;
     let error = unregistered.expect_err("legs nobody registered");
     assert_eq!(
         refusal(&error),
@@ -81,7 +57,7 @@ async fn legs_nobody_registered_or_that_do_not_balance_are_refused() -> anyhow::
         &TransferRequest::new(from, to, usd(7), None)?,
     )
     .await?;
-    let more = plant(&pool, user, transfer, &[(from, -9), (to, 9)]).await;
+    let more = plant(&pool, user, transfer, &[(from, -9), (to, 9)], Triggers::On).await;
     assert_eq!(
         refusal(&more.expect_err("another amount")).1,
         "not_registered"
@@ -89,7 +65,7 @@ async fn legs_nobody_registered_or_that_do_not_balance_are_refused() -> anyhow::
 
     // The registered source leg alone: each leg is registered, the entry does not balance,
     // and the commit is refused.
-    let half = plant(&pool, user, transfer, &[(from, -7)]).await;
+    let half = plant(&pool, user, transfer, &[(from, -7)], Triggers::On).await;
     assert_eq!(
         refusal(&half.expect_err("one leg")).0.as_deref(),
         Some("DJ002")
@@ -103,7 +79,7 @@ async fn legs_nobody_registered_or_that_do_not_balance_are_refused() -> anyhow::
     assert_eq!(balances(&pool).await?, before);
     // Both legs, as registered, are what the ledger writes.
     assert_eq!(
-        plant(&pool, user, transfer, &[(from, -7), (to, 7)])
+        plant(&pool, user, transfer, &[(from, -7), (to, 7)], Triggers::On)
             .await
             .ok(),
         Some(())

@@ -11,8 +11,8 @@ use djinn_store::users;
 use djinn_store::{RejectionCode, StoreError};
 use djinn_tests::fresh_database;
 use djinn_tests::ledger_steps::{
-    Step, account, balances, ledger_state, register_opening, register_transfer, rejection, usd,
-    usd_transfer,
+    Step, Triggers, account, balances, ledger_state, plant, register_opening, register_transfer,
+    rejection, usd, usd_transfer,
 };
 
 #[tokio::test]
@@ -339,34 +339,8 @@ async fn posting_a_broken_entry_is_an_invariant_failure_and_moves_nothing() -> a
         register_transfer(&pool, user, transfer, &usd_transfer(other, account_id, 7)?).await?;
         // Written as the owner, past the functions and with the ledger's triggers off (which
         // would refuse it): one leg of +7 and nothing to balance it.
-        let mut plant = pool.begin().await?;
-        sqlx::query("ALTER TABLE postings DISABLE TRIGGER USER")
-            .execute(&mut *plant)
-            .await?;
-        sqlx::query(
-            "INSERT INTO transactions (id, user_id, kind, status, idempotency_key)
-             VALUES ($1, $2, 'transfer', 'pending', $1::text)",
-        )
-        .bind(transfer.as_uuid())
-        .bind(user.as_uuid())
-        .execute(&mut *plant)
-        .await?;
-        for amount in legs {
-            sqlx::query(
-                "INSERT INTO postings (id, transaction_id, user_id, account_id, amount_minor, currency)
-                 VALUES (gen_random_uuid(), $1, $2, $3, $4, 'USD')",
-            )
-            .bind(transfer.as_uuid())
-            .bind(user.as_uuid())
-            .bind(account_id.as_uuid())
-            .bind(amount)
-            .execute(&mut *plant)
-            .await?;
-        }
-        sqlx::query("ALTER TABLE postings ENABLE TRIGGER USER")
-            .execute(&mut *plant)
-            .await?;
-        plant.commit().await?;
+        let planted: Vec<_> = legs.iter().map(|amount| (account_id, *amount)).collect();
+        plant(&pool, user, transfer, &planted, Triggers::Off).await?;
         let posted = ledger::post_transfer(&pool, transfer, user).await;
         assert!(
             matches!(posted, Err(StoreError::Invariant(_))),

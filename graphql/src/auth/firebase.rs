@@ -187,35 +187,44 @@ impl KeySource {
         }
     }
 
+    /// What the cache can do for `kid`. Every sign-in comes here, so a known kid takes the
+    /// read lock only; an unknown one takes the write lock to claim its refetch.
     fn lookup(&self, kid: &str, now: Instant) -> Lookup {
+        {
+            let cache = self
+                .cache
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let may_fetch = cache.retry_after.is_none_or(|at| now >= at);
+            let stale = cache.expires_at.is_none_or(|expires_at| now >= expires_at);
+            let usable = cache
+                .expires_at
+                .is_some_and(|expires_at| now < expires_at + STALE_KEYS_GRACE);
+            match cache.keys.get(kid) {
+                Some(key) if usable => {
+                    return Lookup::Found {
+                        key: key.clone(),
+                        refresh: stale && may_fetch,
+                    };
+                }
+                Some(_) => return Lookup::Missing { fetch: may_fetch },
+                None if cache.keys.is_empty() => return Lookup::Missing { fetch: may_fetch },
+                None => {}
+            }
+        }
         let mut cache = self
             .cache
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let may_fetch = cache.retry_after.is_none_or(|at| now >= at);
-        let stale = cache.expires_at.is_none_or(|expires_at| now >= expires_at);
-        let usable = cache
-            .expires_at
-            .is_some_and(|expires_at| now < expires_at + STALE_KEYS_GRACE);
-        match cache.keys.get(kid) {
-            Some(key) if usable => Lookup::Found {
-                key: key.clone(),
-                refresh: stale && may_fetch,
-            },
-            Some(_) => Lookup::Missing { fetch: may_fetch },
-            None if cache.keys.is_empty() => Lookup::Missing { fetch: may_fetch },
-            None => {
-                let may_refetch_unknown = cache
-                    .last_unknown_kid_fetch
-                    .is_none_or(|at| now.duration_since(at) >= UNKNOWN_KID_REFETCH_INTERVAL);
-                if may_refetch_unknown && may_fetch {
-                    cache.last_unknown_kid_fetch = Some(now);
-                }
-                Lookup::Missing {
-                    fetch: may_refetch_unknown && may_fetch,
-                }
-            }
+        let may_refetch_unknown = cache
+            .last_unknown_kid_fetch
+            .is_none_or(|at| now.duration_since(at) >= UNKNOWN_KID_REFETCH_INTERVAL);
+        let fetch = may_refetch_unknown && may_fetch;
+        if fetch {
+            cache.last_unknown_kid_fetch = Some(now);
         }
+        Lookup::Missing { fetch }
     }
 
     /// Whether no key can be trusted now because the endpoint failed: nothing cached (a cold
