@@ -108,6 +108,73 @@ start_throwaway_postgres() {
   DJINN_PG_FSYNC=off start_private_postgres "$dir" "$port" "$dbname"
 }
 
+# pgbouncer_bin: PgBouncer from the system, or installed as Debian's package when we are root.
+pgbouncer_bin() {
+  local bin
+  for bin in "$(command -v pgbouncer 2>/dev/null)" /usr/sbin/pgbouncer; do
+    if [[ -n "$bin" && -x "$bin" ]]; then echo "$bin"; return; fi
+  done
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    log "no PgBouncer: installing Debian's pgbouncer package"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer) >/dev/null
+    echo /usr/sbin/pgbouncer
+    return
+  fi
+  log "no PgBouncer found: install your system's pgbouncer package (Debian: apt-get install pgbouncer)"
+  exit 1
+}
+
+# start_pgbouncer PORT PG_PORT: PgBouncer in transaction mode in front of the cluster on
+# PG_PORT, as managed PostgreSQL is reached in production; every database on the cluster is
+# served under its own name. Sets POOLER_URL (no database). Its files live in a temporary
+# directory removed by stop_started.
+start_pgbouncer() {
+  local port="$1" pg_port="$2" bin dir user
+  bin="$(pgbouncer_bin)"
+  user="$(pg_user)"
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/djinn-pgbouncer.XXXXXX")"
+  TEMPORARY_DIRS+=("$dir")
+  # Transaction mode with Debian's 1.18, which does not track prepared statements: what Djinn
+  # must work with (store/src/sql.rs). A small pool per database, so that transactions do
+  # change server connections; idle server connections closed soon, as every test has a
+  # database (and so a pool) of its own; extra_float_digits and options are startup
+  # parameters sqlx sends that 1.18 would otherwise refuse.
+  cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$pg_port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/users.txt
+admin_users = $user
+pool_mode = transaction
+max_client_conn = 4000
+default_pool_size = 4
+max_user_connections = 150
+server_idle_timeout = 5
+ignore_startup_parameters = extra_float_digits,options
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  printf '"%s" ""\n' "$user" >"$dir/users.txt"
+  [[ "$(id -u)" == 0 ]] && chown -R postgres "$dir"
+  as_pg_user "$bin" "$dir/pgbouncer.ini" >/dev/null 2>&1 &
+  STARTED_PIDS+=("$!")
+  local attempt
+  for attempt in $(seq 1 50); do
+    if as_pg_user "$(pg_bindir)/psql" -h 127.0.0.1 -p "$port" -d pgbouncer -Atqc 'SHOW VERSION' >/dev/null 2>&1; then
+      POOLER_URL="postgres://$user@127.0.0.1:$port"
+      return
+    fi
+    sleep 0.2
+  done
+  log "PgBouncer did not start on port $port; see $dir/pgbouncer.log"
+  cat "$dir/pgbouncer.log" >&2 || true
+  exit 1
+}
+
 # start_temporal PORT UI_PORT [DB_FILE] [EXTRA ARGS...]: a Temporal dev server; in memory when
 # DB_FILE is empty.
 start_temporal() {

@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TEST_PG_PORT="${DJINN_TEST_PG_PORT:-54329}"
 TEST_TEMPORAL_PORT="${DJINN_TEST_TEMPORAL_PORT:-17233}"
 TEST_TEMPORAL_UI_PORT="${DJINN_TEST_TEMPORAL_UI_PORT:-18233}"
+TEST_POOLER_PORT="${DJINN_TEST_POOLER_PORT:-16432}"
 
 mkdir -p "$DATA_DIR"
 trap stop_started EXIT
@@ -20,6 +21,11 @@ else
   admin_url="$PRIVATE_DATABASE_URL"
 fi
 start_temporal "$TEST_TEMPORAL_PORT" "$TEST_TEMPORAL_UI_PORT"
+# The api and the workers of every test reach PostgreSQL through PgBouncer in transaction
+# mode, as in production; the tests' own reads and plants, and migrations, go direct.
+admin_port="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).port or 5432)' "$admin_url")"
+start_pgbouncer "$TEST_POOLER_PORT" "$admin_port"
+export DJINN_TEST_POOLER_URL="$POOLER_URL"
 
 export DJINN_TEST_DATABASE_URL="$admin_url"
 export TEMPORAL_ADDRESS="127.0.0.1:$TEST_TEMPORAL_PORT"

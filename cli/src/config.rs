@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// A secret given directly, or read from the file named for it (trailing newline dropped). An
 /// empty value is no value: `DJINN_OPS_TOKEN=` must not turn into a token that an empty bearer
 /// matches.
-fn secret(
+pub(crate) fn secret(
     value: &Option<SecretString>,
     file: &Option<PathBuf>,
     name: &str,
@@ -152,6 +152,9 @@ pub struct WorkerSettings {
     /// The identity the worker shows in histories, when not its client's.
     #[arg(skip)]
     pub identity: Option<String>,
+    /// Where the worker answers probes (/healthz, /readyz), e.g. 0.0.0.0:9090. Unset: nowhere.
+    #[arg(long, env = "DJINN_METRICS_ADDR")]
+    pub probe_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for WorkerSettings {
@@ -161,6 +164,7 @@ impl Default for WorkerSettings {
             nonsticky_poll_ratio: 0.5,
             activity_task_pollers: 2,
             identity: None,
+            probe_addr: None,
         }
     }
 }
@@ -182,6 +186,7 @@ impl WorkerSettings {
             nonsticky_poll_ratio: 0.5,
             activity_task_pollers: Self::FEWEST_ACTIVITY_TASK_POLLERS,
             identity: Some(format!("{api_identity}/workflows")),
+            probe_addr: None,
         }
     }
 }

@@ -4,6 +4,8 @@
 pub mod api;
 pub mod config;
 pub mod ledger;
+pub mod migrate;
+pub mod probes;
 pub mod telemetry;
 pub mod validate;
 pub mod worker;

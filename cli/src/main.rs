@@ -59,10 +59,18 @@ enum Command {
         #[command(flatten)]
         sweeper: SweeperConfig,
     },
+    /// Exit 0 when the api on this machine (or URL) answers its /healthz: the images'
+    /// HEALTHCHECK, which have no shell and no curl.
+    Healthcheck {
+        /// Default: http://127.0.0.1:<port of DJINN_API_ADDR, else PORT, else 8080>/healthz.
+        url: Option<String>,
+    },
     /// Apply the embedded database migrations.
     Migrate {
         #[command(flatten)]
         database: DatabaseSettings,
+        #[command(flatten)]
+        migration: djinn::migrate::MigrationSettings,
     },
     /// Check the ledger.
     Ledger {
@@ -102,18 +110,14 @@ async fn main() -> anyhow::Result<()> {
             worker,
             sweeper,
         } => run_worker(runtime, codec, database, temporal, worker, sweeper).await,
-        Command::Migrate { database } => {
-            let mut problems = Problems::default();
-            let url = validate::database_url(&database, None, &mut problems);
-            problems.into_result("migrate")?;
-            let url = url.context("a checked DATABASE_URL")?;
-            let pool = db::connect(url.expose_secret(), 2)
-                .await
-                .context("connecting to PostgreSQL")?;
-            db::migrate(&pool).await?;
-            tracing::info!("migrations applied");
-            Ok(())
+        Command::Healthcheck { url } => {
+            let url = url.unwrap_or_else(djinn::probes::local_health_url);
+            djinn::probes::healthcheck(&url).await
         }
+        Command::Migrate {
+            database,
+            migration,
+        } => djinn::migrate::run(database, migration).await,
         Command::Ledger {
             command: LedgerCommand::Verify { database },
         } => {
@@ -186,6 +190,10 @@ async fn run_worker(
     let pool = db::connect(database_url.expose_secret(), database.pool_size)
         .await
         .context("connecting to PostgreSQL")?;
+    if let Some(addr) = worker_settings.probe_addr {
+        let bound = djinn::probes::serve_worker_probes(addr, pool.clone()).await?;
+        tracing::info!(addr = %bound, "worker probes listening");
+    }
     let client = temporal::connect_from_env("djinn-worker", codec.as_ref()).await?;
     if let Err(error) = temporal::register_search_attributes(&client).await {
         tracing::warn!(%error, "search attributes could not be registered; add them with `temporal operator search-attribute create`");

@@ -8,6 +8,7 @@ use djinn_domain::{
 };
 use djinn_store::PgPool;
 use djinn_store::session::begin_as;
+use djinn_store::sql;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -34,7 +35,7 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
     let (overdraft_minor, floor_minor) = overdraft_and_floor(account)?;
     let mut tx = begin_as(pool, account.user).await?;
     let waiting = registered(&mut tx, account, overdraft_minor).await?;
-    let claimed: Option<Uuid> = sqlx::query_scalar(
+    let claimed: Option<Uuid> = sql::query_scalar(
         "INSERT INTO accounts (id, user_id, name, kind, currency, overdraft_limit_minor)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id",
     )
@@ -56,7 +57,7 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
         )
         .into());
     }
-    sqlx::query(
+    sql::query(
         "INSERT INTO account_balances (account_id, user_id, floor_minor) VALUES ($1, $2, $3)",
     )
     .bind(account.account_id.as_uuid())
@@ -102,7 +103,7 @@ async fn registered(
     account: &NewAccount,
     overdraft_minor: Option<i64>,
 ) -> Result<bool, StoreError> {
-    let found: Option<(String, String, String, String, i64, Option<i64>)> = sqlx::query_as(
+    let found: Option<(String, String, String, String, i64, Option<i64>)> = sql::query_as(
         "SELECT o.status, r.name, r.kind, r.currency::text, r.opening_minor, r.overdraft_limit_minor
            FROM operations o JOIN account_openings r ON r.operation_id = o.id
           WHERE o.id = $1 AND o.user_id = $2 AND o.kind = 'open_account'
@@ -176,7 +177,7 @@ async fn post_opening_balance(
     let equity =
         ensure_system_account(tx, account.user, AccountKind::Equity, currency.code()).await?;
     let transaction_id = TransactionId::from_uuid(account.operation_id.as_uuid());
-    sqlx::query(
+    sql::query(
         "INSERT INTO transactions (id, user_id, kind, status, idempotency_key, description)
          VALUES ($1, $2, 'opening', 'posted', $3, 'Opening balance')",
     )
@@ -199,7 +200,7 @@ async fn post_opening_balance(
     ];
     assert_balanced(&postings).map_err(|e| StoreError::Invariant(e.to_string()))?;
     for posting in sorted_by_account(postings) {
-        sqlx::query("UPDATE account_balances SET posted_minor = posted_minor + $2, updated_at = now() WHERE account_id = $1")
+        sql::query("UPDATE account_balances SET posted_minor = posted_minor + $2, updated_at = now() WHERE account_id = $1")
             .bind(posting.account_id.as_uuid())
             .bind(posting.amount_minor)
             .execute(&mut *tx)
@@ -219,7 +220,7 @@ async fn ensure_system_account(
         AccountKind::Equity => "Opening balances",
         _ => "External clearing",
     };
-    let created: Option<Uuid> = sqlx::query_scalar(
+    let created: Option<Uuid> = sql::query_scalar(
         "INSERT INTO accounts (id, user_id, name, kind, currency) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (user_id, currency, kind) WHERE kind IN ('equity', 'clearing') DO NOTHING RETURNING id",
     )
@@ -231,7 +232,7 @@ async fn ensure_system_account(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = created {
-        sqlx::query(
+        sql::query(
             "INSERT INTO account_balances (account_id, user_id, floor_minor) VALUES ($1, $2, NULL)",
         )
         .bind(id)
@@ -240,7 +241,7 @@ async fn ensure_system_account(
         .await?;
         return Ok(AccountId::from_uuid(id));
     }
-    let id: Uuid = sqlx::query_scalar(
+    let id: Uuid = sql::query_scalar(
         "SELECT id FROM accounts WHERE user_id = $1 AND currency = $2 AND kind = $3",
     )
     .bind(user.as_uuid())

@@ -4,6 +4,7 @@
 
 use crate::{LedgerRejection, RejectionCode, StoreError};
 use djinn_domain::{OperationId, Posting, PostingId, TransactionId, UserId};
+use djinn_store::sql;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -24,7 +25,7 @@ pub(crate) async fn insert_postings(
         .iter()
         .map(|p| p.currency.code().to_owned())
         .collect();
-    sqlx::query(
+    sql::query(
         "INSERT INTO postings (id, transaction_id, user_id, account_id, amount_minor, currency)
          SELECT id, $2, $6, account_id, amount_minor, currency
            FROM unnest($1::uuid[], $3::uuid[], $4::bigint[], $5::text[]) AS leg(id, account_id, amount_minor, currency)",
@@ -46,7 +47,7 @@ pub(crate) async fn set_operation_status(
     status: &str,
     failure: Option<(&str, &str)>,
 ) -> Result<bool, StoreError> {
-    let result = sqlx::query(
+    let result = sql::query(
         "UPDATE operations SET status = $2, failure_code = $3, failure_message = $4, updated_at = now()
           WHERE id = $1 AND status IN ('pending', 'awaiting_approval')",
     )

@@ -6,6 +6,7 @@ use crate::postings::{out_of_range, transaction_for};
 use crate::{Applied, LedgerRejection, RejectionCode, StoreError};
 use djinn_domain::{OperationId, Posting, PostingId, TransferRequest, UserId, assert_balanced};
 use djinn_store::PgPool;
+use djinn_store::sql;
 
 /// Reserves a transfer: a pending transaction with its two postings, the amount held on the
 /// source (pending debit) and announced on the destination (pending credit). The source's
@@ -100,7 +101,7 @@ impl TakingCall {
     ) -> Result<Applied, StoreError> {
         let postings = transfer_legs(request)?;
         let currency = request.amount.currency();
-        let query = sqlx::query_scalar::<_, String>(self.sql)
+        let query = sql::query_scalar::<String>(self.sql)
             .bind(user.as_uuid())
             .bind(transaction_for(transfer_id).as_uuid())
             .bind(idempotency_key)
@@ -115,7 +116,7 @@ impl TakingCall {
         } else {
             query
         };
-        let called = query.fetch_one(pool).await;
+        let called = sql::scalar_alone(pool, query).await;
         match step_outcome(self.function, called, self.applied)? {
             Ok(applied) => Ok(applied),
             Err(refusal) => Err(transfer_refused(self.function, &refusal, request)),
@@ -191,12 +192,11 @@ pub async fn post_transfer(
     transfer_id: OperationId,
     user: UserId,
 ) -> Result<Applied, StoreError> {
-    let called = sqlx::query_scalar::<_, String>("SELECT ledger_post_transfer_for($1, $2, $3)")
+    let statement = sql::query_scalar::<String>("SELECT ledger_post_transfer_for($1, $2, $3)")
         .bind(user.as_uuid())
         .bind(transaction_for(transfer_id).as_uuid())
-        .bind(transfer_id.as_uuid())
-        .fetch_one(pool)
-        .await;
+        .bind(transfer_id.as_uuid());
+    let called = sql::scalar_alone(pool, statement).await;
     const FUNCTION: &str = "ledger_post_transfer_for";
     let refusal = match step_outcome(FUNCTION, called, ["posted", "already_posted"])? {
         Ok(applied) => return Ok(applied),

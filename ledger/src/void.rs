@@ -5,6 +5,7 @@ use crate::postings::transaction_for;
 use crate::{Applied, LedgerRejection, RejectionCode, StoreError};
 use djinn_domain::{OperationId, UserId};
 use djinn_store::PgPool;
+use djinn_store::sql;
 
 /// Voids a transfer that has not been posted: releases what was reserved (if anything was) and
 /// records why on the operation. A posted transfer is left alone, since it can only be
@@ -27,16 +28,15 @@ pub async fn void_transfer(
     message: &str,
 ) -> Result<Applied, StoreError> {
     const FUNCTION: &str = "ledger_void_transfer_for";
-    let called =
-        sqlx::query_scalar::<_, String>("SELECT ledger_void_transfer_for($1, $2, $3, $4, $5, $6)")
+    let statement =
+        sql::query_scalar::<String>("SELECT ledger_void_transfer_for($1, $2, $3, $4, $5, $6)")
             .bind(user.as_uuid())
             .bind(transaction_for(transfer_id).as_uuid())
             .bind(transfer_id.as_uuid())
             .bind(idempotency_key)
             .bind(code)
-            .bind(message)
-            .fetch_one(pool)
-            .await;
+            .bind(message);
+    let called = sql::scalar_alone(pool, statement).await;
     let refusal = match step_outcome(FUNCTION, called, ["voided", "already_voided"])? {
         Ok(applied) => return Ok(applied),
         Err(refusal) => refusal,

@@ -2,6 +2,7 @@
 
 use crate::StoreError;
 use crate::session::begin_as;
+use crate::sql;
 use chrono::{DateTime, Utc};
 use djinn_domain::{AccountId, AccountKind, Currency, Money, UserId};
 use sqlx::PgPool;
@@ -94,7 +95,7 @@ pub async fn get(
     id: AccountId,
 ) -> Result<Option<AccountView>, StoreError> {
     let mut tx = begin_as(pool, user).await?;
-    let row: Option<AccountRow> = sqlx::query_as(concat!(
+    let row: Option<AccountRow> = sql::query_as(concat!(
         select_account!(),
         " WHERE a.id = $1 AND a.user_id = $2 AND a.kind NOT IN ('equity', 'clearing')"
     ))
@@ -115,7 +116,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<AccountView>, StoreError> {
     let mut tx = begin_as(pool, user).await?;
-    let rows: Vec<AccountRow> = sqlx::query_as(concat!(
+    let rows: Vec<AccountRow> = sql::query_as(concat!(
         select_account!(),
         " WHERE a.user_id = $1 AND a.kind NOT IN ('equity', 'clearing')
            AND ($2::uuid IS NULL OR a.id > $2) ORDER BY a.id LIMIT $3"
@@ -138,7 +139,7 @@ pub async fn get_many(
 ) -> Result<Vec<AccountView>, StoreError> {
     let ids: Vec<Uuid> = ids.iter().map(AccountId::as_uuid).collect();
     let mut tx = begin_as(pool, user).await?;
-    let rows: Vec<AccountRow> = sqlx::query_as(concat!(
+    let rows: Vec<AccountRow> = sql::query_as(concat!(
         select_account!(),
         " WHERE a.id = ANY($1) AND a.user_id = $2 AND a.kind NOT IN ('equity', 'clearing') ORDER BY a.id"
     ))

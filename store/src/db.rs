@@ -43,6 +43,10 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 /// Whether `url` asks for TLS (sslmode require, verify-ca or verify-full); `None` when it is not
 /// a PostgreSQL URL at all. Reads the URL only: nothing connects.
 pub fn asks_for_tls(url: &str) -> Option<bool> {
+    // sqlx parses any scheme's URL; only these two are PostgreSQL's.
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return None;
+    }
     let options = PgConnectOptions::from_str(url).ok()?;
     Some(matches!(
         options.get_ssl_mode(),
@@ -52,5 +56,6 @@ pub fn asks_for_tls(url: &str) -> Option<bool> {
 
 /// Whether PostgreSQL answers a trivial statement: the readiness probe's question.
 pub async fn ping(pool: &PgPool) -> bool {
-    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+    // A simple query: one message, no statement to prepare (crate::sql says why that matters).
+    sqlx::raw_sql("SELECT 1").execute(pool).await.is_ok()
 }

@@ -13,6 +13,7 @@ mod error;
 pub mod openings;
 pub mod operations;
 pub mod session;
+pub mod sql;
 pub mod sweeping;
 pub mod users;
 pub mod verify;

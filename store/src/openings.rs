@@ -6,6 +6,7 @@ use crate::StoreError;
 use crate::operations::{OperationRow, OperationView};
 use crate::select_operation;
 use crate::session::begin_as;
+use crate::sql;
 use djinn_domain::{AccountKind, Currency, Money, OperationId, UserId};
 use sqlx::{PgConnection, PgPool};
 
@@ -36,7 +37,7 @@ pub async fn register_open_account(
     let mut tx = begin_as(pool, user).await?;
     // The operation and its request are written by one statement: a claimed key always has
     // its request. The conflict has no target, as in `register_transfer`.
-    sqlx::query(
+    sql::query(
         "WITH operation AS (
              INSERT INTO operations (id, user_id, kind, idempotency_key, workflow_id, status)
              VALUES ($1, $2, 'open_account', $3, $4, 'pending')
@@ -55,7 +56,7 @@ pub async fn register_open_account(
     .bind(request.overdraft_limit.map(|limit| limit.amount_minor()))
     .execute(&mut *tx)
     .await?;
-    let row: OperationRow = sqlx::query_as(concat!(
+    let row: OperationRow = sql::query_as(concat!(
         select_operation!(),
         " WHERE o.user_id = $1 AND o.kind = 'open_account' AND o.idempotency_key = $2"
     ))
@@ -76,7 +77,7 @@ pub async fn get_opening(
     id: OperationId,
 ) -> Result<Option<(OperationView, OpeningRequest)>, StoreError> {
     let mut tx = begin_as(pool, user).await?;
-    let row: Option<OperationRow> = sqlx::query_as(concat!(
+    let row: Option<OperationRow> = sql::query_as(concat!(
         select_operation!(),
         " WHERE o.id = $1 AND o.user_id = $2 AND o.kind = 'open_account'"
     ))
@@ -103,7 +104,7 @@ pub async fn fail_opening(
     message: &str,
 ) -> Result<bool, StoreError> {
     let mut tx = begin_as(pool, user).await?;
-    let ended = sqlx::query(
+    let ended = sql::query(
         "UPDATE operations SET status = 'failed', failure_code = $3, failure_message = $4,
                 updated_at = now()
           WHERE id = $1 AND user_id = $2 AND kind = 'open_account' AND status = 'pending'",
@@ -127,7 +128,7 @@ pub async fn revive_opening(
     id: OperationId,
 ) -> Result<bool, StoreError> {
     let mut tx = begin_as(pool, user).await?;
-    let revived = sqlx::query(
+    let revived = sql::query(
         "UPDATE operations SET status = 'pending', failure_code = NULL, failure_message = NULL,
                 updated_at = now()
           WHERE id = $1 AND user_id = $2 AND kind = 'open_account' AND status = 'failed'",
@@ -146,7 +147,7 @@ async fn stored_request(
     tx: &mut PgConnection,
     id: OperationId,
 ) -> Result<Option<OpeningRequest>, StoreError> {
-    let stored: Option<(String, String, String, i64, Option<i64>)> = sqlx::query_as(
+    let stored: Option<(String, String, String, i64, Option<i64>)> = sql::query_as(
         "SELECT name, kind, currency::text, opening_minor, overdraft_limit_minor
            FROM account_openings WHERE operation_id = $1",
     )

@@ -4,6 +4,7 @@
 
 use crate::StoreError;
 use crate::session::begin_as;
+use crate::sql;
 use chrono::{DateTime, Utc};
 use djinn_domain::{
     AccountId, Currency, IdempotencyKey, Money, OperationId, RejectionCode, TransferRequest,
@@ -219,19 +220,21 @@ pub async fn register_transfer(
     workflow_id: &str,
     request: &TransferRequest,
 ) -> Result<Registration, StoreError> {
-    let row =
-        sqlx::query("SELECT * FROM register_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(user.as_uuid())
-            .bind(id.as_uuid())
-            .bind(key.as_str())
-            .bind(workflow_id)
-            .bind(request.from.as_uuid())
-            .bind(request.to.as_uuid())
-            .bind(request.amount.amount_minor())
-            .bind(request.amount.currency().code())
-            .bind(request.description.as_ref().map(|d| d.as_str()))
-            .fetch_one(pool)
-            .await?;
+    // In a transaction of its own, as every statement (crate::sql).
+    let mut tx = pool.begin().await?;
+    let row = sql::query("SELECT * FROM register_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(user.as_uuid())
+        .bind(id.as_uuid())
+        .bind(key.as_str())
+        .bind(workflow_id)
+        .bind(request.from.as_uuid())
+        .bind(request.to.as_uuid())
+        .bind(request.amount.amount_minor())
+        .bind(request.amount.currency().code())
+        .bind(request.description.as_ref().map(|d| d.as_str()))
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
     let outcome: String = row.try_get("outcome")?;
     let transfer =
         || -> Result<TransferView, StoreError> { TransferRow::from_row(&row)?.try_into() };
@@ -269,7 +272,7 @@ pub async fn get_transfers(
 ) -> Result<Vec<TransferView>, StoreError> {
     let ids: Vec<Uuid> = ids.iter().map(OperationId::as_uuid).collect();
     let mut tx = begin_as(pool, user).await?;
-    let rows: Vec<TransferRow> = sqlx::query_as(concat!(
+    let rows: Vec<TransferRow> = sql::query_as(concat!(
         select_transfer!(),
         " WHERE o.id = ANY($1) AND o.user_id = $2"
     ))
@@ -303,7 +306,7 @@ where
     R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
 {
     let mut tx = begin_as(pool, user).await?;
-    let row = sqlx::query_as(query)
+    let row = sql::query_as(query)
         .bind(id.as_uuid())
         .bind(user.as_uuid())
         .fetch_optional(&mut *tx)
@@ -322,7 +325,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<OperationView>, StoreError> {
     let mut tx = begin_as(pool, user).await?;
-    let rows: Vec<OperationRow> = sqlx::query_as(concat!(
+    let rows: Vec<OperationRow> = sql::query_as(concat!(
         select_operation!(),
         " WHERE o.user_id = $1 AND ($2::text IS NULL OR o.kind = $2)
            AND ($3::uuid IS NULL OR o.id < $3) ORDER BY o.id DESC LIMIT $4"

@@ -4,6 +4,7 @@
 //! behind PgBouncer in transaction mode; a session-level `SET ROLE` would leak between clients.
 
 use crate::StoreError;
+use crate::sql;
 use djinn_domain::UserId;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
@@ -43,7 +44,7 @@ pub(crate) async fn begin_signing_in(
     firebase_uid: &str,
 ) -> Result<Transaction<'static, Postgres>, StoreError> {
     let mut tx = pool.begin().await?;
-    sqlx::query(
+    sql::query(
         "SELECT set_config('role', $1, true), set_config('djinn.user_id', '', true),
                 set_config('djinn.firebase_uid', $2, true),
                 set_config('lock_timeout', djinn_lock_timeout(), true),

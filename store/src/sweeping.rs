@@ -5,6 +5,7 @@
 
 use crate::StoreError;
 use crate::operations::OperationKind;
+use crate::sql;
 use chrono::{DateTime, Utc};
 use djinn_domain::{OperationId, UserId};
 use sqlx::PgPool;
@@ -30,7 +31,8 @@ pub async fn overdue(
     limit: i64,
 ) -> Result<Vec<Overdue>, StoreError> {
     let quiet_for_ms = i64::try_from(quiet_for.as_millis()).unwrap_or(i64::MAX);
-    let rows: Vec<(uuid::Uuid, uuid::Uuid, String, String, DateTime<Utc>)> = sqlx::query_as(
+    let mut tx = pool.begin().await?;
+    let rows: Vec<(uuid::Uuid, uuid::Uuid, String, String, DateTime<Utc>)> = sql::query_as(
         "SELECT id, user_id, kind, workflow_id, updated_at
            FROM operations_overdue(make_interval(secs => $1::double precision / 1000),
                                    $2, $3, $4::integer)",
@@ -39,8 +41,9 @@ pub async fn overdue(
     .bind(after.map(|last| last.updated_at))
     .bind(after.map(|last| last.id.as_uuid()))
     .bind(limit.clamp(0, crate::PAGE_SIZE_MAX))
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     rows.into_iter()
         .map(|(id, user_id, kind, workflow_id, updated_at)| {
             Ok(Overdue {

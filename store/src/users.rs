@@ -2,6 +2,7 @@
 
 use crate::StoreError;
 use crate::session::begin_signing_in;
+use crate::sql;
 use djinn_domain::UserId;
 use sqlx::PgPool;
 
@@ -10,7 +11,7 @@ use sqlx::PgPool;
 #[tracing::instrument(skip_all)]
 pub async fn ensure_user(pool: &PgPool, firebase_uid: &str) -> Result<UserId, StoreError> {
     let mut tx = begin_signing_in(pool, firebase_uid).await?;
-    let inserted: Option<uuid::Uuid> = sqlx::query_scalar(
+    let inserted: Option<uuid::Uuid> = sql::query_scalar(
         "WITH inserted AS (
              INSERT INTO users (id, firebase_uid) VALUES ($1, $2)
              ON CONFLICT (firebase_uid) DO NOTHING RETURNING id)
@@ -28,7 +29,7 @@ pub async fn ensure_user(pool: &PgPool, firebase_uid: &str) -> Result<UserId, St
     let id = match inserted {
         Some(id) => id,
         None => {
-            sqlx::query_scalar("SELECT id FROM users WHERE firebase_uid = $1")
+            sql::query_scalar("SELECT id FROM users WHERE firebase_uid = $1")
                 .bind(firebase_uid)
                 .fetch_one(&mut *tx)
                 .await?

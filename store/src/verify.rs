@@ -3,6 +3,7 @@
 //! tests check at their end. A read, across users, of ids and figures only.
 
 use crate::StoreError;
+use crate::sql;
 use sqlx::PgPool;
 
 /// One broken invariant: which, about what (a transaction, account or operation id), and the
@@ -23,11 +24,15 @@ impl std::fmt::Display for Violation {
 /// Every violation of the ledger's invariants; none when the ledger holds.
 #[tracing::instrument(skip_all)]
 pub async fn ledger_violations(pool: &PgPool) -> Result<Vec<Violation>, StoreError> {
-    let rows: Vec<(String, uuid::Uuid, String)> = sqlx::query_as(
+    // One transaction, so that behind a transaction-mode pooler the statement's parse and its
+    // execution reach the same server (crate::sql), and so that it reads one snapshot.
+    let mut tx = pool.begin().await?;
+    let rows: Vec<(String, uuid::Uuid, String)> = sql::query_as(
         "SELECT violation, subject, detail FROM ledger_violations() ORDER BY violation, subject",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows
         .into_iter()
         .map(|(violation, subject, detail)| Violation {

@@ -2,13 +2,14 @@
 //! own built exactly as `djinn api` builds itself (`djinn::api::build`), and `djinn worker`s on
 //! threads of their own.
 
-use crate::{PROJECT_ID, admin_database_url, test_codec};
+use crate::{PROJECT_ID, admin_database_url, pooler_url, test_codec};
 use anyhow::Context;
 use djinn_graphql::{ApiConfig, EmulatorTokenVerifier};
 use djinn_store::{PgPool, db};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+/// `url` (a server's, ending in /<database>) naming `database` instead.
 fn with_database(url: &str, database: &str) -> String {
     let (base, _) = url
         .rsplit_once('/')
@@ -190,6 +191,7 @@ impl Drop for ApiThread {
 pub struct TestApp {
     /// Base URL of the API, e.g. http://127.0.0.1:41234
     pub address: String,
+    /// The URL the stack's processes use: through the test PgBouncer, in transaction mode.
     pub database_url: String,
     /// A pool on the test's database, for reading the ledger back.
     pub db: PgPool,
@@ -236,7 +238,14 @@ async fn spawn_api_with(
     runs_workflows: bool,
 ) -> anyhow::Result<TestApp> {
     djinn::telemetry::init();
-    let (database_url, pool) = fresh_database().await?;
+    let (direct_url, pool) = fresh_database().await?;
+    // The stack's processes reach the database through the pooler; the test's own pool (`db`)
+    // goes direct, as an operator's would.
+    let database = direct_url
+        .rsplit_once('/')
+        .map(|(_, name)| name)
+        .unwrap_or_default();
+    let database_url = with_database(&format!("{}/", pooler_url()), database);
     let task_queue = format!("djinn-test-{}", uuid::Uuid::now_v7().simple());
     let temporal = djinn_temporal::connect_from_env("djinn-test", Some(&test_codec())).await?;
     djinn_temporal::register_search_attributes(&temporal).await?;

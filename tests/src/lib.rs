@@ -47,3 +47,11 @@ pub fn admin_database_url() -> String {
     std::env::var("DJINN_TEST_DATABASE_URL")
         .expect("DJINN_TEST_DATABASE_URL is set by `make test` (scripts/test.sh)")
 }
+
+/// The URL (without a database) of the PgBouncer in transaction mode that `make test` puts in
+/// front of that server, as production reaches managed PostgreSQL through a pooler. The api
+/// and the workers of every test stack connect through it.
+pub fn pooler_url() -> String {
+    std::env::var("DJINN_TEST_POOLER_URL")
+        .expect("DJINN_TEST_POOLER_URL is set by `make test` (scripts/test.sh)")
+}
