@@ -1,5 +1,5 @@
 # The two commands a newcomer needs, plus the benchmark. See README.md.
-.PHONY: dev test bench fmt lint sqlx-prepare
+.PHONY: dev test bench fmt lint audit
 
 dev:
 	scripts/dev.sh
@@ -13,6 +13,11 @@ bench:
 fmt:
 	cargo fmt --all
 
+# fmt, clippy -D warnings, hadolint on both Dockerfiles.
 lint:
-	cargo fmt --all -- --check
-	SQLX_OFFLINE=true cargo clippy --workspace --all-targets -- -D warnings
+	scripts/lint.sh
+
+# cargo-deny (advisories, licenses, bans, sources; deny.toml), offline, against the snapshot
+# of the RustSec database in ../shared/advisory-db (DJINN_ADVISORY_DB to point elsewhere).
+audit:
+	scripts/audit.sh
