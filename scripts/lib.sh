@@ -175,6 +175,29 @@ INI
   exit 1
 }
 
+# make_test_certificates DIR: a throwaway CA (ca.pem), a server certificate it signed for the
+# name localhost only (server.pem, server.key), and a second, unrelated CA (other-ca.pem), for
+# the tests that show TLS verified (tests/tests/tls.rs). Readable by the postgres user.
+make_test_certificates() {
+  local dir="$1" ext
+  mkdir -p "$dir"
+  ext="$dir/server.ext"
+  printf '%s\n' "subjectAltName=DNS:localhost" "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$ext"
+  local ca
+  for ca in ca other-ca; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -subj "/CN=djinn test $ca" -keyout "$dir/$ca.key" -out "$dir/$ca.pem" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  done
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+    -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+    -days 2 -extfile "$ext" -out "$dir/server.pem" 2>/dev/null
+  chmod 600 "$dir/server.key"
+  if [[ "$(id -u)" == 0 ]]; then chown -R postgres "$dir"; chmod 755 "$dir"; chmod 644 "$dir"/*.pem; fi
+}
+
 # start_temporal PORT UI_PORT [DB_FILE] [EXTRA ARGS...]: a Temporal dev server; in memory when
 # DB_FILE is empty.
 start_temporal() {

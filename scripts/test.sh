@@ -12,8 +12,14 @@ mkdir -p "$DATA_DIR"
 trap stop_started EXIT
 trap 'exit 130' INT TERM
 
+# A CA and a server certificate made now, so that the private cluster also speaks TLS and a
+# test can connect with sslmode=verify-full (tests/tests/tls.rs); plaintext stays allowed.
+certificates="$(mktemp -d "${TMPDIR:-/tmp}/djinn-test-tls.XXXXXX")"
+TEMPORARY_DIRS+=("$certificates")
+make_test_certificates "$certificates"
+export DJINN_TEST_TLS_DIR="$certificates"
 # pg_stat_statements lets a test count the statements a request made (batched reads).
-export DJINN_PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements ${DJINN_PG_OPTIONS:-}"
+export DJINN_PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements -c ssl=on -c ssl_cert_file=$certificates/server.pem -c ssl_key_file=$certificates/server.key ${DJINN_PG_OPTIONS:-}"
 if [[ -n "${DJINN_TEST_DATABASE_URL:-}" ]]; then
   admin_url="$DJINN_TEST_DATABASE_URL"
 else
@@ -35,5 +41,9 @@ export DJINN_TEMPORAL_CLI="$TEMPORAL"
 
 cd "$ROOT"
 cargo build --workspace --bins
+# The images' binary, for tests/tests/as_the_image_runs.rs: release, --locked, as the
+# Dockerfiles build it (minutes the first time, incremental after).
+cargo build --release --locked --bin djinn
+export DJINN_RELEASE_BIN="$ROOT/target/release/djinn"
 log "running tests (Postgres: $admin_url, Temporal: $TEMPORAL_ADDRESS)"
 cargo test --workspace --no-fail-fast "$@"

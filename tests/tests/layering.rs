@@ -271,3 +271,47 @@ fn a_long_function_is_found() {
         vec![("long".to_owned(), FUNCTION_LINES_MAX + 2)]
     );
 }
+
+/// The api and the worker send SQL only through `djinn_store::sql`, which sends every statement
+/// unnamed, so that Djinn works behind any transaction-mode pooler (store/src/sql.rs): no
+/// `sqlx::query*` elsewhere in the crates they run (tests and the benchmark may).
+#[test]
+fn statements_go_through_the_stores_sql_module() {
+    let root = workspace_root();
+    let mut problems = Vec::new();
+    for krate in [
+        "store",
+        "ledger",
+        "activities",
+        "graphql",
+        "cli",
+        "temporal",
+    ] {
+        let mut files = Vec::new();
+        rust_files(&root.join(krate), &mut files);
+        for file in files {
+            let relative = file
+                .strip_prefix(&root)
+                .unwrap_or(&file)
+                .display()
+                .to_string();
+            if relative == "store/src/sql.rs" {
+                continue;
+            }
+            let source = std::fs::read_to_string(&file).expect("a readable source file");
+            for (number, line) in source.lines().enumerate() {
+                if ["sqlx::query(", "sqlx::query_as", "sqlx::query_scalar"]
+                    .iter()
+                    .any(|call| line.contains(call))
+                {
+                    problems.push(format!("{relative}:{}: {}", number + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "statements past djinn_store::sql:\n{}",
+        problems.join("\n")
+    );
+}
