@@ -2,6 +2,7 @@
 //! with their own settings. `main.rs` only parses the command line and calls in here.
 
 pub mod api;
+pub mod backup;
 pub mod config;
 pub mod ledger;
 pub mod migrate;

@@ -72,6 +72,11 @@ enum Command {
         #[command(flatten)]
         migration: djinn::migrate::MigrationSettings,
     },
+    /// Encrypted backups: create one, or restore one into an empty database.
+    Backup {
+        #[command(subcommand)]
+        command: djinn::backup::BackupCommand,
+    },
     /// Check the ledger.
     Ledger {
         #[command(subcommand)]
@@ -118,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
             database,
             migration,
         } => djinn::migrate::run(database, migration).await,
+        Command::Backup { command } => djinn::backup::run(command).await,
         Command::Ledger {
             command: LedgerCommand::Verify { database },
         } => {

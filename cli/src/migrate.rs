@@ -24,19 +24,7 @@ pub struct MigrationSettings {
 
 pub async fn run(database: DatabaseSettings, migration: MigrationSettings) -> anyhow::Result<()> {
     let mut problems = Problems::default();
-    let direct = problems.check(secret(
-        &migration.migration_url,
-        &migration.migration_url_file,
-        "DATABASE_MIGRATION_URL",
-    ));
-    let url = match direct {
-        Some(Some(url)) if db::asks_for_tls(url.expose_secret()).is_some() => Some(url),
-        Some(Some(_)) => problems.check(Err(anyhow::anyhow!(
-            "DATABASE_MIGRATION_URL is not a PostgreSQL URL (postgres://user@host/database)"
-        ))),
-        Some(None) => validate::database_url(&database, None, &mut problems),
-        None => None,
-    };
+    let url = direct_url(&database, &migration, &mut problems);
     problems.into_result("migrate")?;
     let url = url.context("a checked migration URL")?;
     let pool = db::connect(url.expose_secret(), 2)
@@ -45,4 +33,26 @@ pub async fn run(database: DatabaseSettings, migration: MigrationSettings) -> an
     db::migrate(&pool).await?;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+/// The database's direct URL: DATABASE_MIGRATION_URL when set, else DATABASE_URL, checked
+/// (problems recorded). Migrations and backups need a session, which a pooler does not keep.
+pub fn direct_url(
+    database: &DatabaseSettings,
+    migration: &MigrationSettings,
+    problems: &mut Problems,
+) -> Option<SecretString> {
+    let direct = problems.check(secret(
+        &migration.migration_url,
+        &migration.migration_url_file,
+        "DATABASE_MIGRATION_URL",
+    ));
+    match direct {
+        Some(Some(url)) if db::asks_for_tls(url.expose_secret()).is_some() => Some(url),
+        Some(Some(_)) => problems.check(Err(anyhow::anyhow!(
+            "DATABASE_MIGRATION_URL is not a PostgreSQL URL (postgres://user@host/database)"
+        ))),
+        Some(None) => validate::database_url(database, None, problems),
+        None => None,
+    }
 }

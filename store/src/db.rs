@@ -59,3 +59,29 @@ pub async fn ping(pool: &PgPool) -> bool {
     // A simple query: one message, no statement to prepare (crate::sql says why that matters).
     sqlx::raw_sql("SELECT 1").execute(pool).await.is_ok()
 }
+
+/// Whether the database holds no relation of its own (a restore's target must be empty).
+pub async fn holds_nothing(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let relations: i64 = crate::sql::query_scalar(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+            AND n.nspname NOT LIKE 'pg_toast%'",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(relations == 0)
+}
+
+/// The application role, as the row-level security migration creates it: roles belong to the
+/// cluster, not to a database, so a dump carries the grants to it but not the role itself.
+pub async fn ensure_app_role(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(
+        "DO $$ BEGIN CREATE ROLE djinn_app NOLOGIN NOBYPASSRLS;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}

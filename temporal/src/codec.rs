@@ -49,6 +49,19 @@ pub enum CodecError {
     Plaintext,
 }
 
+/// One key as DJINN_CODEC_KEYS writes it, `id:base64(32 bytes)`: its id and its bytes. The
+/// backup key (DJINN_BACKUP_KEY) has the same form.
+pub fn parse_key_entry(entry: &str) -> Result<(String, [u8; 32]), CodecError> {
+    let (id, key) = entry.trim().split_once(':').ok_or(CodecError::Malformed)?;
+    let bad = || CodecError::BadKey(id.to_owned());
+    let bytes = STANDARD.decode(key.trim()).map_err(|_| bad())?;
+    if id.is_empty() {
+        return Err(bad());
+    }
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| bad())?;
+    Ok((id.to_owned(), bytes))
+}
+
 /// The keys, current first. Cheap to clone.
 #[derive(Clone)]
 pub struct EncryptionCodec {
@@ -76,17 +89,11 @@ impl EncryptionCodec {
             .map(str::trim)
             .filter(|e| !e.is_empty())
         {
-            let (id, key) = entry.split_once(':').ok_or(CodecError::Malformed)?;
-            let bytes = STANDARD
-                .decode(key.trim())
-                .map_err(|_| CodecError::BadKey(id.to_owned()))?;
-            if bytes.len() != 32 || id.is_empty() {
-                return Err(CodecError::BadKey(id.to_owned()));
-            }
+            let (id, bytes) = parse_key_entry(entry)?;
             let cipher =
-                Aes256Gcm::new_from_slice(&bytes).map_err(|_| CodecError::BadKey(id.to_owned()))?;
-            ciphers.insert(id.to_owned(), cipher);
-            current.get_or_insert_with(|| id.to_owned());
+                Aes256Gcm::new_from_slice(&bytes).map_err(|_| CodecError::BadKey(id.clone()))?;
+            ciphers.insert(id.clone(), cipher);
+            current.get_or_insert_with(|| id.clone());
         }
         let current = current.ok_or(CodecError::NoKeys)?;
         Ok(Self {
