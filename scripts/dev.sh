@@ -5,6 +5,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DEV_PG_PORT="${DJINN_DEV_PG_PORT:-54320}"
+DEV_POOLER_PORT="${DJINN_DEV_POOLER_PORT:-54321}"
 TEMPORAL_PORT="${DJINN_DEV_TEMPORAL_PORT:-7233}"
 TEMPORAL_UI_PORT="${DJINN_DEV_TEMPORAL_UI_PORT:-8233}"
 export DJINN_API_ADDR="${DJINN_API_ADDR:-127.0.0.1:8080}"
@@ -20,7 +21,12 @@ trap 'exit 130' INT TERM
 
 if [[ -z "${DATABASE_URL:-}" ]]; then
   start_private_postgres "$DATA_DIR/pg" "$DEV_PG_PORT" djinn
-  DATABASE_URL="$PRIVATE_DATABASE_URL"
+  # As in production: the api and the worker through PgBouncer in transaction mode, migrations
+  # over the direct connection.
+  start_pgbouncer "$DEV_POOLER_PORT" "$DEV_PG_PORT"
+  DATABASE_MIGRATION_URL="$PRIVATE_DATABASE_URL"
+  DATABASE_URL="$POOLER_URL/djinn"
+  export DATABASE_MIGRATION_URL
 fi
 export DATABASE_URL
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}"
@@ -61,7 +67,7 @@ cat <<TXT
     GraphQL       POST http://$DJINN_API_ADDR/graphql  (Authorization: Bearer <emulator token>)
     Health        http://$DJINN_API_ADDR/healthz
     Temporal UI   http://127.0.0.1:$TEMPORAL_UI_PORT  (payloads decrypted via http://$DJINN_API_ADDR/codec)
-    PostgreSQL    $DATABASE_URL
+    PostgreSQL    $DATABASE_URL${DATABASE_MIGRATION_URL:+ (PgBouncer; direct: $DATABASE_MIGRATION_URL)}
 
   A development token for user "alice": scripts/dev-token.sh alice
   Ctrl-C stops everything.

@@ -108,10 +108,12 @@ start_throwaway_postgres() {
   DJINN_PG_FSYNC=off start_private_postgres "$dir" "$port" "$dbname"
 }
 
-# pgbouncer_bin: PgBouncer from the system, or installed as Debian's package when we are root.
+# pgbouncer_bin: PgBouncer from the system; else, as root, Debian's package installed; else
+# Debian's package (and the libraries it needs) fetched and unpacked into the tools folder,
+# which needs no root, behind a wrapper that points the loader at them.
 pgbouncer_bin() {
-  local bin
-  for bin in "$(command -v pgbouncer 2>/dev/null)" /usr/sbin/pgbouncer; do
+  local bin dir="$TOOLS_DIR/pgbouncer"
+  for bin in "$(command -v pgbouncer 2>/dev/null)" /usr/sbin/pgbouncer "$dir/pgbouncer"; do
     if [[ -n "$bin" && -x "$bin" ]]; then echo "$bin"; return; fi
   done
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
@@ -119,6 +121,19 @@ pgbouncer_bin() {
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer) >/dev/null
     echo /usr/sbin/pgbouncer
     return
+  fi
+  if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
+    log "no PgBouncer: unpacking Debian's pgbouncer package into $dir"
+    mkdir -p "$dir/debs"
+    if (cd "$dir/debs" && apt-get download pgbouncer libevent-2.1-7 libc-ares2 >/dev/null 2>&1); then
+      local deb
+      for deb in "$dir"/debs/*.deb; do dpkg-deb -x "$deb" "$dir/root"; done
+      printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' \
+        "$dir/root/usr/lib/$(uname -m)-linux-gnu" "$dir/root/usr/sbin/pgbouncer" >"$dir/pgbouncer"
+      chmod +x "$dir/pgbouncer"
+      echo "$dir/pgbouncer"
+      return
+    fi
   fi
   log "no PgBouncer found: install your system's pgbouncer package (Debian: apt-get install pgbouncer)"
   exit 1
@@ -159,8 +174,14 @@ logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 INI
   printf '"%s" ""\n' "$user" >"$dir/users.txt"
-  [[ "$(id -u)" == 0 ]] && chown -R postgres "$dir"
-  as_pg_user "$bin" "$dir/pgbouncer.ini" >/dev/null 2>&1 &
+  # As root it runs as postgres (it refuses root) through setpriv, which execs rather than
+  # forks (unlike runuser), so the process recorded is PgBouncer itself and stop_started ends it.
+  if [[ "$(id -u)" == 0 ]]; then
+    chown -R postgres "$dir"
+    setpriv --reuid=postgres --regid=postgres --init-groups "$bin" "$dir/pgbouncer.ini" >/dev/null 2>&1 &
+  else
+    "$bin" "$dir/pgbouncer.ini" >/dev/null 2>&1 &
+  fi
   STARTED_PIDS+=("$!")
   local attempt
   for attempt in $(seq 1 50); do

@@ -174,7 +174,7 @@ mod tests {
         listen: &str,
     ) -> (ApiSettings, RuntimeSettings) {
         let api = ApiSettings {
-            api_addr: listen.parse().expect("an address"),
+            api_addr: Some(listen.parse().expect("an address")),
             port: None,
             firebase_project_id: Some("djinn-dev".into()),
             firebase_jwks_url: djinn_graphql::FIREBASE_JWKS_URL.into(),
@@ -192,6 +192,17 @@ mod tests {
 
     fn verify(settings: (ApiSettings, RuntimeSettings)) -> anyhow::Result<Arc<dyn TokenVerifier>> {
         verifier(&settings.0, &settings.1)
+    }
+
+    #[test]
+    fn djinn_api_addr_wins_over_port_which_wins_over_the_default() {
+        let (mut api, _) = settings(Environment::Production, None, "10.0.0.5:9000");
+        api.port = Some(7000);
+        assert_eq!(api.listen_addr().to_string(), "10.0.0.5:9000");
+        api.api_addr = None;
+        assert_eq!(api.listen_addr().to_string(), "0.0.0.0:7000");
+        api.port = None;
+        assert_eq!(api.listen_addr().to_string(), "127.0.0.1:8080");
     }
 
     #[test]

@@ -212,9 +212,10 @@ impl SweeperConfig {
 
 #[derive(Args, Debug, Clone)]
 pub struct ApiSettings {
-    /// Where the API listens. When PORT is set (as on Railway), 0.0.0.0:$PORT wins.
-    #[arg(long, env = "DJINN_API_ADDR", default_value = "127.0.0.1:8080")]
-    pub api_addr: SocketAddr,
+    /// Where the API listens. Unset: 0.0.0.0:$PORT when PORT is set (Railway, Cloud Run, Fly),
+    /// else 127.0.0.1:8080.
+    #[arg(long, env = "DJINN_API_ADDR")]
+    pub api_addr: Option<SocketAddr>,
     #[arg(long, env = "PORT")]
     pub port: Option<u16>,
     /// The Firebase project whose ID tokens are accepted. Required in production: a default
@@ -265,9 +266,10 @@ pub struct ApiSettings {
 
 impl ApiSettings {
     pub fn listen_addr(&self) -> SocketAddr {
-        match self.port {
-            Some(port) => SocketAddr::from(([0, 0, 0, 0], port)),
-            None => self.api_addr,
+        match (self.api_addr, self.port) {
+            (Some(addr), _) => addr,
+            (None, Some(port)) => SocketAddr::from(([0, 0, 0, 0], port)),
+            (None, None) => SocketAddr::from(([127, 0, 0, 1], 8080)),
         }
     }
 
