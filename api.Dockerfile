@@ -21,7 +21,10 @@ FROM chef AS builder
 COPY --from=planner /src/recipe.json recipe.json
 RUN cargo chef cook --release --locked --bin djinn --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --locked --bin djinn \
+# The commit for build_info{commit} (the build context has no .git):
+#   docker build --build-arg DJINN_COMMIT=$(git rev-parse --short=12 HEAD) ...
+ARG DJINN_COMMIT=unknown
+RUN DJINN_COMMIT="${DJINN_COMMIT}" cargo build --release --locked --bin djinn \
  && install -D --mode=0555 target/release/djinn /out/djinn
 
 # distroless/cc: glibc, libgcc, CA certificates, tzdata and /etc/passwd entries; nothing else.

@@ -139,6 +139,32 @@ pgbouncer_bin() {
   exit 1
 }
 
+# promtool_bin: Prometheus's promtool from the system; else, as root, Debian's prometheus
+# package installed; else that package unpacked into the tools folder (no root needed).
+promtool_bin() {
+  local bin dir="$TOOLS_DIR/prometheus"
+  for bin in "$(command -v promtool 2>/dev/null)" "$dir/root/usr/bin/promtool"; do
+    if [[ -n "$bin" && -x "$bin" ]]; then echo "$bin"; return; fi
+  done
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    log "no promtool: installing Debian's prometheus package"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null
+    command -v promtool
+    return
+  fi
+  if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
+    log "no promtool: unpacking Debian's prometheus package into $dir"
+    mkdir -p "$dir/debs"
+    if (cd "$dir/debs" && apt-get download prometheus >/dev/null 2>&1); then
+      dpkg-deb -x "$dir"/debs/prometheus_*.deb "$dir/root"
+      echo "$dir/root/usr/bin/promtool"
+      return
+    fi
+  fi
+  log "no promtool found: install your system's prometheus package (Debian: apt-get install prometheus)"
+  exit 1
+}
+
 # start_pgbouncer PORT PG_PORT: PgBouncer in transaction mode in front of the cluster on
 # PG_PORT, as managed PostgreSQL is reached in production; every database on the cluster is
 # served under its own name. Sets POOLER_URL (no database). Its files live in a temporary

@@ -38,6 +38,8 @@ export TEMPORAL_ADDRESS="127.0.0.1:$TEST_TEMPORAL_PORT"
 export TEMPORAL_NAMESPACE=default
 export SQLX_OFFLINE=true
 export DJINN_TEMPORAL_CLI="$TEMPORAL"
+# Prometheus's promtool checks the metrics a scrape serves and the alerting rules.
+export DJINN_PROMTOOL="$(promtool_bin)"
 # pg_dump and pg_restore of the same PostgreSQL, for the backup tests.
 export DJINN_TEST_PG_BIN_DIR="$(pg_bindir)"
 

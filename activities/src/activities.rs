@@ -4,24 +4,38 @@
 //! anything else is retryable, since a database hiccup is not an answer.
 
 use crate::chaos;
-use djinn_ledger::{self as ledger, NewAccount, StoreError};
+use djinn_ledger::{self as ledger, Applied, NewAccount, StoreError};
+use djinn_metrics::Metrics;
 use djinn_workflows::contracts::{
     OpenAccountInput, PostTransferInput, TransferInput, VoidTransferInput, markers,
 };
 use sqlx::PgPool;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-/// Owns what the ledger activities need: the connection pool.
+/// Owns what the ledger activities need: the connection pool, and the process's metrics, which
+/// time every step (`ledger_step_duration_seconds`) and count the transfers this process
+/// settled (`transfers_total`): only a step that did its work now, never a replay of one.
 #[derive(Debug, Clone)]
 pub struct LedgerActivities {
     pool: PgPool,
+    metrics: Metrics,
 }
 
 impl LedgerActivities {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, metrics: Metrics) -> Self {
+        Self { pool, metrics }
+    }
+
+    /// Runs `step`, timing it under `name`.
+    async fn timed<T>(&self, name: &str, step: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let done = step.await;
+        self.metrics.ledger_step(name, started.elapsed());
+        done
     }
 }
 
@@ -34,16 +48,17 @@ impl LedgerActivities {
         input: TransferInput,
     ) -> Result<(), ActivityError> {
         let workflow_id = ctx.info().workflow_id.clone().unwrap_or_default();
-        ledger::reserve_transfer(
+        let step = ledger::reserve_transfer(
             &self.pool,
             input.transfer_id,
             input.user_id,
             input.idempotency_key.as_str(),
             &workflow_id,
             &input.request,
-        )
-        .await
-        .map_err(to_activity_error)?;
+        );
+        self.timed("reserve_transfer", step)
+            .await
+            .map_err(to_activity_error)?;
         Ok(())
     }
 
@@ -54,16 +69,21 @@ impl LedgerActivities {
         input: TransferInput,
     ) -> Result<(), ActivityError> {
         let workflow_id = ctx.info().workflow_id.clone().unwrap_or_default();
-        ledger::reserve_and_post_transfer(
+        let step = ledger::reserve_and_post_transfer(
             &self.pool,
             input.transfer_id,
             input.user_id,
             input.idempotency_key.as_str(),
             &workflow_id,
             &input.request,
-        )
-        .await
-        .map_err(to_activity_error)?;
+        );
+        let applied = self
+            .timed("reserve_and_post_transfer", step)
+            .await
+            .map_err(to_activity_error)?;
+        if applied == Applied::Now {
+            self.metrics.transfer_posted();
+        }
         chaos::abort_after("reserve_and_post_transfer");
         Ok(())
     }
@@ -74,9 +94,14 @@ impl LedgerActivities {
         _ctx: ActivityContext,
         input: PostTransferInput,
     ) -> Result<(), ActivityError> {
-        ledger::post_transfer(&self.pool, input.transfer_id, input.user_id)
+        let step = ledger::post_transfer(&self.pool, input.transfer_id, input.user_id);
+        let applied = self
+            .timed("post_transfer", step)
             .await
             .map_err(to_activity_error)?;
+        if applied == Applied::Now {
+            self.metrics.transfer_posted();
+        }
         Ok(())
     }
 
@@ -86,16 +111,21 @@ impl LedgerActivities {
         _ctx: ActivityContext,
         input: VoidTransferInput,
     ) -> Result<(), ActivityError> {
-        ledger::void_transfer(
+        let step = ledger::void_transfer(
             &self.pool,
             input.transfer_id,
             input.user_id,
             input.idempotency_key.as_str(),
             input.code.as_str(),
             &input.message,
-        )
-        .await
-        .map_err(to_activity_error)?;
+        );
+        let applied = self
+            .timed("void_transfer", step)
+            .await
+            .map_err(to_activity_error)?;
+        if applied == Applied::Now {
+            self.metrics.transfer_voided(input.code.as_str());
+        }
         Ok(())
     }
 
@@ -114,7 +144,7 @@ impl LedgerActivities {
             opening_balance: input.opening_balance,
             overdraft_limit: input.overdraft_limit,
         };
-        ledger::open_account(&self.pool, &account)
+        self.timed("open_account", ledger::open_account(&self.pool, &account))
             .await
             .map_err(to_activity_error)?;
         Ok(())

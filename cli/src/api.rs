@@ -4,6 +4,7 @@
 //! here, without the Temporal server dispatching that task to a worker.
 
 use crate::config::{ApiSettings, RuntimeSettings, WorkerSettings};
+use crate::metrics::Telemetry;
 use crate::worker;
 use anyhow::Context;
 use djinn_graphql::{
@@ -22,6 +23,7 @@ pub struct ApiWorker {
     pub pool: PgPool,
     pub client: Client,
     pub task_queue: String,
+    pub telemetry: Telemetry,
 }
 
 /// What the api is built from, besides its HTTP settings: `djinn api` fills it from the
@@ -36,6 +38,8 @@ pub struct Wiring<'a> {
     pub verifier: Arc<dyn TokenVerifier>,
     /// Whether the api runs a worker for the workflows it starts (DJINN_API_RUNS_WORKFLOWS).
     pub runs_workflows: bool,
+    /// What the api and its worker count into, served at `/metrics`.
+    pub telemetry: Telemetry,
 }
 
 /// Connections of the api's worker: its ledger steps never wait behind the GraphQL pool, so a
@@ -59,11 +63,13 @@ pub async fn build(config: &ApiConfig, wiring: Wiring<'_>) -> anyhow::Result<Api
         .await
         .context("connecting to PostgreSQL")?;
     let client = djinn_temporal::connect_from_env(wiring.identity, wiring.codec).await?;
+    wiring.telemetry.watch_pool("api", &pool);
     let state = AppState {
         pool: pool.clone(),
         temporal: client.clone(),
         task_queue: wiring.task_queue.clone(),
         verifier: wiring.verifier,
+        metrics: wiring.telemetry.metrics.clone(),
     };
     let app = Application::build(config, state).await?;
     let worker = if wiring.runs_workflows {
@@ -74,10 +80,12 @@ pub async fn build(config: &ApiConfig, wiring: Wiring<'_>) -> anyhow::Result<Api
         )
         .await
         .context("connecting the api's worker to PostgreSQL")?;
+        wiring.telemetry.watch_pool("api-worker", &worker_pool);
         Some(ApiWorker {
             pool: worker_pool,
             client,
             task_queue: wiring.task_queue,
+            telemetry: wiring.telemetry,
         })
     } else {
         None
@@ -100,6 +108,7 @@ pub async fn serve(
         pool,
         client,
         task_queue,
+        telemetry,
     }) = worker
     else {
         return Ok(app.run_until_stopped(shutdown).await?);
@@ -110,7 +119,8 @@ pub async fn serve(
         let _ = stop_worker.send(());
         served
     };
-    let settings = WorkerSettings::inside_api(&client.identity());
+    let mut settings = WorkerSettings::inside_api(&client.identity());
+    settings.telemetry = Some(telemetry);
     let running = async {
         let stopped = async move {
             let _ = http_stopped.await;

@@ -5,6 +5,7 @@ pub mod api;
 pub mod backup;
 pub mod config;
 pub mod ledger;
+pub mod metrics;
 pub mod migrate;
 pub mod probes;
 pub mod telemetry;

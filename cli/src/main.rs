@@ -169,6 +169,7 @@ async fn run_api(
         task_queue: temporal_settings.task_queue,
         verifier,
         runs_workflows: settings.runs_workflows,
+        telemetry: djinn::metrics::Telemetry::start()?,
     };
     let api::Api { app, worker, .. } = api::build(&config, wiring).await?;
     tracing::info!(addr = %app.local_addr()?, runs_workflows = settings.runs_workflows, "api listening");
@@ -196,10 +197,16 @@ async fn run_worker(
     let pool = db::connect(database_url.expose_secret(), database.pool_size)
         .await
         .context("connecting to PostgreSQL")?;
+    let telemetry = djinn::metrics::Telemetry::start()?;
+    telemetry.watch_pool("worker", &pool);
     if let Some(addr) = worker_settings.probe_addr {
-        let bound = djinn::probes::serve_worker_probes(addr, pool.clone()).await?;
-        tracing::info!(addr = %bound, "worker probes listening");
+        let bound =
+            djinn::probes::serve_worker_probes(addr, pool.clone(), telemetry.metrics.clone())
+                .await?;
+        tracing::info!(addr = %bound, "worker probes and metrics listening");
     }
+    let mut worker_settings = worker_settings;
+    worker_settings.telemetry = Some(telemetry);
     let client = temporal::connect_from_env("djinn-worker", codec.as_ref()).await?;
     if let Err(error) = temporal::register_search_attributes(&client).await {
         tracing::warn!(%error, "search attributes could not be registered; add them with `temporal operator search-attribute create`");

@@ -2,9 +2,15 @@
 //! own health check (`djinn healthcheck`, the images' HEALTHCHECK); and a worker, which serves
 //! nothing, gets a listener of its own (`DJINN_METRICS_ADDR`) answering `/healthz` (the process
 //! runs) and `/readyz` (PostgreSQL answers), as the api does, so that compose and orchestrators
-//! can check it too. Issue "Observe it" adds `/metrics` to that listener.
+//! can check it too, and serving the worker's `/metrics` (its own and the SDK's). That address
+//! is for operators and Prometheus: not published, so no token guards it.
 
-use axum::{Router, http::StatusCode, routing::get};
+use axum::{
+    Router,
+    http::{StatusCode, header},
+    routing::get,
+};
+use djinn_metrics::Metrics;
 use djinn_store::{PgPool, db};
 use std::{net::SocketAddr, time::Duration};
 
@@ -40,8 +46,24 @@ pub async fn healthcheck(url: &str) -> anyhow::Result<()> {
 }
 
 /// Serves the worker's probes on `addr` in the background.
-pub async fn serve_worker_probes(addr: SocketAddr, pool: PgPool) -> anyhow::Result<SocketAddr> {
+pub async fn serve_worker_probes(
+    addr: SocketAddr,
+    pool: PgPool,
+    metrics: Metrics,
+) -> anyhow::Result<SocketAddr> {
     let app = Router::new()
+        .route(
+            "/metrics",
+            get(|| async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    metrics.scrape().await,
+                )
+            }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",

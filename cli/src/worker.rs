@@ -13,7 +13,7 @@ use djinn_workflows::{OpenAccountWorkflow, TransferWorkflow};
 use std::future::Future;
 use std::time::Duration;
 use temporalio_client::Client;
-use temporalio_sdk::runtime::{PollerBehavior, RuntimeOptions};
+use temporalio_sdk::runtime::PollerBehavior;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 /// How long in-flight activities get to finish after shutdown starts.
@@ -61,9 +61,18 @@ pub async fn run(
     let options = WorkerOptions::new(task_queue)
         .register_workflow::<TransferWorkflow>()?
         .register_workflow::<OpenAccountWorkflow>()?
-        .register_activities(LedgerActivities::new(pool))
+        .register_activities(LedgerActivities::new(pool, metrics_of(settings)))
         .build();
     run_with(client, options, settings, shutdown).await
+}
+
+/// The metrics the worker's activities count into: the process's, or their own when the
+/// settings carry none (the tests' and the benchmark's workers).
+fn metrics_of(settings: &WorkerSettings) -> djinn_metrics::Metrics {
+    settings
+        .telemetry
+        .as_ref()
+        .map_or_else(crate::metrics::for_this_build, |t| t.metrics.clone())
 }
 
 /// Runs a worker with the registrations of `options`, polling and naming itself as `settings`
@@ -75,7 +84,11 @@ pub async fn run_with(
     settings: &WorkerSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let runtime = Runtime::from_current_tokio(RuntimeOptions::default())?;
+    let meter = settings
+        .telemetry
+        .as_ref()
+        .and_then(|t| t.sdk_meter.clone());
+    let runtime = Runtime::from_current_tokio(crate::metrics::runtime_options(meter)?)?;
     options.client_identity_override = settings.identity.clone();
     options.graceful_shutdown_period = Some(GRACEFUL_SHUTDOWN);
     options.workflow_task_poller_behavior = Some(PollerBehavior::SimpleMaximum(

@@ -2,24 +2,23 @@
 //! authorised staff see decrypted payloads in the Temporal Web UI while the server only ever
 //! stores ciphertext. The UI's "Codec Server" setting points at `<api>/codec`.
 //!
-//! Guarded by the ops bearer token (DJINN_OPS_TOKEN). Without one the endpoints are open in
+//! Guarded by the ops bearer token (`crate::ops_guard`): without one the endpoints are open in
 //! development (the local UI has no way to send a token) and not served at all in production.
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
+use crate::ops_guard::{OpsToken, require_ops_token};
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use djinn_temporal::codec::{CodecError, EncryptionCodec};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
-use subtle::ConstantTimeEq;
 use temporalio_common::protos::temporal::api::common::v1::Payload;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -32,7 +31,6 @@ pub const CODEC_BODY_MAX_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Clone)]
 struct CodecState {
     codec: EncryptionCodec,
-    ops_token: Option<Arc<SecretString>>,
 }
 
 /// Payloads in the protobuf JSON mapping the UI speaks: bytes as base64.
@@ -57,10 +55,10 @@ pub fn router(
     cors_origins: &[String],
 ) -> Option<Router> {
     let codec = codec?;
-    if ops_token.is_none() && production {
+    let Some(guard) = OpsToken::for_environment(ops_token, production) else {
         tracing::warn!("the codec endpoints are off: DJINN_OPS_TOKEN is not set");
         return None;
-    }
+    };
     let origins: Vec<HeaderValue> = cors_origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
@@ -75,43 +73,17 @@ pub fn router(
         ])
         .allow_credentials(true)
         .max_age(Duration::from_secs(600));
-    let state = CodecState {
-        codec,
-        ops_token: ops_token.map(Arc::new),
-    };
+    let state = CodecState { codec };
     Some(
         Router::new()
             .route("/codec/encode", post(encode))
             .route("/codec/decode", post(decode))
             // Before any body is read: a caller without the token costs no upload.
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                require_ops_token,
-            ))
+            .route_layer(middleware::from_fn_with_state(guard, require_ops_token))
             .layer(RequestBodyLimitLayer::new(CODEC_BODY_MAX_BYTES))
             .layer(cors)
             .with_state(state),
     )
-}
-
-/// Answers 401 before the request's body is read, unless it carries the ops token (or none
-/// is configured, as development on a loopback address allows). The answer says nothing of
-/// why; the log does.
-async fn require_ops_token(
-    State(state): State<CodecState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Err(why) = authorised(&state, request.headers()) {
-        tracing::info!(why, "codec request refused: unauthenticated");
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "unauthorised",
-        )
-            .into_response();
-    }
-    next.run(request).await
 }
 
 async fn encode(State(state): State<CodecState>, Json(body): Json<Payloads>) -> Response {
@@ -144,26 +116,6 @@ fn transform(
         })
         .into_response(),
         Err(error) => (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
-    }
-}
-
-/// Whether the request carries the ops token, compared in constant time; if not, why.
-fn authorised(state: &CodecState, headers: &HeaderMap) -> Result<(), &'static str> {
-    let Some(expected) = &state.ops_token else {
-        return Ok(());
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or("no bearer token")?;
-    let matches = presented
-        .as_bytes()
-        .ct_eq(expected.expose_secret().as_bytes());
-    if bool::from(matches) {
-        Ok(())
-    } else {
-        Err("another token than the ops token")
     }
 }
 

@@ -27,7 +27,9 @@ use crate::http_policy::{cors, security_headers};
 use crate::limits::{
     DEFAULT_RATE_LIMIT_PER_MINUTE, DEFAULT_REQUEST_TIMEOUT, REQUEST_BODY_MAX_BYTES,
 };
+use crate::ops_guard::{OpsToken, require_ops_token};
 use crate::rate_limit::UserRateLimiter;
+use djinn_metrics::{Metrics, Outcome};
 use djinn_temporal::codec::EncryptionCodec;
 use secrecy::SecretString;
 use std::time::Duration;
@@ -44,7 +46,7 @@ pub struct ApiConfig {
     pub rate_limit_per_minute: u32,
     /// Encrypts workflow payloads; also served to the Temporal UI through the codec endpoints.
     pub codec: Option<EncryptionCodec>,
-    /// Guards the codec endpoints.
+    /// Guards the operators' endpoints: the codec's and `/metrics` (`crate::ops_guard`).
     pub ops_token: Option<SecretString>,
     /// Temporal UI origins allowed to call the codec endpoints.
     pub codec_cors_origins: Vec<String>,
@@ -73,7 +75,12 @@ pub struct AppState {
     pub temporal: Client,
     pub task_queue: String,
     pub verifier: Arc<dyn TokenVerifier>,
+    /// What this process counts (`djinn_metrics`), served at `/metrics`.
+    pub metrics: Metrics,
 }
+
+/// The operation label of a request refused before GraphQL saw it (no token, over its rate).
+const REFUSED_BEFORE_GRAPHQL: &str = "none";
 
 #[derive(Clone)]
 struct ServerState {
@@ -93,6 +100,7 @@ impl Application {
     pub async fn build(config: &ApiConfig, app: AppState) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.listen_addr).await?;
         let schema = schema::build(app.clone(), config.production);
+        let metrics_state = app.metrics.clone();
         let state = ServerState {
             app,
             schema,
@@ -117,6 +125,17 @@ impl Application {
             ))
             .layer(cors(&config.cors_origins))
             .with_state(state);
+        if let Some(guard) = OpsToken::for_environment(config.ops_token.clone(), production) {
+            router = router.merge(
+                Router::new()
+                    .route("/metrics", get(metrics))
+                    .route_layer(axum::middleware::from_fn_with_state(
+                        guard,
+                        require_ops_token,
+                    ))
+                    .with_state(metrics_state),
+            );
+        }
         if let Some(codec_routes) = codec_server::router(
             config.codec.clone(),
             config.ops_token.clone(),
@@ -159,18 +178,35 @@ async fn graphql(
         Ok(token) => state.app.verifier.verify(token).await,
         Err(error) => Err(error),
     };
+    let refused = |outcome| {
+        state
+            .app
+            .metrics
+            .request(REFUSED_BEFORE_GRAPHQL, outcome, Duration::ZERO)
+    };
     let principal = match principal {
         Ok(principal) => principal,
-        Err(AuthError::Unavailable) => return keys_unavailable(),
-        Err(error) => return unauthorized(&error),
+        Err(AuthError::Unavailable) => {
+            refused(Outcome::Unavailable);
+            return keys_unavailable();
+        }
+        Err(error) => {
+            refused(Outcome::Unauthenticated);
+            return unauthorized(&error);
+        }
     };
     if let Err(wait) = state.rate_limiter.check(&principal.firebase_uid) {
+        refused(Outcome::RateLimited);
         return too_many_requests(wait);
     }
     let user = match current_user(&state, &principal).await {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(response) => {
+            refused(Outcome::Unavailable);
+            return response;
+        }
     };
+    state.app.metrics.saw_user(&user.0.to_string());
     let (accounts, transfers) = schema::loaders::for_request(&state.app.pool, user.0);
     let request = request
         .into_inner()
@@ -230,6 +266,18 @@ fn too_many_requests(wait: Duration) -> Response {
         StatusCode::TOO_MANY_REQUESTS,
         [(header::RETRY_AFTER, retry_after)],
         Json(body),
+    )
+        .into_response()
+}
+
+/// Ours and the Temporal SDK's metrics, in Prometheus's text format (behind the ops token).
+async fn metrics(State(metrics): State<Metrics>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics.scrape().await,
     )
         .into_response()
 }

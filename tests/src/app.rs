@@ -135,6 +135,7 @@ impl ApiThread {
                         task_queue,
                         verifier: Arc::new(EmulatorTokenVerifier::new(PROJECT_ID)),
                         runs_workflows,
+                        telemetry: djinn::metrics::Telemetry::start()?,
                     };
                     let api = djinn::api::build(&config, wiring).await?;
                     let address = format!("http://{}", api.app.local_addr()?);

@@ -194,6 +194,16 @@ async fn the_release_binary_serves_and_polls_as_the_images_run_it() -> anyhow::R
             && answers(&format!("{probes}/readyz")).await)
     })
     .await?;
+    // Its metrics on the same listener: Djinn's and the Temporal SDK's.
+    let worker_metrics = reqwest::get(format!("{probes}/metrics"))
+        .await?
+        .text()
+        .await?;
+    assert!(worker_metrics.contains("build_info{"), "{worker_metrics}");
+    assert!(
+        worker_metrics.contains("temporal_"),
+        "the SDK's worker metrics"
+    );
 
     let _api = as_the_image(&binary, &["api"], &env).spawn()?;
     let api = format!("http://127.0.0.1:{port}");

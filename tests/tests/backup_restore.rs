@@ -122,7 +122,10 @@ async fn a_backup_restores_into_a_fresh_database_exactly_and_nothing_else_restor
     let out = file.display().to_string();
     // A key that is not id:base64(32 bytes) is named, and nothing is written.
     let (created, stderr) = backup(&["create", "--out", &out], &source_url, "k1:c2hvcnQ=").await?;
-    assert!(!created && stderr.contains("DJINN_BACKUP_KEY must be id:base64(32 bytes)"), "{stderr}");
+    assert!(
+        !created && stderr.contains("DJINN_BACKUP_KEY must be id:base64(32 bytes)"),
+        "{stderr}"
+    );
     assert!(!file.exists());
     let (created, stderr) = backup(&["create", "--out", &out], &source_url, KEY).await?;
     assert!(created, "{stderr}");

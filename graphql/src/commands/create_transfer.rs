@@ -53,7 +53,10 @@ pub async fn create_transfer(
             })
         }
         // Registered before, or by a concurrent request with the same key that won the race.
-        Registration::Existing(view) => answer_existing(app, view, &request).await,
+        Registration::Existing(view) => {
+            app.metrics.idempotent_replay("createTransfer");
+            answer_existing(app, view, &request).await
+        }
         Registration::Refused(code) => Ok(CreateTransferPayload {
             transfer: None,
             user_errors: vec![refusal(app, user, &request, code).await?],

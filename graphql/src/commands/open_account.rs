@@ -55,6 +55,9 @@ pub async fn open_account(
     if stored.as_ref().is_some_and(|stored| *stored != opening) {
         return Ok(key_reused());
     }
+    if stored.is_some() {
+        app.metrics.idempotent_replay("openAccount");
+    }
     let account_id = AccountId::from_uuid(operation.id.as_uuid());
     if let Some(existing) = accounts::get(&app.pool, user, account_id)
         .await

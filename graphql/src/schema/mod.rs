@@ -37,8 +37,10 @@ pub struct CurrentUser(pub UserId);
 pub const PAGE_SIZE_DEFAULT: i32 = 20;
 
 pub fn build(app: AppState, production: bool) -> DjinnSchema {
+    let metrics = crate::request_metrics::RequestMetrics(app.metrics.clone());
     let builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .data(app)
+        .extension(metrics)
         .limit_depth(QUERY_DEPTH_MAX)
         .limit_complexity(QUERY_COMPLEXITY_MAX)
         .extension(AliasLimit(ALIASES_MAX));

@@ -1,0 +1,161 @@
+//! `/metrics`: Djinn's counters move by exactly what a test did, the Temporal SDK's worker
+//! metrics ride along, the scrape passes `promtool check metrics`, and in production it
+//! answers only the ops token.
+
+use djinn_tests::{spawn_api_running_workflows, spawn_app_with};
+use secrecy::SecretString;
+use serde_json::json;
+
+/// The value of the sample `series` (name and labels exactly as exposed), 0 when absent.
+fn sample(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
+}
+
+async fn scrape(address: &str, token: Option<&str>) -> anyhow::Result<(u16, String)> {
+    let mut request = reqwest::Client::new().get(format!("{address}/metrics"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let answer = request.send().await?;
+    Ok((answer.status().as_u16(), answer.text().await?))
+}
+
+fn promtool() -> String {
+    std::env::var("DJINN_PROMTOOL").unwrap_or_else(|_| "promtool".to_owned())
+}
+
+#[tokio::test]
+async fn the_counters_move_by_exactly_what_was_done_and_promtool_accepts_them() -> anyhow::Result<()>
+{
+    let app = spawn_api_running_workflows().await?;
+    let alice = app.client("alice");
+    let (from, to) = alice.checking_and_savings("50.00").await?;
+    let (_, before) = scrape(&app.address, None).await?;
+
+    let created = alice
+        .create_transfer("metered", &from, &to, "10.00", "USD")
+        .await?;
+    let id = created["transfer"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    alice.settled_transfer(&id).await?;
+    let replayed = alice
+        .create_transfer("metered", &from, &to, "10.00", "USD")
+        .await?;
+    assert_eq!(replayed["transfer"]["id"], json!(id));
+    let refused = alice
+        .create_transfer("too-much", &from, &to, "1000.00", "USD")
+        .await?;
+    assert_eq!(
+        refused["userErrors"][0]["code"],
+        json!("INSUFFICIENT_FUNDS")
+    );
+    let graphql = format!("{}/graphql", app.address);
+    let anonymous = app
+        .http
+        .post(&graphql)
+        .json(&json!({"query": "{ accounts { totalCount } }"}))
+        .send()
+        .await?;
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let invalid = alice.graphql("{ noSuchField }", json!({})).await?;
+    assert!(invalid["errors"].is_array(), "{invalid}");
+
+    let (status, after) = scrape(&app.address, None).await?;
+    assert_eq!(status, 200);
+    let moved = |series: &str| sample(&after, series) - sample(&before, series);
+    assert_eq!(
+        moved("requests_total{operation=\"createTransfer\",outcome=\"ok\"}"),
+        3.0
+    );
+    assert_eq!(
+        moved("request_duration_seconds_count{operation=\"createTransfer\"}"),
+        3.0
+    );
+    assert_eq!(
+        moved("idempotent_replays_total{operation=\"createTransfer\"}"),
+        1.0
+    );
+    assert_eq!(moved("transfers_total{code=\"\",outcome=\"posted\"}"), 1.0);
+    assert_eq!(
+        moved("ledger_step_duration_seconds_count{step=\"reserve_and_post_transfer\"}"),
+        1.0
+    );
+    assert_eq!(
+        moved("requests_total{operation=\"none\",outcome=\"unauthenticated\"}"),
+        1.0
+    );
+    assert_eq!(
+        moved("requests_total{operation=\"invalid\",outcome=\"error\"}"),
+        1.0
+    );
+    assert_eq!(moved("rate_limited_total"), 0.0);
+    assert!(sample(&after, "active_users") >= 1.0, "alice is active");
+    assert!(
+        after
+            .lines()
+            .any(|line| line.starts_with("build_info{commit=") && line.ends_with(" 1"))
+    );
+    assert!(after.contains("db_pool_connections{pool=\"api\",state=\"idle\"}"));
+    assert!(after.contains("db_pool_max_connections{pool=\"api-worker\"} 4"));
+    // The SDK's own worker metrics, from its exporter.
+    assert!(
+        after.contains("temporal_worker_task_slots_available"),
+        "the SDK's metrics are appended"
+    );
+    assert!(
+        !after.contains("10.00") && !after.contains("alice"),
+        "no amount, no user in a metric"
+    );
+
+    let mut check = tokio::process::Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = check.stdin.take().expect("piped");
+    stdin.write_all(after.as_bytes()).await?;
+    drop(stdin);
+    let checked = check.wait_with_output().await?;
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn in_production_metrics_answer_only_the_ops_token() -> anyhow::Result<()> {
+    let app = spawn_app_with(|config| {
+        config.production = true;
+        config.ops_token = Some(SecretString::from("ops-secret".to_owned()));
+    })
+    .await?;
+    assert_eq!(scrape(&app.address, None).await?.0, 401);
+    assert_eq!(scrape(&app.address, Some("not-it")).await?.0, 401);
+    let (status, text) = scrape(&app.address, Some("ops-secret")).await?;
+    assert_eq!(status, 200);
+    assert!(text.contains("build_info"));
+
+    let unguarded = spawn_app_with(|config| config.production = true).await?;
+    assert_eq!(
+        scrape(&unguarded.address, None).await?.0,
+        404,
+        "not served without a token"
+    );
+    Ok(())
+}
