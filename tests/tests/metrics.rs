@@ -29,6 +29,95 @@ async fn scrape(address: &str, token: Option<&str>) -> anyhow::Result<(u16, Stri
     Ok((answer.status().as_u16(), answer.text().await?))
 }
 
+fn repository_file(path: &str) -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(path),
+    )
+    .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The metric names a scrape serves.
+fn exposed_names(scrape: &str) -> std::collections::BTreeSet<String> {
+    scrape
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| line.split(['{', ' ']).next().map(str::to_owned))
+        .collect()
+}
+
+/// The metric names PromQL expressions read: each expression follows `marker` in `text` and
+/// runs to the end of its line (JSON) or its indented block (YAML). Label matchers, ranges,
+/// strings and `by (...)` lists are dropped; what is left that is not a function or keyword is
+/// a metric name.
+fn queried_names(text: &str, marker: &str) -> std::collections::BTreeSet<String> {
+    const KEYWORDS: [&str; 9] = [
+        "sum",
+        "by",
+        "rate",
+        "increase",
+        "histogram_quantile",
+        "without",
+        "and",
+        "or",
+        "le",
+    ];
+    let mut names = std::collections::BTreeSet::new();
+    for (_, rest) in text
+        .match_indices(marker)
+        .map(|(at, _)| text.split_at(at + marker.len()))
+    {
+        let expr: String = if marker.ends_with('|') {
+            rest.lines()
+                .skip(1)
+                .take_while(|line| line.starts_with("          "))
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            rest.split("\",")
+                .next()
+                .unwrap_or_default()
+                .replace("\\\"", "\"")
+        };
+        let mut plain = String::new();
+        let mut depth_skip: Option<char> = None;
+        for c in expr.chars() {
+            match (depth_skip, c) {
+                (None, '{') => depth_skip = Some('}'),
+                (None, '[') => depth_skip = Some(']'),
+                (None, '"') => depth_skip = Some('"'),
+                (Some(end), c) if c == end => depth_skip = None,
+                (Some(_), _) => {}
+                (None, c) => plain.push(c),
+            }
+        }
+        let mut plain = plain
+            .replace("by (", "by(")
+            .replace("without (", "without(");
+        for grouping in ["by(", "without("] {
+            while let Some(at) = plain.find(grouping) {
+                let close = plain[at..].find(')').map_or(plain.len(), |c| at + c + 1);
+                plain.replace_range(at..close, " ");
+            }
+        }
+        let mut rest = plain.as_str();
+        while let Some(start) = rest.find(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            let tail = &rest[start..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(tail.len());
+            let word = &tail[..end];
+            let after = tail[end..].trim_start();
+            if !after.starts_with('(') && !KEYWORDS.contains(&word) {
+                names.insert(word.to_owned());
+            }
+            rest = &tail[end..];
+        }
+    }
+    names
+}
+
 fn promtool() -> String {
     std::env::var("DJINN_PROMTOOL").unwrap_or_else(|_| "promtool".to_owned())
 }
@@ -117,6 +206,38 @@ async fn the_counters_move_by_exactly_what_was_done_and_promtool_accepts_them() 
         !after.contains("10.00") && !after.contains("alice"),
         "no amount, no user in a metric"
     );
+
+    let exposed = exposed_names(&after);
+    let dashboard = queried_names(
+        &repository_file("deploy/grafana/djinn.json"),
+        "\"expr\": \"",
+    );
+    for expected in [
+        "requests_total",
+        "request_duration_seconds_bucket",
+        "transfers_total",
+        "temporal_worker_task_slots_available",
+        "db_pool_connections",
+    ] {
+        assert!(
+            dashboard.contains(expected),
+            "the dashboard reads {expected}: {dashboard:?}"
+        );
+    }
+    for name in dashboard {
+        assert!(
+            exposed.contains(&name),
+            "the dashboard queries {name}, which /metrics does not serve"
+        );
+    }
+    // The alerts' own names too, but the SDK's failure counter, which appears with the first failure.
+    for name in queried_names(&repository_file("deploy/prometheus/alerts.yaml"), "expr: |") {
+        let later = name == "temporal_workflow_task_execution_failed_total";
+        assert!(
+            later || exposed.contains(&name),
+            "an alert reads {name}, which /metrics does not serve"
+        );
+    }
 
     let mut check = tokio::process::Command::new(promtool())
         .args(["check", "metrics"])
