@@ -13,6 +13,7 @@ mod http_policy;
 pub mod limits;
 mod ops_guard;
 mod rate_limit;
+mod request_id;
 mod request_metrics;
 pub mod schema;
 mod server;

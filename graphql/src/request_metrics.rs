@@ -76,7 +76,14 @@ impl Extension for Counting {
         } else {
             Outcome::Error
         };
-        self.metrics.request(&operation, outcome, started.elapsed());
+        let took = started.elapsed();
+        self.metrics.request(&operation, outcome, took);
+        // The access log's line, inside the request's span (crate::request_id).
+        tracing::info!(
+            outcome = outcome.as_str(),
+            took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            "graphql request answered"
+        );
         response
     }
 
@@ -122,6 +129,9 @@ impl Extension for Counting {
                 })
                 .cloned()
         };
+        if let Some(label) = &label {
+            tracing::Span::current().record("operation", label.as_str());
+        }
         *self
             .operation
             .lock()

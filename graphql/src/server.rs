@@ -29,6 +29,7 @@ use crate::limits::{
 };
 use crate::ops_guard::{OpsToken, require_ops_token};
 use crate::rate_limit::UserRateLimiter;
+use crate::request_id::with_request_id;
 use djinn_metrics::{Metrics, Outcome};
 use djinn_temporal::codec::EncryptionCodec;
 use secrecy::SecretString;
@@ -144,10 +145,12 @@ impl Application {
         ) {
             router = router.merge(codec_routes);
         }
-        let router = router.layer(axum::middleware::from_fn_with_state(
-            production,
-            security_headers,
-        ));
+        let router = router
+            .layer(axum::middleware::from_fn_with_state(
+                production,
+                security_headers,
+            ))
+            .layer(axum::middleware::from_fn(with_request_id));
         Ok(Self { listener, router })
     }
 
@@ -206,7 +209,9 @@ async fn graphql(
             return response;
         }
     };
-    state.app.metrics.saw_user(&user.0.to_string());
+    let user_id = user.0.to_string();
+    tracing::Span::current().record("user_id", user_id.as_str());
+    state.app.metrics.saw_user(&user_id);
     let (accounts, transfers) = schema::loaders::for_request(&state.app.pool, user.0);
     let request = request
         .into_inner()

@@ -1,0 +1,158 @@
+//! Logs that can be read without leaking: each request gets an id (`x-request-id`, the
+//! client's or a new one) that every one of its log lines carries with the user's internal id
+//! and the operation; and a money flow through real `djinn api` and `djinn worker` processes
+//! logs no amount, no account name, no description and no token at info level or above.
+
+use djinn_tests::{TEST_CODEC_KEYS, djinn_binary, spawn_api};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// A role as a process on `app`'s database and task queue, logging JSON at info to `log`.
+fn role(
+    app: &djinn_tests::TestApp,
+    role: &str,
+    log: &std::path::Path,
+    env: &[(&str, &str)],
+) -> anyhow::Result<tokio::process::Child> {
+    Ok(tokio::process::Command::new(djinn_binary()?)
+        .arg(role)
+        .env("DATABASE_URL", &app.database_url)
+        .env("DJINN_TASK_QUEUE", &app.task_queue)
+        .env("DJINN_CODEC_KEYS", TEST_CODEC_KEYS)
+        .env("DJINN_ENV", "development")
+        .env("DJINN_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log)?)
+        .kill_on_drop(true)
+        .spawn()?)
+}
+
+#[tokio::test]
+async fn a_request_id_is_kept_or_made_and_returned() -> anyhow::Result<()> {
+    let app = spawn_api().await?;
+    let health = format!("{}/healthz", app.address);
+    let kept = app
+        .http
+        .get(&health)
+        .header("x-request-id", "client-id.42_a")
+        .send()
+        .await?;
+    assert_eq!(kept.headers()["x-request-id"], "client-id.42_a");
+    for sent in [None, Some("has spaces"), Some(&*"x".repeat(65))] {
+        let mut request = app.http.get(&health);
+        if let Some(sent) = sent {
+            request = request.header("x-request-id", sent);
+        }
+        let made = request.send().await?;
+        let id = made.headers()["x-request-id"].to_str()?.to_owned();
+        assert!(
+            uuid::Uuid::parse_str(&id).is_ok(),
+            "a fresh id for {sent:?}: {id}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_money_flow_logs_its_ids_and_none_of_its_secrets() -> anyhow::Result<()> {
+    let app = spawn_api().await?;
+    let dir = std::env::temp_dir().join(format!("djinn-logs-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let (api_log, worker_log) = (dir.join("api.log"), dir.join("worker.log"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let address = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let _worker = role(&app, "worker", &worker_log, &[])?;
+    let _api = role(
+        &app,
+        "api",
+        &api_log,
+        &[
+            ("DJINN_API_ADDR", &listen),
+            ("FIREBASE_PROJECT_ID", djinn_tests::PROJECT_ID),
+            ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
+        ],
+    )?;
+    let started = Instant::now();
+    while app
+        .http
+        .get(format!("{address}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "djinn api did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let alice = djinn_client::Client::new(&address, "alice", app.http.clone());
+    let opened = alice
+        .data(
+            djinn_client::OPEN_ACCOUNT,
+            json!({"input": {"idempotencyKey": "zz-open", "name": "Zanzibar Checking", "kind": "CHECKING",
+                   "currency": "USD", "openingBalance": {"amount": "4321.09", "currency": "USD"}}}),
+        )
+        .await?;
+    let from = opened["openAccount"]["account"]["id"]
+        .as_str()
+        .expect("an account")
+        .to_owned();
+    let to = alice.open_account("Savings", "USD", None).await?;
+    let created: Value = app
+        .http
+        .post(format!("{address}/graphql"))
+        .bearer_auth(&alice.token)
+        .header("x-request-id", "req-money-flow-1")
+        .json(&json!({"query": djinn_client::CREATE_TRANSFER, "variables": {"input": {
+            "idempotencyKey": "zz-transfer", "fromAccountId": from, "toAccountId": to,
+            "amount": {"amount": "1234.56", "currency": "USD"}, "description": "secret rent note 9981"}}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = created["data"]["createTransfer"]["transfer"]["id"]
+        .as_str()
+        .expect("a transfer")
+        .to_owned();
+    alice.settled_transfer(&id).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let logs = format!(
+        "{}{}",
+        std::fs::read_to_string(&api_log)?,
+        std::fs::read_to_string(&worker_log)?
+    );
+    for secret in [
+        "Zanzibar",
+        "4321.09",
+        "432109",
+        "1234.56",
+        "123456",
+        "secret rent note",
+        &alice.token,
+    ] {
+        let leaking: Vec<&str> = logs.lines().filter(|line| line.contains(secret)).collect();
+        assert!(leaking.is_empty(), "{secret:?} is logged: {leaking:?}");
+    }
+    let request_lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["span"]["request_id"] == "req-money-flow-1")
+        .collect();
+    assert!(
+        !request_lines.is_empty(),
+        "the request's lines carry its id"
+    );
+    for line in &request_lines {
+        assert!(line["span"]["user_id"].is_string(), "{line}");
+        assert_eq!(line["span"]["operation"], "createTransfer", "{line}");
+    }
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}
