@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use tracing::Instrument;
 
 /// Owns what the ledger activities need: the connection pool, and the process's metrics, which
 /// time every step (`ledger_step_duration_seconds`) and count the transfers this process
@@ -57,6 +58,7 @@ impl LedgerActivities {
             &input.request,
         );
         self.timed("reserve_transfer", step)
+            .instrument(ledger_step_span(&input))
             .await
             .map_err(to_activity_error)?;
         Ok(())
@@ -79,6 +81,7 @@ impl LedgerActivities {
         );
         let applied = self
             .timed("reserve_and_post_transfer", step)
+            .instrument(ledger_step_span(&input))
             .await
             .map_err(to_activity_error)?;
         if applied == Applied::Now {
@@ -149,6 +152,14 @@ impl LedgerActivities {
             .map_err(to_activity_error)?;
         Ok(())
     }
+}
+
+/// The ledger step's span, a child of the request that started the transfer when its trace
+/// came with the workflow's input (`djinn_temporal::trace_context`).
+fn ledger_step_span(input: &TransferInput) -> tracing::Span {
+    let span = tracing::info_span!("ledger_step", transfer_id = %input.transfer_id);
+    djinn_temporal::trace_context::continue_trace(&span, input.trace.as_deref());
+    span
 }
 
 fn to_activity_error(error: StoreError) -> ActivityError {

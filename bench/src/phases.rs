@@ -178,6 +178,7 @@ pub fn transfer_input_bytes(key: &str) -> anyhow::Result<usize> {
         user_id: UserId::generate(),
         idempotency_key: IdempotencyKey::parse(key)?,
         request: example_transfer()?,
+        trace: None,
     };
     Ok(serde_json::to_vec(&input)?.len())
 }

@@ -9,5 +9,6 @@ pub mod metrics;
 pub mod migrate;
 pub mod probes;
 pub mod telemetry;
+pub mod tracing_export;
 pub mod validate;
 pub mod worker;

@@ -99,7 +99,16 @@ enum LedgerCommand {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init();
-    match cli.command {
+    let ran = run(cli.command).await;
+    // The spans still batched go out before the process ends (a shutdown, a refusal).
+    tokio::task::spawn_blocking(djinn::tracing_export::flush)
+        .await
+        .ok();
+    ran
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Api {
             runtime,
             codec,

@@ -1,9 +1,13 @@
 //! One subscriber for every role: JSON lines, one per event, with the span it happened in
 //! (a request's `request{request_id, user_id, operation}`); human-readable lines only in
-//! development on a terminal, or whenever DJINN_LOG_FORMAT=pretty. Filter with RUST_LOG.
+//! development on a terminal, or whenever DJINN_LOG_FORMAT=pretty. Filter with RUST_LOG. With
+//! OTEL_EXPORTER_OTLP_ENDPOINT set, the same spans are exported as traces
+//! (`crate::tracing_export`).
 
 use std::io::IsTerminal;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env()
@@ -12,13 +16,16 @@ pub fn init() {
     let json = std::env::var("DJINN_LOG_FORMAT")
         .map(|f| f != "pretty")
         .unwrap_or(!(development && std::io::stderr().is_terminal()));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second init (tests) is harmless: the first subscriber stays.
-    let _ = if json {
-        builder.json().try_init()
+    let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let lines = if json {
+        lines.json().boxed()
     } else {
-        builder.try_init()
+        lines.boxed()
     };
+    // A second init (tests) is harmless: the first subscriber stays.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .with(crate::tracing_export::layer())
+        .try_init();
 }

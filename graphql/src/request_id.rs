@@ -2,7 +2,8 @@
 //! UUIDv7 otherwise, returned in the answer's `x-request-id`. Every log line of the request is
 //! written inside its span, `request{request_id, user_id, operation}`: the GraphQL handler
 //! records the user's internal id once it is known, the metrics extension the operation. No
-//! amount, name, description or token is ever a field of it.
+//! amount, name, description or token is ever a field of it. With traces exported, it is the
+//! trace's root span, or a child of the client's `traceparent`.
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
@@ -38,6 +39,12 @@ pub async fn with_request_id(request: Request, next: Next) -> Response {
         user_id = tracing::field::Empty,
         operation = tracing::field::Empty,
     );
+    // A client's W3C traceparent is continued; otherwise the request starts a trace.
+    let traceparent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok());
+    djinn_temporal::trace_context::continue_trace(&span, traceparent);
     let mut response = next.run(request).instrument(span).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);

@@ -14,6 +14,7 @@ use djinn_metrics::{Metrics, Outcome};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tracing::Instrument;
 
 /// The operation label of a request that did not validate.
 const INVALID: &str = "invalid";
@@ -132,10 +133,11 @@ impl Extension for Counting {
         if let Some(label) = &label {
             tracing::Span::current().record("operation", label.as_str());
         }
+        let span = tracing::info_span!("graphql", operation = label.as_deref().unwrap_or(INVALID));
         *self
             .operation
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = label;
-        next.run(ctx, operation_name).await
+        next.run(ctx, operation_name).instrument(span).await
     }
 }

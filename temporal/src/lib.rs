@@ -8,6 +8,7 @@
 
 pub mod codec;
 pub mod starts;
+pub mod trace_context;
 
 use crate::codec::EncryptionCodec;
 use djinn_workflows::search_attributes::KEYWORD_ATTRIBUTES;

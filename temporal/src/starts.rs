@@ -30,6 +30,7 @@ pub enum StartError {
 
 /// Starts the transfer's workflow, or finds it started: a transfer run that ended, however it
 /// ended, is never replaced (money may have moved, and only staff decide what happens next).
+#[tracing::instrument(skip_all, fields(operation_id = %view.operation.id))]
 pub async fn start_transfer(
     client: &Client,
     task_queue: &str,
@@ -54,6 +55,7 @@ pub async fn start_transfer(
             amount: view.amount,
             description,
         },
+        trace: crate::trace_context::current_traceparent(),
     };
     let options = start_options(
         task_queue,

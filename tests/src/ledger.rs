@@ -52,6 +52,7 @@ impl TestApp {
             user_id: user,
             idempotency_key: key,
             request,
+            trace: None,
         };
         self.temporal
             .start_workflow(

@@ -107,6 +107,7 @@ async fn a_registered_transfer_moves_only_its_registered_amount() -> anyhow::Res
         user_id: user,
         idempotency_key: IdempotencyKey::parse("rent-forged")?,
         request: more,
+        trace: None,
     };
     app.temporal
         .start_workflow(
@@ -158,6 +159,7 @@ async fn a_worker_with_keys_refuses_a_plaintext_input() -> anyhow::Result<()> {
         user_id: user,
         idempotency_key: key,
         request,
+        trace: None,
     };
     let keyless = djinn_temporal::connect_from_env("forger", None).await?;
     let handle = keyless

@@ -17,6 +17,11 @@ pub struct TransferInput {
     pub user_id: UserId,
     pub idempotency_key: IdempotencyKey,
     pub request: TransferRequest,
+    /// The W3C `traceparent` of the request that started the transfer, so that the ledger
+    /// step's span joins its trace in whichever process runs it. Absent when nothing is traced,
+    /// and in every input recorded before it existed (so older histories replay unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 /// Names a reserved transfer and its owner (every ledger write acts for one user).

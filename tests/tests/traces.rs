@@ -1,0 +1,206 @@
+//! One trace from the GraphQL request to the ledger step's SQL, across the workflow boundary:
+//! real `djinn api` and `djinn worker` processes export their spans over OTLP/HTTP to a
+//! receiver of the test's own (protobuf, `opentelemetry-proto`). The client's `traceparent`
+//! is continued; the request, its GraphQL operation, the registration's SQL, the workflow's
+//! start, and the ledger step with its SQL share its trace id, each the child of the one
+//! before; no span carries an amount, a description or a token.
+
+use axum::{Router, body::Bytes, extract::State, routing::post};
+use djinn_tests::{TEST_CODEC_KEYS, djinn_binary, spawn_api};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+struct Span {
+    trace_id: String,
+    span_id: String,
+    parent: String,
+    name: String,
+    attributes: String,
+}
+
+type Received = Arc<Mutex<Vec<Span>>>;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn receive(State(received): State<Received>, body: Bytes) -> &'static str {
+    if let Ok(request) = ExportTraceServiceRequest::decode(body) {
+        let mut received = received.lock().expect("a lock");
+        for scope in request.resource_spans.iter().flat_map(|r| &r.scope_spans) {
+            for span in &scope.spans {
+                received.push(Span {
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent: hex(&span.parent_span_id),
+                    name: span.name.clone(),
+                    attributes: format!("{:?}", span.attributes),
+                });
+            }
+        }
+    }
+    ""
+}
+
+/// An OTLP/HTTP receiver on a port of its own: its endpoint, and what it received.
+async fn receiver() -> anyhow::Result<(String, Received)> {
+    let received = Received::default();
+    let app = Router::new()
+        .route("/v1/traces", post(receive))
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((endpoint, received))
+}
+
+fn role(
+    app: &djinn_tests::TestApp,
+    role: &str,
+    otlp: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<tokio::process::Child> {
+    Ok(tokio::process::Command::new(djinn_binary()?)
+        .arg(role)
+        .env("DATABASE_URL", &app.database_url)
+        .env("DJINN_TASK_QUEUE", &app.task_queue)
+        .env("DJINN_CODEC_KEYS", TEST_CODEC_KEYS)
+        .env("DJINN_ENV", "development")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
+        .env("OTEL_SERVICE_NAME", format!("djinn-{role}"))
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?)
+}
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CLIENT_SPAN: &str = "00f067aa0ba902b7";
+
+#[tokio::test]
+async fn a_transfer_is_one_trace_from_the_request_to_the_ledger_rows() -> anyhow::Result<()> {
+    let app = spawn_api().await?;
+    let (otlp, received) = receiver().await?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let (address, listen) = (
+        format!("http://127.0.0.1:{port}"),
+        format!("127.0.0.1:{port}"),
+    );
+    let _api = role(
+        &app,
+        "api",
+        &otlp,
+        &[
+            ("DJINN_API_ADDR", &listen),
+            ("FIREBASE_PROJECT_ID", djinn_tests::PROJECT_ID),
+            ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
+        ],
+    )?;
+    let started = Instant::now();
+    while app
+        .http
+        .get(format!("{address}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "djinn api did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let alice = djinn_client::Client::new(&address, "alice", app.http.clone());
+    let (from, to) = alice.checking_and_savings("50.00").await?;
+    let created: Value = app
+        .http
+        .post(format!("{address}/graphql"))
+        .bearer_auth(&alice.token)
+        .header("traceparent", format!("00-{TRACE_ID}-{CLIENT_SPAN}-01"))
+        .json(&json!({"query": djinn_client::CREATE_TRANSFER, "variables": {"input": {
+            "idempotencyKey": "traced", "fromAccountId": from, "toAccountId": to,
+            "amount": {"amount": "12.34", "currency": "USD"}, "description": "traced secret note"}}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = created["data"]["createTransfer"]["transfer"]["id"]
+        .as_str()
+        .expect("a transfer")
+        .to_owned();
+    alice.settled_transfer(&id).await?;
+
+    let wanted = [
+        "request",
+        "graphql",
+        "register_transfer",
+        "start_transfer",
+        "ledger_step",
+        "reserve_and_post_transfer",
+    ];
+    let started = Instant::now();
+    let spans = loop {
+        let spans: Vec<Span> = received
+            .lock()
+            .expect("a lock")
+            .iter()
+            .filter(|s| s.trace_id == TRACE_ID)
+            .cloned()
+            .collect();
+        if wanted
+            .iter()
+            .all(|name| spans.iter().any(|s| s.name == *name))
+        {
+            break spans;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(15),
+            "spans of the trace: {:?}",
+            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let named = |name: &str| {
+        spans
+            .iter()
+            .find(|s| s.name == name)
+            .expect("a span")
+            .clone()
+    };
+    assert_eq!(
+        named("request").parent,
+        CLIENT_SPAN,
+        "the client's traceparent is continued"
+    );
+    assert_eq!(named("graphql").parent, named("request").span_id);
+    assert_eq!(named("register_transfer").parent, named("graphql").span_id);
+    assert_eq!(named("start_transfer").parent, named("graphql").span_id);
+    assert_eq!(
+        named("ledger_step").parent,
+        named("start_transfer").span_id,
+        "across the workflow boundary"
+    );
+    assert_eq!(
+        named("reserve_and_post_transfer").parent,
+        named("ledger_step").span_id
+    );
+    for span in received.lock().expect("a lock").iter() {
+        for secret in ["12.34", "1234", "traced secret", alice.token.as_str()] {
+            assert!(
+                !span.attributes.contains(secret),
+                "{} carries {secret:?}: {}",
+                span.name,
+                span.attributes
+            );
+        }
+    }
+    Ok(())
+}
