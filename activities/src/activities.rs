@@ -157,8 +157,15 @@ impl LedgerActivities {
 /// The ledger step's span, a child of the request that started the transfer when its trace
 /// came with the workflow's input (`djinn_temporal::trace_context`).
 fn ledger_step_span(input: &TransferInput) -> tracing::Span {
-    let span = tracing::info_span!("ledger_step", transfer_id = %input.transfer_id);
+    let span = tracing::info_span!(
+        "ledger_step",
+        transfer_id = %input.transfer_id,
+        user_id = %input.user_id,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
+    );
     djinn_temporal::trace_context::continue_trace(&span, input.trace.as_deref());
+    djinn_temporal::trace_context::record_ids(&span);
     span
 }
 

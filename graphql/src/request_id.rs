@@ -1,6 +1,6 @@
 //! Every request has an id: the client's `x-request-id` when it sends a sane one, a fresh
 //! UUIDv7 otherwise, returned in the answer's `x-request-id`. Every log line of the request is
-//! written inside its span, `request{request_id, user_id, operation}`: the GraphQL handler
+//! written inside its span, `request{request_id, user_id, operation, trace_id, span_id}`: the GraphQL handler
 //! records the user's internal id once it is known, the metrics extension the operation. No
 //! amount, name, description or token is ever a field of it. With traces exported, it is the
 //! trace's root span, or a child of the client's `traceparent`.
@@ -38,6 +38,8 @@ pub async fn with_request_id(request: Request, next: Next) -> Response {
         request_id = %id,
         user_id = tracing::field::Empty,
         operation = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
     );
     // A client's W3C traceparent is continued; otherwise the request starts a trace.
     let traceparent = request
@@ -45,6 +47,7 @@ pub async fn with_request_id(request: Request, next: Next) -> Response {
         .get("traceparent")
         .and_then(|value| value.to_str().ok());
     djinn_temporal::trace_context::continue_trace(&span, traceparent);
+    djinn_temporal::trace_context::record_ids(&span);
     let mut response = next.run(request).instrument(span).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);

@@ -35,3 +35,15 @@ pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
         let _ = span.set_parent(parent);
     }
 }
+
+/// Records the trace's and the span's ids as fields `trace_id` and `span_id` of `span` (declared
+/// empty when it was made), so that every log line written inside it joins its trace. Nothing
+/// when traces are not exported.
+pub fn record_ids(span: &tracing::Span) {
+    let context = span.context();
+    let ids = context.span().span_context().clone();
+    if ids.is_valid() {
+        span.record("trace_id", ids.trace_id().to_string());
+        span.record("span_id", ids.span_id().to_string());
+    }
+}

@@ -63,6 +63,7 @@ fn role(
     role: &str,
     otlp: &str,
     env: &[(&str, &str)],
+    log: &std::path::Path,
 ) -> anyhow::Result<tokio::process::Child> {
     Ok(tokio::process::Command::new(djinn_binary()?)
         .arg(role)
@@ -75,7 +76,9 @@ fn role(
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .env("DJINN_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(log)?)
         .kill_on_drop(true)
         .spawn()?)
 }
@@ -94,6 +97,10 @@ async fn a_transfer_is_one_trace_from_the_request_to_the_ledger_rows() -> anyhow
         format!("http://127.0.0.1:{port}"),
         format!("127.0.0.1:{port}"),
     );
+    let api_log = std::env::temp_dir().join(format!(
+        "djinn-traced-{}.log",
+        uuid::Uuid::now_v7().simple()
+    ));
     let _api = role(
         &app,
         "api",
@@ -103,6 +110,7 @@ async fn a_transfer_is_one_trace_from_the_request_to_the_ledger_rows() -> anyhow
             ("FIREBASE_PROJECT_ID", djinn_tests::PROJECT_ID),
             ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
         ],
+        &api_log,
     )?;
     let started = Instant::now();
     while app
@@ -193,7 +201,13 @@ async fn a_transfer_is_one_trace_from_the_request_to_the_ledger_rows() -> anyhow
         named("ledger_step").span_id
     );
     for span in received.lock().expect("a lock").iter() {
-        for secret in ["12.34", "1234", "traced secret", alice.token.as_str()] {
+        for secret in [
+            "12.34",
+            "IntValue(1234)",
+            "\"1234\"",
+            "traced secret",
+            alice.token.as_str(),
+        ] {
             assert!(
                 !span.attributes.contains(secret),
                 "{} carries {secret:?}: {}",
@@ -202,5 +216,26 @@ async fn a_transfer_is_one_trace_from_the_request_to_the_ledger_rows() -> anyhow
             );
         }
     }
+    // The logs join the trace: the request's lines carry its trace id and span id, and so do
+    // the ledger step's (the api's own worker ran it).
+    let logs = std::fs::read_to_string(&api_log)?;
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let in_trace = |span_name: &str, span_id: &str| {
+        lines.iter().any(|line| {
+            line["spans"].as_array().into_iter().flatten().any(|span| {
+                span["name"] == span_name
+                    && span["trace_id"] == TRACE_ID
+                    && span["span_id"] == span_id
+            })
+        })
+    };
+    assert!(
+        in_trace("request", &named("request").span_id),
+        "a request line carries the trace"
+    );
+    std::fs::remove_file(api_log)?;
     Ok(())
 }
