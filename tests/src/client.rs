@@ -15,3 +15,34 @@ pub fn account_id(global_id: &str) -> AccountId {
             .1,
     )
 }
+
+/// The three answers of a money path every end-to-end flow checks: a transfer of `amount`
+/// under `key`, settled; the same request again, answered with the same transfer; and one over
+/// the balance, refused with INSUFFICIENT_FUNDS. The transfer's id.
+pub async fn transfer_replay_and_refusal(
+    client: &Client,
+    key: &str,
+    (from, to): (&str, &str),
+    amount: &str,
+) -> anyhow::Result<String> {
+    let created = client.create_transfer(key, from, to, amount, "USD").await?;
+    anyhow::ensure!(created["userErrors"] == serde_json::json!([]), "{created}");
+    let id = created["transfer"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    client.settled_transfer(&id).await?;
+    let repeated = client.create_transfer(key, from, to, amount, "USD").await?;
+    anyhow::ensure!(
+        repeated["transfer"]["id"] == serde_json::json!(id),
+        "{repeated}"
+    );
+    let refused = client
+        .create_transfer("too-much", from, to, "1000000.00", "USD")
+        .await?;
+    anyhow::ensure!(
+        refused["userErrors"][0]["code"] == serde_json::json!("INSUFFICIENT_FUNDS"),
+        "{refused}"
+    );
+    Ok(id)
+}

@@ -13,11 +13,12 @@ impl TestApp {
     }
 
     /// `djinn <role>` on this test's database and task queue, with the test key and `env` added
-    /// to its environment, logging where `worker_log` says, killed when dropped.
-    fn djinn_process(
+    /// to its environment, its stderr to `logs`, killed when dropped.
+    fn djinn_process_to(
         &self,
         role: &str,
         env: &[(&str, &str)],
+        logs: std::process::Stdio,
     ) -> anyhow::Result<tokio::process::Child> {
         Ok(tokio::process::Command::new(djinn_binary()?)
             .arg(role)
@@ -27,17 +28,54 @@ impl TestApp {
             .env("DJINN_ENV", "development")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
-            .stderr(worker_log()?)
+            .stderr(logs)
             .kill_on_drop(true)
             .spawn()?)
     }
 
-    /// A `djinn api` process on this test's database and task queue (running the workflows it
-    /// starts, as deployed), with `env` added to its environment; returns it once it answers
-    /// /healthz, with its base URL.
+    /// `djinn <role>` logging where `worker_log` says.
+    fn djinn_process(
+        &self,
+        role: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<tokio::process::Child> {
+        self.djinn_process_to(role, env, worker_log()?)
+    }
+
+    /// `djinn <role>` writing its JSON logs at info to `log`: for a test that reads them.
+    pub fn logged_process(
+        &self,
+        role: &str,
+        env: &[(&str, &str)],
+        log: &std::path::Path,
+    ) -> anyhow::Result<tokio::process::Child> {
+        let logging = [("DJINN_LOG_FORMAT", "json"), ("RUST_LOG", "info")];
+        let env: Vec<(&str, &str)> = logging.into_iter().chain(env.iter().copied()).collect();
+        self.djinn_process_to(role, &env, std::fs::File::create(log)?.into())
+    }
+
+    /// A `djinn api` process (running the workflows it starts, as deployed), with `env` added
+    /// to its environment; returns it once it answers /healthz, with its base URL.
     pub async fn api_process(
         &self,
         env: &[(&str, &str)],
+    ) -> anyhow::Result<(tokio::process::Child, String)> {
+        self.api_process_to(env, None).await
+    }
+
+    /// [`TestApp::api_process`], writing its JSON logs at info to `log`.
+    pub async fn logged_api(
+        &self,
+        env: &[(&str, &str)],
+        log: &std::path::Path,
+    ) -> anyhow::Result<(tokio::process::Child, String)> {
+        self.api_process_to(env, Some(log)).await
+    }
+
+    async fn api_process_to(
+        &self,
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
     ) -> anyhow::Result<(tokio::process::Child, String)> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -50,7 +88,10 @@ impl TestApp {
             ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
         ];
         let env: Vec<(&str, &str)> = api_env.into_iter().chain(env.iter().copied()).collect();
-        let mut api = self.djinn_process("api", &env)?;
+        let mut api = match log {
+            Some(log) => self.logged_process("api", &env, log)?,
+            None => self.djinn_process("api", &env)?,
+        };
         let started = Instant::now();
         while started.elapsed() < SETTLE_TIMEOUT {
             if let Some(status) = api.try_wait()? {

@@ -3,8 +3,9 @@
 //! the whole suite runs behind it; this file shows that they really do, and what breaks
 //! without `djinn_store::sql`'s discipline.
 
-use djinn_tests::{djinn_binary, empty_database, pooler_url, spawn_app};
-use serde_json::json;
+use djinn_tests::{
+    djinn_binary, empty_database, pooler_url, spawn_app, transfer_replay_and_refusal,
+};
 use sqlx::{Connection, PgConnection, Row};
 
 /// The first row of the pooler's admin console `SHOW <what>` whose `column` is `value`.
@@ -36,23 +37,7 @@ async fn the_stack_runs_its_transactions_through_pgbouncer_in_transaction_mode()
 
     let alice = app.client("alice");
     let (from, to) = alice.checking_and_savings("50.00").await?;
-    let created = alice
-        .create_transfer("through-the-pooler", &from, &to, "12.00", "USD")
-        .await?;
-    assert_eq!(created["userErrors"], json!([]));
-    let id = created["transfer"]["id"].as_str().expect("an id");
-    alice.settled_transfer(id).await?;
-    let repeated = alice
-        .create_transfer("through-the-pooler", &from, &to, "12.00", "USD")
-        .await?;
-    assert_eq!(repeated["transfer"]["id"], json!(id));
-    let refused = alice
-        .create_transfer("too-much", &from, &to, "1000.00", "USD")
-        .await?;
-    assert_eq!(
-        refused["userErrors"][0]["code"],
-        json!("INSUFFICIENT_FUNDS")
-    );
+    transfer_replay_and_refusal(&alice, "through-the-pooler", (&from, &to), "12.00").await?;
     assert_eq!(alice.balances(&from).await?.0, "38.00");
     assert_eq!(alice.balances(&to).await?.0, "12.00");
 

@@ -3,31 +3,9 @@
 //! and the operation; and a money flow through real `djinn api` and `djinn worker` processes
 //! logs no amount, no account name, no description and no token at info level or above.
 
-use djinn_tests::{TEST_CODEC_KEYS, djinn_binary, spawn_api};
+use djinn_tests::spawn_api;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
-
-/// A role as a process on `app`'s database and task queue, logging JSON at info to `log`.
-fn role(
-    app: &djinn_tests::TestApp,
-    role: &str,
-    log: &std::path::Path,
-    env: &[(&str, &str)],
-) -> anyhow::Result<tokio::process::Child> {
-    Ok(tokio::process::Command::new(djinn_binary()?)
-        .arg(role)
-        .env("DATABASE_URL", &app.database_url)
-        .env("DJINN_TASK_QUEUE", &app.task_queue)
-        .env("DJINN_CODEC_KEYS", TEST_CODEC_KEYS)
-        .env("DJINN_ENV", "development")
-        .env("DJINN_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(log)?)
-        .kill_on_drop(true)
-        .spawn()?)
-}
+use std::time::Duration;
 
 #[tokio::test]
 async fn a_request_id_is_kept_or_made_and_returned() -> anyhow::Result<()> {
@@ -61,36 +39,8 @@ async fn a_money_flow_logs_its_ids_and_none_of_its_secrets() -> anyhow::Result<(
     let dir = std::env::temp_dir().join(format!("djinn-logs-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir)?;
     let (api_log, worker_log) = (dir.join("api.log"), dir.join("worker.log"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let address = format!("http://127.0.0.1:{port}");
-    let listen = format!("127.0.0.1:{port}");
-    let _worker = role(&app, "worker", &worker_log, &[])?;
-    let _api = role(
-        &app,
-        "api",
-        &api_log,
-        &[
-            ("DJINN_API_ADDR", &listen),
-            ("FIREBASE_PROJECT_ID", djinn_tests::PROJECT_ID),
-            ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
-        ],
-    )?;
-    let started = Instant::now();
-    while app
-        .http
-        .get(format!("{address}/healthz"))
-        .send()
-        .await
-        .is_err()
-    {
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(30),
-            "djinn api did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let _worker = app.logged_process("worker", &[], &worker_log)?;
+    let (_api, address) = app.logged_api(&[], &api_log).await?;
     let alice = djinn_client::Client::new(&address, "alice", app.http.clone());
     let opened = alice
         .data(

@@ -2,7 +2,7 @@
 //! metrics ride along, the scrape passes `promtool check metrics`, and in production it
 //! answers only the ops token.
 
-use djinn_tests::{spawn_api_running_workflows, spawn_app_with};
+use djinn_tests::{spawn_api_running_workflows, spawn_app_with, transfer_replay_and_refusal};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -130,25 +130,7 @@ async fn the_counters_move_by_exactly_what_was_done_and_promtool_accepts_them() 
     let (from, to) = alice.checking_and_savings("50.00").await?;
     let (_, before) = scrape(&app.address, None).await?;
 
-    let created = alice
-        .create_transfer("metered", &from, &to, "10.00", "USD")
-        .await?;
-    let id = created["transfer"]["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
-    alice.settled_transfer(&id).await?;
-    let replayed = alice
-        .create_transfer("metered", &from, &to, "10.00", "USD")
-        .await?;
-    assert_eq!(replayed["transfer"]["id"], json!(id));
-    let refused = alice
-        .create_transfer("too-much", &from, &to, "1000.00", "USD")
-        .await?;
-    assert_eq!(
-        refused["userErrors"][0]["code"],
-        json!("INSUFFICIENT_FUNDS")
-    );
+    transfer_replay_and_refusal(&alice, "metered", (&from, &to), "10.00").await?;
     let graphql = format!("{}/graphql", app.address);
     let anonymous = app
         .http

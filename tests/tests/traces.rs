@@ -6,7 +6,7 @@
 //! before; no span carries an amount, a description or a token.
 
 use axum::{Router, body::Bytes, extract::State, routing::post};
-use djinn_tests::{TEST_CODEC_KEYS, djinn_binary, spawn_api};
+use djinn_tests::spawn_api;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use serde_json::{Value, json};
@@ -58,31 +58,6 @@ async fn receiver() -> anyhow::Result<(String, Received)> {
     Ok((endpoint, received))
 }
 
-fn role(
-    app: &djinn_tests::TestApp,
-    role: &str,
-    otlp: &str,
-    env: &[(&str, &str)],
-    log: &std::path::Path,
-) -> anyhow::Result<tokio::process::Child> {
-    Ok(tokio::process::Command::new(djinn_binary()?)
-        .arg(role)
-        .env("DATABASE_URL", &app.database_url)
-        .env("DJINN_TASK_QUEUE", &app.task_queue)
-        .env("DJINN_CODEC_KEYS", TEST_CODEC_KEYS)
-        .env("DJINN_ENV", "development")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp)
-        .env("OTEL_SERVICE_NAME", format!("djinn-{role}"))
-        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::null())
-        .env("DJINN_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(log)?)
-        .kill_on_drop(true)
-        .spawn()?)
-}
-
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN: &str = "00f067aa0ba902b7";
 
@@ -90,42 +65,16 @@ const CLIENT_SPAN: &str = "00f067aa0ba902b7";
 async fn a_transfer_is_one_trace_from_the_request_to_the_ledger_rows() -> anyhow::Result<()> {
     let app = spawn_api().await?;
     let (otlp, received) = receiver().await?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let (address, listen) = (
-        format!("http://127.0.0.1:{port}"),
-        format!("127.0.0.1:{port}"),
-    );
     let api_log = std::env::temp_dir().join(format!(
         "djinn-traced-{}.log",
         uuid::Uuid::now_v7().simple()
     ));
-    let _api = role(
-        &app,
-        "api",
-        &otlp,
-        &[
-            ("DJINN_API_ADDR", &listen),
-            ("FIREBASE_PROJECT_ID", djinn_tests::PROJECT_ID),
-            ("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
-        ],
-        &api_log,
-    )?;
-    let started = Instant::now();
-    while app
-        .http
-        .get(format!("{address}/healthz"))
-        .send()
-        .await
-        .is_err()
-    {
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(30),
-            "djinn api did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let exporting = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
+        ("OTEL_SERVICE_NAME", "djinn-api"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let (_api, address) = app.logged_api(&exporting, &api_log).await?;
     let alice = djinn_client::Client::new(&address, "alice", app.http.clone());
     let (from, to) = alice.checking_and_savings("50.00").await?;
     let created: Value = app
