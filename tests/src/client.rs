@@ -46,3 +46,34 @@ pub async fn transfer_replay_and_refusal(
     );
     Ok(id)
 }
+
+/// A described transfer sent with one extra header (an `x-request-id`, a `traceparent`), awaited
+/// until it settles: its id.
+pub async fn settled_transfer_with_header(
+    client: &Client,
+    (header, value): (&str, &str),
+    key: &str,
+    (from, to): (&str, &str),
+    (amount, description): (&str, &str),
+) -> anyhow::Result<String> {
+    let created: serde_json::Value = client
+        .http
+        .post(format!("{}/graphql", client.address))
+        .bearer_auth(&client.token)
+        .header(header, value)
+        .json(
+            &serde_json::json!({"query": CREATE_TRANSFER, "variables": {"input": {
+            "idempotencyKey": key, "fromAccountId": from, "toAccountId": to,
+            "amount": {"amount": amount, "currency": "USD"}, "description": description}}}),
+        )
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = created["data"]["createTransfer"]["transfer"]["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no transfer: {created}"))?
+        .to_owned();
+    client.settled_transfer(&id).await?;
+    Ok(id)
+}

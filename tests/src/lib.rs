@@ -25,7 +25,8 @@ pub use app::{
 };
 pub use client::{
     CREATE_TRANSFER, Client, NewAccount, NewTransfer, OPEN_ACCOUNT, PROJECT_ID, SETTLE_TIMEOUT,
-    account_id, token_for, transfer_replay_and_refusal, unsigned_token,
+    account_id, settled_transfer_with_header, token_for, transfer_replay_and_refusal,
+    unsigned_token,
 };
 pub use processes::djinn_binary;
 pub use replay::replay_transfer;

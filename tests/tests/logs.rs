@@ -3,7 +3,7 @@
 //! and the operation; and a money flow through real `djinn api` and `djinn worker` processes
 //! logs no amount, no account name, no description and no token at info level or above.
 
-use djinn_tests::spawn_api;
+use djinn_tests::{settled_transfer_with_header, spawn_api};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -54,23 +54,14 @@ async fn a_money_flow_logs_its_ids_and_none_of_its_secrets() -> anyhow::Result<(
         .expect("an account")
         .to_owned();
     let to = alice.open_account("Savings", "USD", None).await?;
-    let created: Value = app
-        .http
-        .post(format!("{address}/graphql"))
-        .bearer_auth(&alice.token)
-        .header("x-request-id", "req-money-flow-1")
-        .json(&json!({"query": djinn_client::CREATE_TRANSFER, "variables": {"input": {
-            "idempotencyKey": "zz-transfer", "fromAccountId": from, "toAccountId": to,
-            "amount": {"amount": "1234.56", "currency": "USD"}, "description": "secret rent note 9981"}}}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let id = created["data"]["createTransfer"]["transfer"]["id"]
-        .as_str()
-        .expect("a transfer")
-        .to_owned();
-    alice.settled_transfer(&id).await?;
+    settled_transfer_with_header(
+        &alice,
+        ("x-request-id", "req-money-flow-1"),
+        "zz-transfer",
+        (&from, &to),
+        ("1234.56", "secret rent note 9981"),
+    )
+    .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let logs = format!(

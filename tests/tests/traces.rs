@@ -6,10 +6,10 @@
 //! before; no span carries an amount, a description or a token.
 
 use axum::{Router, body::Bytes, extract::State, routing::post};
-use djinn_tests::spawn_api;
+use djinn_tests::{settled_transfer_with_header, spawn_api};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -77,23 +77,15 @@ async fn a_transfer_is_one_trace_from_the_request_to_the_ledger_rows() -> anyhow
     let (_api, address) = app.logged_api(&exporting, &api_log).await?;
     let alice = djinn_client::Client::new(&address, "alice", app.http.clone());
     let (from, to) = alice.checking_and_savings("50.00").await?;
-    let created: Value = app
-        .http
-        .post(format!("{address}/graphql"))
-        .bearer_auth(&alice.token)
-        .header("traceparent", format!("00-{TRACE_ID}-{CLIENT_SPAN}-01"))
-        .json(&json!({"query": djinn_client::CREATE_TRANSFER, "variables": {"input": {
-            "idempotencyKey": "traced", "fromAccountId": from, "toAccountId": to,
-            "amount": {"amount": "12.34", "currency": "USD"}, "description": "traced secret note"}}}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let id = created["data"]["createTransfer"]["transfer"]["id"]
-        .as_str()
-        .expect("a transfer")
-        .to_owned();
-    alice.settled_transfer(&id).await?;
+    let traceparent = format!("00-{TRACE_ID}-{CLIENT_SPAN}-01");
+    settled_transfer_with_header(
+        &alice,
+        ("traceparent", traceparent.as_str()),
+        "traced",
+        (&from, &to),
+        ("12.34", "traced secret note"),
+    )
+    .await?;
 
     let wanted = [
         "request",
