@@ -23,7 +23,7 @@ RUN cargo chef cook --release --locked --bin djinn --recipe-path recipe.json
 COPY . .
 # The commit for build_info{commit} (the build context has no .git):
 #   docker build --build-arg DJINN_COMMIT=$(git rev-parse --short=12 HEAD) ...
-ARG DJINN_COMMIT=unknown
+ARG DJINN_COMMIT=dev
 RUN DJINN_COMMIT="${DJINN_COMMIT}" cargo build --release --locked --bin djinn \
  && install -D --mode=0555 target/release/djinn /out/djinn
 
