@@ -108,6 +108,18 @@ start_throwaway_postgres() {
   DJINN_PG_FSYNC=off start_private_postgres "$dir" "$port" "$dbname"
 }
 
+# unpack_debian_packages DIR PACKAGE...: Debian's packages fetched (apt-get download needs no
+# root) and unpacked under DIR/root, for a tool the system lacks; fails where apt cannot.
+unpack_debian_packages() {
+  local dir="$1" deb
+  shift
+  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || return 1
+  log "unpacking Debian's $* into $dir"
+  mkdir -p "$dir/debs"
+  (cd "$dir/debs" && apt-get download "$@" >/dev/null 2>&1) || return 1
+  for deb in "$dir"/debs/*.deb; do dpkg-deb -x "$deb" "$dir/root"; done
+}
+
 # pgbouncer_bin: PgBouncer from the system; else, as root, Debian's package installed; else
 # Debian's package (and the libraries it needs) fetched and unpacked into the tools folder,
 # which needs no root, behind a wrapper that points the loader at them.
@@ -122,18 +134,12 @@ pgbouncer_bin() {
     echo /usr/sbin/pgbouncer
     return
   fi
-  if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
-    log "no PgBouncer: unpacking Debian's pgbouncer package into $dir"
-    mkdir -p "$dir/debs"
-    if (cd "$dir/debs" && apt-get download pgbouncer libevent-2.1-7 libc-ares2 >/dev/null 2>&1); then
-      local deb
-      for deb in "$dir"/debs/*.deb; do dpkg-deb -x "$deb" "$dir/root"; done
-      printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' \
-        "$dir/root/usr/lib/$(uname -m)-linux-gnu" "$dir/root/usr/sbin/pgbouncer" >"$dir/pgbouncer"
-      chmod +x "$dir/pgbouncer"
-      echo "$dir/pgbouncer"
-      return
-    fi
+  if unpack_debian_packages "$dir" pgbouncer libevent-2.1-7 libc-ares2; then
+    printf '#!/bin/sh\nLD_LIBRARY_PATH="%s" exec "%s" "$@"\n' \
+      "$dir/root/usr/lib/$(uname -m)-linux-gnu" "$dir/root/usr/sbin/pgbouncer" >"$dir/pgbouncer"
+    chmod +x "$dir/pgbouncer"
+    echo "$dir/pgbouncer"
+    return
   fi
   log "no PgBouncer found: install your system's pgbouncer package (Debian: apt-get install pgbouncer)"
   exit 1
@@ -152,14 +158,9 @@ promtool_bin() {
     command -v promtool
     return
   fi
-  if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null; then
-    log "no promtool: unpacking Debian's prometheus package into $dir"
-    mkdir -p "$dir/debs"
-    if (cd "$dir/debs" && apt-get download prometheus >/dev/null 2>&1); then
-      dpkg-deb -x "$dir"/debs/prometheus_*.deb "$dir/root"
-      echo "$dir/root/usr/bin/promtool"
-      return
-    fi
+  if unpack_debian_packages "$dir" prometheus; then
+    echo "$dir/root/usr/bin/promtool"
+    return
   fi
   log "no promtool found: install your system's prometheus package (Debian: apt-get install prometheus)"
   exit 1
