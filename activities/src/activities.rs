@@ -6,6 +6,7 @@
 use crate::chaos;
 use djinn_ledger::{self as ledger, Applied, NewAccount, StoreError};
 use djinn_metrics::Metrics;
+use djinn_temporal::trace_context;
 use djinn_workflows::contracts::{
     OpenAccountInput, PostTransferInput, TransferInput, VoidTransferInput, markers,
 };
@@ -58,7 +59,7 @@ impl LedgerActivities {
             &input.request,
         );
         self.timed("reserve_transfer", step)
-            .instrument(ledger_step_span(&input))
+            .instrument(ledger_step_span(&ctx, &input))
             .await
             .map_err(to_activity_error)?;
         Ok(())
@@ -81,7 +82,7 @@ impl LedgerActivities {
         );
         let applied = self
             .timed("reserve_and_post_transfer", step)
-            .instrument(ledger_step_span(&input))
+            .instrument(ledger_step_span(&ctx, &input))
             .await
             .map_err(to_activity_error)?;
         if applied == Applied::Now {
@@ -154,9 +155,9 @@ impl LedgerActivities {
     }
 }
 
-/// The ledger step's span, a child of the request that started the transfer when its trace
-/// came with the workflow's input (`djinn_temporal::trace_context`).
-fn ledger_step_span(input: &TransferInput) -> tracing::Span {
+/// The ledger step's span, a child of its run's `workflow_task` span, in the trace of the
+/// request that started the transfer (`djinn_temporal::trace_context`).
+fn ledger_step_span(ctx: &ActivityContext, input: &TransferInput) -> tracing::Span {
     let span = tracing::info_span!(
         "ledger_step",
         transfer_id = %input.transfer_id,
@@ -164,8 +165,10 @@ fn ledger_step_span(input: &TransferInput) -> tracing::Span {
         trace_id = tracing::field::Empty,
         span_id = tracing::field::Empty,
     );
-    djinn_temporal::trace_context::continue_trace(&span, input.trace.as_deref());
-    djinn_temporal::trace_context::record_ids(&span);
+    let run_id = ctx.info().workflow_run_id.as_deref();
+    let parent = trace_context::step_parent(run_id, input.trace.as_deref());
+    trace_context::continue_trace(&span, parent.as_deref());
+    trace_context::record_ids(&span);
     span
 }
 

@@ -58,6 +58,7 @@ pub async fn run(
     settings: &WorkerSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    djinn_workflows::observe::install(djinn_temporal::trace_context::observe_run);
     let options = WorkerOptions::new(task_queue)
         .register_workflow::<TransferWorkflow>()?
         .register_workflow::<OpenAccountWorkflow>()?

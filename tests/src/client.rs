@@ -47,16 +47,16 @@ pub async fn transfer_replay_and_refusal(
     Ok(id)
 }
 
-/// A described transfer sent with one extra header (an `x-request-id`, a `traceparent`), awaited
-/// until it settles: its id.
-pub async fn settled_transfer_with_header(
+/// Sends `createTransfer` of `amount` USD with `description` and one more `header` (an
+/// `x-request-id`, a `traceparent`), and returns the answer's body.
+pub async fn transfer_with_header(
     client: &Client,
     (header, value): (&str, &str),
     key: &str,
     (from, to): (&str, &str),
     (amount, description): (&str, &str),
-) -> anyhow::Result<String> {
-    let created: serde_json::Value = client
+) -> anyhow::Result<serde_json::Value> {
+    Ok(client
         .http
         .post(format!("{}/graphql", client.address))
         .bearer_auth(&client.token)
@@ -69,7 +69,18 @@ pub async fn settled_transfer_with_header(
         .send()
         .await?
         .json()
-        .await?;
+        .await?)
+}
+
+/// [`transfer_with_header`], awaited until the transfer settles: its id.
+pub async fn settled_transfer_with_header(
+    client: &Client,
+    header: (&str, &str),
+    key: &str,
+    accounts: (&str, &str),
+    money: (&str, &str),
+) -> anyhow::Result<String> {
+    let created = transfer_with_header(client, header, key, accounts, money).await?;
     let id = created["data"]["createTransfer"]["transfer"]["id"]
         .as_str()
         .ok_or_else(|| anyhow::anyhow!("no transfer: {created}"))?

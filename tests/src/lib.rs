@@ -26,7 +26,7 @@ pub use app::{
 pub use client::{
     CREATE_TRANSFER, Client, NewAccount, NewTransfer, OPEN_ACCOUNT, PROJECT_ID, SETTLE_TIMEOUT,
     account_id, settled_transfer_with_header, token_for, transfer_replay_and_refusal,
-    unsigned_token,
+    transfer_with_header, unsigned_token,
 };
 pub use processes::djinn_binary;
 pub use replay::replay_transfer;

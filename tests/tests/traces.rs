@@ -2,11 +2,12 @@
 //! real `djinn api` and `djinn worker` processes export their spans over OTLP/HTTP to a
 //! receiver of the test's own (protobuf, `opentelemetry-proto`). The client's `traceparent`
 //! is continued; the request, its GraphQL operation, the registration's SQL, the workflow's
-//! start, and the ledger step with its SQL share its trace id, each the child of the one
-//! before; no span carries an amount, a description or a token.
+//! start, the workflow task, and the ledger step with its SQL share its trace id, each the
+//! child of the one before; no span carries an amount, a description or a token. When the api
+//! dies in the middle of its transfer, `djinn worker` finishes it in the same trace.
 
 use axum::{Router, body::Bytes, extract::State, routing::post};
-use djinn_tests::{settled_transfer_with_header, spawn_api};
+use djinn_tests::{Client, settled_transfer_with_header, spawn_api, transfer_with_header};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use serde_json::Value;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 struct Span {
+    service: String,
     trace_id: String,
     span_id: String,
     parent: String,
@@ -31,9 +33,11 @@ fn hex(bytes: &[u8]) -> String {
 async fn receive(State(received): State<Received>, body: Bytes) -> &'static str {
     if let Ok(request) = ExportTraceServiceRequest::decode(body) {
         let mut received = received.lock().expect("a lock");
-        for scope in request.resource_spans.iter().flat_map(|r| &r.scope_spans) {
-            for span in &scope.spans {
+        for resource in &request.resource_spans {
+            let service = format!("{:?}", resource.resource);
+            for span in resource.scope_spans.iter().flat_map(|s| &s.spans) {
                 received.push(Span {
+                    service: service.clone(),
                     trace_id: hex(&span.trace_id),
                     span_id: hex(&span.span_id),
                     parent: hex(&span.parent_span_id),
@@ -56,6 +60,46 @@ async fn receiver() -> anyhow::Result<(String, Received)> {
     let endpoint = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok((endpoint, received))
+}
+
+/// The spans of `trace_id` received by now, once every one of `wanted` (a name, and a part of
+/// its process's resource) is among them; an error after 40 seconds (a lost workflow task
+/// times out after 10).
+async fn spans_of(
+    received: &Received,
+    trace_id: &str,
+    wanted: &[(&str, &str)],
+) -> anyhow::Result<Vec<Span>> {
+    let started = Instant::now();
+    loop {
+        let spans: Vec<Span> = received
+            .lock()
+            .expect("a lock")
+            .iter()
+            .filter(|s| s.trace_id == trace_id)
+            .cloned()
+            .collect();
+        if wanted
+            .iter()
+            .all(|(name, service)| find(&spans, name, service).is_some())
+        {
+            return Ok(spans);
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(40),
+            "spans of the trace: {:?}",
+            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The span named `name` from the process whose resource mentions `service`.
+fn find(spans: &[Span], name: &str, service: &str) -> Option<Span> {
+    spans
+        .iter()
+        .find(|s| s.name == name && s.service.contains(service))
+        .cloned()
 }
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -92,38 +136,13 @@ async fn a_transfer_is_one_trace_from_the_request_to_the_ledger_rows() -> anyhow
         "graphql",
         "register_transfer",
         "start_transfer",
+        "workflow_task",
         "ledger_step",
         "reserve_and_post_transfer",
     ];
-    let started = Instant::now();
-    let spans = loop {
-        let spans: Vec<Span> = received
-            .lock()
-            .expect("a lock")
-            .iter()
-            .filter(|s| s.trace_id == TRACE_ID)
-            .cloned()
-            .collect();
-        if wanted
-            .iter()
-            .all(|name| spans.iter().any(|s| s.name == *name))
-        {
-            break spans;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(15),
-            "spans of the trace: {:?}",
-            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let named = |name: &str| {
-        spans
-            .iter()
-            .find(|s| s.name == name)
-            .expect("a span")
-            .clone()
-    };
+    let wanted: Vec<(&str, &str)> = wanted.iter().map(|name| (*name, "djinn-api")).collect();
+    let spans = spans_of(&received, TRACE_ID, &wanted).await?;
+    let named = |name: &str| find(&spans, name, "djinn-api").expect("a span");
     assert_eq!(
         named("request").parent,
         CLIENT_SPAN,
@@ -133,10 +152,11 @@ async fn a_transfer_is_one_trace_from_the_request_to_the_ledger_rows() -> anyhow
     assert_eq!(named("register_transfer").parent, named("graphql").span_id);
     assert_eq!(named("start_transfer").parent, named("graphql").span_id);
     assert_eq!(
-        named("ledger_step").parent,
+        named("workflow_task").parent,
         named("start_transfer").span_id,
         "across the workflow boundary"
     );
+    assert_eq!(named("ledger_step").parent, named("workflow_task").span_id);
     assert_eq!(
         named("reserve_and_post_transfer").parent,
         named("ledger_step").span_id
@@ -179,4 +199,80 @@ async fn a_transfer_is_one_trace_from_the_request_to_the_ledger_rows() -> anyhow
     );
     std::fs::remove_file(api_log)?;
     Ok(())
+}
+
+const CRASH_TRACE_ID: &str = "5ce0e9a56015fec5aadfa328ae398115";
+
+/// The api dies right after its transfer's ledger step committed, with its first workflow task
+/// unfinished (the chaos switch gives its exporter a moment first). `djinn worker` runs the task
+/// again after it timed out, and its spans join the same trace under the api's workflow start.
+#[tokio::test]
+async fn a_transfer_finished_by_djinn_worker_after_a_crash_stays_in_its_trace() -> anyhow::Result<()>
+{
+    let app = spawn_api().await?;
+    let alice = app.client("alice");
+    let (otlp, received) = receiver().await?;
+    let exporting = |service| {
+        [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.clone()),
+            ("OTEL_SERVICE_NAME", service),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+        ]
+    };
+    let doomed_env = exporting("djinn-api".to_owned());
+    let mut doomed_env: Vec<(&str, &str)> =
+        doomed_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    doomed_env.push((
+        djinn_activities::chaos::CHAOS_ENV,
+        "reserve_and_post_transfer",
+    ));
+    let (mut doomed, address) = app.api_process(&doomed_env).await?;
+    let doomed_alice = Client {
+        address,
+        ..alice.clone()
+    };
+    let (from, to) = doomed_alice.checking_and_savings("50.00").await?;
+    let traceparent = format!("00-{CRASH_TRACE_ID}-{CLIENT_SPAN}-01");
+    let _maybe_answered = transfer_with_header(
+        &doomed_alice,
+        ("traceparent", traceparent.as_str()),
+        "crashed",
+        (&from, &to),
+        ("12.34", "crashed secret note"),
+    )
+    .await;
+    let status = tokio::time::timeout(Duration::from_secs(60), doomed.wait()).await??;
+    assert!(!status.success(), "the api must have died mid-transfer");
+
+    let worker_env = exporting("djinn-worker".to_owned());
+    let worker_env: Vec<(&str, &str)> = worker_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let _survivor = app.worker_process(&worker_env)?;
+    let wanted = [
+        ("start_transfer", "djinn-api"),
+        ("workflow_task", "djinn-worker"),
+        ("ledger_step", "djinn-worker"),
+        ("reserve_and_post_transfer", "djinn-worker"),
+    ];
+    let spans = spans_of(&received, CRASH_TRACE_ID, &wanted).await?;
+    let named = |(name, service): (&str, &str)| find(&spans, name, service).expect("a span");
+    assert_eq!(
+        named(wanted[1]).parent,
+        named(wanted[0]).span_id,
+        "the worker's task continues the api's start"
+    );
+    assert_eq!(named(wanted[2]).parent, named(wanted[1]).span_id);
+    assert_eq!(named(wanted[3]).parent, named(wanted[2]).span_id);
+    let repeated = transfer_with_header(
+        &alice,
+        ("x-request-id", "repeated"),
+        "crashed",
+        (&from, &to),
+        ("12.34", "crashed secret note"),
+    )
+    .await?;
+    let id = repeated["data"]["createTransfer"]["transfer"]["id"]
+        .as_str()
+        .expect("an id");
+    assert_eq!(alice.settled_transfer(id).await?["status"], "POSTED");
+    app.assert_ledger_consistent().await
 }

@@ -10,6 +10,7 @@
 pub mod contracts;
 mod failure;
 pub mod memo;
+pub mod observe;
 mod open_account;
 pub mod search_attributes;
 mod steps;

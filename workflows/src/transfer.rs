@@ -26,6 +26,7 @@
 
 use crate::contracts::{LedgerActivities, TransferInput, TransferOutcome, VoidTransferInput};
 use crate::failure::rejection;
+use crate::observe::{self, RunExecuting};
 use crate::search_attributes::DJINN_STATUS;
 use crate::steps::{Local, local_step, local_then_regular};
 use djinn_domain::{RejectionCode, TransferStatus};
@@ -69,6 +70,17 @@ impl TransferWorkflow {
         ctx: &mut WorkflowContext<Self>,
         input: TransferInput,
     ) -> WorkflowResult<TransferOutcome> {
+        let _executing = observe::executing(
+            ctx.is_replaying(),
+            &RunExecuting {
+                workflow: "transfer",
+                workflow_id: ctx.workflow_id(),
+                run_id: ctx.run_id(),
+                operation_id: input.transfer_id,
+                user_id: input.user_id,
+                trace: input.trace.as_deref(),
+            },
+        );
         if let Err(invalid) = input.request.validate() {
             return Self::void(
                 ctx,
