@@ -4,6 +4,7 @@
 pub mod api;
 pub mod backup;
 pub mod config;
+pub mod error_reports;
 pub mod ledger;
 pub mod metrics;
 pub mod migrate;

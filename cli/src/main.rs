@@ -95,9 +95,20 @@ enum LedgerCommand {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Error reports start before the runtime, so that every thread it makes reports to them.
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The HTTP clients of the OTLP exporter and of Sentry take the process's rustls provider:
+    // ring, as everywhere else in the binary (they fail to build without one).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _reports = djinn::error_reports::init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run_logged(cli))
+}
+
+async fn run_logged(cli: Cli) -> anyhow::Result<()> {
     telemetry::init();
     let ran = run(cli.command).await;
     // The spans still batched go out before the process ends (a shutdown, a refusal).
@@ -181,6 +192,7 @@ async fn run_api(
         telemetry: djinn::metrics::Telemetry::start()?,
     };
     let api::Api { app, worker, .. } = api::build(&config, wiring).await?;
+    let app = app.wrap(djinn::error_reports::around_requests);
     tracing::info!(addr = %app.local_addr()?, runs_workflows = settings.runs_workflows, "api listening");
     api::serve(app, worker, shutdown_signal()).await
 }

@@ -2,7 +2,8 @@
 //! (a request's `request{request_id, user_id, operation}`); human-readable lines only in
 //! development on a terminal, or whenever DJINN_LOG_FORMAT=pretty. Filter with RUST_LOG. With
 //! OTEL_EXPORTER_OTLP_ENDPOINT set, the same spans are exported as traces
-//! (`crate::tracing_export`).
+//! (`crate::tracing_export`); with SENTRY_DSN set, ERROR events are reported
+//! (`crate::error_reports`).
 
 use std::io::IsTerminal;
 use tracing_subscriber::layer::SubscriberExt;
@@ -27,5 +28,6 @@ pub fn init() {
         .with(filter)
         .with(lines)
         .with(crate::tracing_export::layer())
+        .with(crate::error_reports::layer())
         .try_init();
 }

@@ -16,29 +16,32 @@ use tracing_subscriber::registry::LookupSpan;
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
-/// The layer that exports spans, when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+/// The layer that gives spans trace ids and exports them, when OTEL_EXPORTER_OTLP_ENDPOINT is
+/// set; with only SENTRY_DSN set, one that gives them ids for the error reports to carry and
+/// exports nothing.
 pub fn layer<S>() -> Option<Box<dyn Layer<S> + Send + Sync>>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
 {
-    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok()?;
-    if endpoint.trim().is_empty() {
-        return None;
-    }
-    let exporter = match opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .build()
-    {
-        Ok(exporter) => exporter,
-        Err(error) => {
-            eprintln!("traces are not exported: {error}");
-            return None;
-        }
+    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .ok()
+        .filter(|endpoint| !endpoint.trim().is_empty());
+    let builder = SdkTracerProvider::builder().with_resource(Resource::builder().build());
+    let builder = match endpoint {
+        Some(_) => match opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .build()
+        {
+            Ok(exporter) => builder.with_batch_exporter(exporter),
+            Err(error) => {
+                eprintln!("traces are not exported: {error}");
+                return None;
+            }
+        },
+        None if crate::error_reports::enabled() => builder,
+        None => return None,
     };
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(Resource::builder().build())
-        .build();
+    let provider = builder.build();
     let tracer = provider.tracer("djinn");
     let _ = PROVIDER.set(provider);
     Some(tracing_opentelemetry::layer().with_tracer(tracer).boxed())

@@ -154,6 +154,14 @@ impl Application {
         Ok(Self { listener, router })
     }
 
+    /// The application with its router wrapped by `around` (the binary's error reports).
+    pub fn wrap(self, around: impl FnOnce(Router) -> Router) -> Self {
+        Self {
+            router: around(self.router),
+            ..self
+        }
+    }
+
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }
