@@ -10,6 +10,8 @@ BENCH_TEMPORAL_PORT="${DJINN_BENCH_TEMPORAL_PORT:-27233}"
 BENCH_TEMPORAL_UI_PORT="${DJINN_BENCH_TEMPORAL_UI_PORT:-28233}"
 BENCH_TEMPORAL_METRICS_PORT="${DJINN_BENCH_TEMPORAL_METRICS_PORT:-28234}"
 BENCH_API_ADDR="127.0.0.1:${DJINN_BENCH_API_PORT:-18080}"
+BENCH_TRACED_API_ADDR="127.0.0.1:${DJINN_BENCH_TRACED_API_PORT:-18081}"
+BENCH_OTLP_ADDR="127.0.0.1:${DJINN_BENCH_OTLP_PORT:-18090}"
 
 # DJINN_BENCH_SERVER_CPUS=0 (a comma-separated list of CPUs) gives the Temporal server those
 # CPUs to itself and runs everything else (PostgreSQL, the worker, the API, the benchmark) on
@@ -82,9 +84,17 @@ STARTED_PIDS+=("$worker_pid")
 "$DJINN" api 2>"$DATA_DIR/bench-api.log" &
 api_pid=$!
 STARTED_PIDS+=("$api_pid")
-for attempt in $(seq 1 60); do
-  curl -fsS "http://$BENCH_API_ADDR/healthz" >/dev/null 2>&1 && break
-  sleep 0.5
+# A second api, the same but exporting every span to the benchmark's OTLP receiver: the
+# transfers run through both, and the report prints what tracing costs.
+DJINN_API_ADDR="$BENCH_TRACED_API_ADDR" OTEL_EXPORTER_OTLP_ENDPOINT="http://$BENCH_OTLP_ADDR" \
+  OTEL_SERVICE_NAME=djinn-api-traced "$DJINN" api 2>"$DATA_DIR/bench-api-traced.log" &
+traced_api_pid=$!
+STARTED_PIDS+=("$traced_api_pid")
+for address in "$BENCH_API_ADDR" "$BENCH_TRACED_API_ADDR"; do
+  for attempt in $(seq 1 60); do
+    curl -fsS "http://$address/healthz" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
 done
 
 if [[ -n "${DJINN_BENCH_PG_STATS:-}" ]]; then
@@ -92,6 +102,8 @@ if [[ -n "${DJINN_BENCH_PG_STATS:-}" ]]; then
 fi
 "$ROOT/target/release/djinn-bench" --api "http://$BENCH_API_ADDR" --worker-pid "$worker_pid" \
   --api-pid "$api_pid" --temporal-pid "$temporal_pid" \
+  --traced-api "http://$BENCH_TRACED_API_ADDR" --traced-api-pid "$traced_api_pid" \
+  --otlp-listen "$BENCH_OTLP_ADDR" \
   --temporal-metrics "http://127.0.0.1:$BENCH_TEMPORAL_METRICS_PORT/metrics" "$@"
 if [[ -n "${DJINN_BENCH_PG_STATS:-}" ]]; then
   log "PostgreSQL: statements by total time"

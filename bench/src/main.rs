@@ -5,12 +5,17 @@
 //! the pids. The no-ops run on workers of its own, in this process (`workers`): the eager ones
 //! on the client that starts them, as the transfers the API starts run on the API's.
 //!
+//! With `--traced-api`, the transfers run a second time in each round through an api that
+//! exports every span over OTLP to a receiver in this process (`otlp_sink`): the cost of
+//! tracing, as a ratio of the two transfer phases' rates.
+//!
 //! The phases are interleaved in rounds whose order rotates (no-op, eager no-op, as a transfer,
 //! with steps, transfers; then eager no-op, ..., transfers, no-op; ...), because the machine's
 //! speed drifts within a run: run one after the other, each phase would be measured on a
 //! different machine.
 
 mod noop;
+mod otlp_sink;
 mod phases;
 mod report;
 mod server_metrics;
@@ -52,6 +57,14 @@ pub struct Args {
     pub database_url: String,
     #[arg(long, env = "DJINN_TASK_QUEUE", default_value = "djinn")]
     pub task_queue: String,
+    /// An api that exports its spans to `--otlp-listen`: the transfers run through it too.
+    #[arg(long, env = "DJINN_BENCH_TRACED_API")]
+    pub traced_api: Option<String>,
+    #[arg(long)]
+    pub traced_api_pid: Option<u32>,
+    /// Where the OTLP/HTTP receiver of the traced api's spans listens.
+    #[arg(long, default_value = "127.0.0.1:18090")]
+    pub otlp_listen: String,
     #[arg(long)]
     pub worker_pid: Option<u32>,
     #[arg(long)]
@@ -124,6 +137,10 @@ pub struct Rounds {
     /// The transfers' rate against the plain and the eager no-op's, in each round.
     pub ratios: Vec<f64>,
     pub eager_ratios: Vec<f64>,
+    /// The traced transfers' rate against the untraced ones', in each round.
+    pub traced_ratios: Vec<f64>,
+    /// Spans the traced api exported.
+    pub spans_exported: u64,
     pub count: usize,
 }
 
@@ -138,10 +155,34 @@ async fn measure(
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
     let pairs = open_accounts(args, &http).await?;
+    let sink = match &args.traced_api {
+        Some(_) => Some(otlp_sink::start(&args.otlp_listen).await?),
+        None => None,
+    };
+    let traced: Option<Vec<_>> = args.traced_api.as_ref().map(|traced_api| {
+        pairs
+            .iter()
+            .map(|(client, from, to)| {
+                let client = Client {
+                    address: traced_api.clone(),
+                    ..client.clone()
+                };
+                (client, from.clone(), to.clone())
+            })
+            .collect()
+    });
     // Warm up connections, caches and the JIT-less but cold paths.
     run_transfers(temporal, &pairs, 50, args.concurrency, "warmup").await?;
+    if let Some(traced) = &traced {
+        run_transfers(temporal, traced, 50, args.concurrency, "warmup-traced").await?;
+    }
     let run = uuid::Uuid::now_v7().simple().to_string();
-    let rounds = run_rounds(args, pool, temporal, postmaster, &http, &pairs, &run).await?;
+    let all_pairs = Pairs {
+        plain: &pairs,
+        traced: traced.as_deref(),
+    };
+    let mut rounds = run_rounds(args, pool, temporal, postmaster, &http, all_pairs, &run).await?;
+    rounds.spans_exported = sink.map_or(0, |sink| sink.spans());
     // The ledger's own clock: from the operation's registration to the commit that posted it.
     let ledger_to_posted: Vec<Duration> = sqlx::query_scalar::<_, f64>(
         "SELECT extract(epoch FROM updated_at - created_at)::float8 FROM operations WHERE idempotency_key LIKE $1 || '%' AND status = 'posted'",
@@ -174,6 +215,13 @@ async fn open_accounts(
     Ok(pairs)
 }
 
+/// The users' account pairs, through the plain api and, when there is one, the traced api.
+#[derive(Clone, Copy)]
+struct Pairs<'a> {
+    plain: &'a [(Client, String, String)],
+    traced: Option<&'a [(Client, String, String)]>,
+}
+
 /// Runs every phase in `args.rounds` rounds, in an order that rotates from round to round.
 async fn run_rounds(
     args: &Args,
@@ -181,7 +229,7 @@ async fn run_rounds(
     temporal: &temporalio_client::Client,
     postmaster: Option<u32>,
     http: &reqwest::Client,
-    pairs: &[(Client, String, String)],
+    pairs: Pairs<'_>,
     run: &str,
 ) -> anyhow::Result<Rounds> {
     let user_ids: Vec<String> = (0..args.users.max(1))
@@ -197,14 +245,17 @@ async fn run_rounds(
         phases: Noop::ALL
             .iter()
             .map(|kind| Phase::new(kind.name()))
+            .chain(pairs.traced.map(|_| Phase::new("transfers traced")))
             .chain([Phase::new("transfers")])
             .collect(),
         mutation_latencies: Vec::new(),
         ratios: Vec::with_capacity(rounds),
         eager_ratios: Vec::with_capacity(rounds),
+        traced_ratios: Vec::with_capacity(rounds),
+        spans_exported: 0,
         count: per_round * rounds,
     };
-    let transfers_phase = Noop::ALL.len();
+    let transfers_phase = measured.phases.len() - 1;
     println!(
         "{rounds} rounds of {per_round} workflows of each no-op kind and {per_round} transfers ..."
     );
@@ -215,13 +266,20 @@ async fn run_rounds(
             let before = Readings::take(args, postmaster, http).await?;
             let machine_before = usage::machine()?;
             let started = Instant::now();
-            let latencies = if which < transfers_phase {
+            let latencies = if which < Noop::ALL.len() {
                 let kind = Noop::ALL[which];
                 let run = format!("{tag}-{which}");
                 run_noops(temporal, args, per_round, &run, kind, &padding, &user_ids).await?
+            } else if which < transfers_phase {
+                let traced = pairs.traced.unwrap_or(pairs.plain);
+                let tag = format!("{tag}t");
+                let (_, to_posted) =
+                    run_transfers(temporal, traced, per_round, args.concurrency, &tag).await?;
+                wait_posted(pool, &tag, per_round).await?;
+                to_posted
             } else {
                 let (mutations, to_posted) =
-                    run_transfers(temporal, pairs, per_round, args.concurrency, &tag).await?;
+                    run_transfers(temporal, pairs.plain, per_round, args.concurrency, &tag).await?;
                 wait_posted(pool, &tag, per_round).await?;
                 measured.mutation_latencies.extend(mutations);
                 to_posted

@@ -8,10 +8,11 @@ use crate::usage::{self, TICKS_PER_SECOND};
 use std::time::Duration;
 
 /// The processes whose CPU each phase accounts for, in the order they are printed.
-pub const PROCESSES: [&str; 5] = ["server", "worker", "api", "postgres", "bench"];
-/// The worker's and the api's places in `PROCESSES`.
+pub const PROCESSES: [&str; 6] = ["server", "worker", "api", "api traced", "postgres", "bench"];
+/// The worker's and the apis' places in `PROCESSES`.
 pub const WORKER: usize = 1;
 pub const API: usize = 2;
+pub const API_TRACED: usize = 3;
 
 /// What the processes under test have done so far, read before and after each phase.
 pub struct Readings {
@@ -39,6 +40,7 @@ impl Readings {
                 cpu_seconds(args.temporal_pid)?,
                 cpu_seconds(args.worker_pid)?,
                 cpu_seconds(args.api_pid)?,
+                cpu_seconds(args.traced_api_pid)?,
                 postmaster.map(usage::process_tree).transpose()?,
                 cpu_seconds(Some(std::process::id()))?,
             ],
@@ -175,6 +177,45 @@ pub fn print_round(round: usize, measured: &mut crate::Rounds) {
     measured
         .eager_ratios
         .push(100.0 * transfers_rate / phases[1].last_rate);
+    if let Some(traced) = traced_phase(phases) {
+        measured
+            .traced_ratios
+            .push(100.0 * traced.last_rate / transfers_rate);
+    }
+}
+
+/// The traced transfers' phase, when the run has one (just before the transfers').
+fn traced_phase(phases: &[Phase]) -> Option<&Phase> {
+    phases
+        .len()
+        .checked_sub(2)
+        .map(|at| &phases[at])
+        .filter(|phase| phase.name == "transfers traced")
+}
+
+/// What tracing every request costs: the traced transfers' rate and the api's CPU per transfer
+/// against the untraced ones', and how many spans reached the receiver.
+fn print_tracing_cost(measured: &crate::Rounds) {
+    let phases = &measured.phases;
+    let Some(traced) = traced_phase(phases) else {
+        return;
+    };
+    let plain = &phases[phases.len() - 1];
+    let api_ms = |phase: &Phase, process: usize| {
+        phase.cpu_seconds[process] * 1000.0 / phase.latencies.len().max(1) as f64
+    };
+    println!(
+        "  transfers, every span exported {:5.1} transfers/s ({:.1} % of untraced: target >= 95 %; median of rounds {:.1} %; {} spans received)",
+        traced.rate(),
+        100.0 * traced.rate() / plain.rate(),
+        median(&measured.traced_ratios),
+        measured.spans_exported
+    );
+    println!(
+        "  api CPU per transfer        {:8.2} ms traced, {:.2} ms untraced",
+        api_ms(traced, API_TRACED),
+        api_ms(plain, API)
+    );
 }
 
 /// The whole report: rates and ratios, CPU by process, the server's work, latencies, memory.
@@ -192,6 +233,7 @@ pub fn print(
         measured.ratios.len()
     );
     print_rates(&measured);
+    print_tracing_cost(&measured);
     print_costs(args, &measured.phases);
     let transfers_phase = measured.phases.len() - 1;
     for phase in &mut measured.phases[..transfers_phase] {

@@ -1,7 +1,7 @@
 //! One subscriber for every role: JSON lines, one per event, with the span it happened in
 //! (a request's `request{request_id, user_id, operation}`); human-readable lines only in
-//! development on a terminal, or whenever DJINN_LOG_FORMAT=pretty. Filter with RUST_LOG. With
-//! OTEL_EXPORTER_OTLP_ENDPOINT set, the same spans are exported as traces
+//! development on a terminal, or whenever DJINN_LOG_FORMAT=pretty. RUST_LOG filters the lines
+//! only. With OTEL_EXPORTER_OTLP_ENDPOINT set, Djinn's spans are exported as traces
 //! (`crate::tracing_export`); with SENTRY_DSN set, ERROR events are reported
 //! (`crate::error_reports`).
 
@@ -18,14 +18,14 @@ pub fn init() {
         .map(|f| f != "pretty")
         .unwrap_or(!(development && std::io::stderr().is_terminal()));
     let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // RUST_LOG filters the lines only: the traces take Djinn's spans whatever it says.
     let lines = if json {
-        lines.json().boxed()
+        lines.json().with_filter(filter).boxed()
     } else {
-        lines.boxed()
+        lines.with_filter(filter).boxed()
     };
     // A second init (tests) is harmless: the first subscriber stays.
     let _ = tracing_subscriber::registry()
-        .with(filter)
         .with(lines)
         .with(crate::tracing_export::layer())
         .with(crate::error_reports::layer())

@@ -11,7 +11,9 @@ use opentelemetry::trace::TracerProvider;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::sync::OnceLock;
+use tracing::Level;
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::registry::LookupSpan;
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
@@ -44,7 +46,15 @@ where
     let provider = builder.build();
     let tracer = provider.tracer("djinn");
     let _ = PROVIDER.set(provider);
-    Some(tracing_opentelemetry::layer().with_tracer(tracer).boxed())
+    // Djinn's own spans, at info, whatever RUST_LOG says of the log lines: not the SDK's, sqlx's
+    // or the HTTP stack's, which would bury a transfer's few spans under their own.
+    let djinn_spans = Targets::new().with_target("djinn", Level::INFO);
+    Some(
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_filter(djinn_spans)
+            .boxed(),
+    )
 }
 
 /// Sends the spans still batched: called once the process's work is done.
