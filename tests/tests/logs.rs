@@ -1,9 +1,11 @@
 //! Logs that can be read without leaking: each request gets an id (`x-request-id`, the
 //! client's or a new one) that every one of its log lines carries with the user's internal id
-//! and the operation; and a money flow through real `djinn api` and `djinn worker` processes
-//! logs no amount, no account name, no description and no token at info level or above.
+//! and the operation; and the money flows through real `djinn api` and `djinn worker` processes
+//! (an opening balance, a transfer posted, replayed, refused for want of funds, and refused as
+//! malformed) log no amount, no account name, no description and no token at info level or
+//! above.
 
-use djinn_tests::{settled_transfer_with_header, spawn_api};
+use djinn_tests::{settled_transfer_with_header, spawn_api, transfer_with_header};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -62,6 +64,40 @@ async fn a_money_flow_logs_its_ids_and_none_of_its_secrets() -> anyhow::Result<(
         ("1234.56", "secret rent note 9981"),
     )
     .await?;
+    // The other paths money takes: a replay, a refusal for want of funds, and bad input.
+    let replayed = transfer_with_header(
+        &alice,
+        ("x-request-id", "req-money-flow-2"),
+        "zz-transfer",
+        (&from, &to),
+        ("1234.56", "secret rent note 9981"),
+    )
+    .await?;
+    let refused = transfer_with_header(
+        &alice,
+        ("x-request-id", "req-money-flow-3"),
+        "zz-refused",
+        (&from, &to),
+        ("8765.43", "secret refused note 5521"),
+    )
+    .await?;
+    assert_eq!(
+        refused["data"]["createTransfer"]["userErrors"][0]["code"], "INSUFFICIENT_FUNDS",
+        "{refused}"
+    );
+    let malformed = transfer_with_header(
+        &alice,
+        ("x-request-id", "req-money-flow-4"),
+        "zz-malformed",
+        (&from, &to),
+        ("77.777", "secret malformed note 3317"),
+    )
+    .await?;
+    assert!(
+        replayed["data"]["createTransfer"]["transfer"]["id"].is_string()
+            && malformed["data"]["createTransfer"]["transfer"].is_null(),
+        "{replayed} {malformed}"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let logs = format!(
@@ -76,6 +112,11 @@ async fn a_money_flow_logs_its_ids_and_none_of_its_secrets() -> anyhow::Result<(
         "1234.56",
         "123456",
         "secret rent note",
+        "8765.43",
+        "876543",
+        "secret refused note",
+        "77.777",
+        "secret malformed note",
         &alice.token,
     ] {
         let leaking: Vec<&str> = logs.lines().filter(|line| line.contains(secret)).collect();

@@ -4,7 +4,8 @@
 //! is continued; the request, its GraphQL operation, the registration's SQL, the workflow's
 //! start, the workflow task, and the ledger step with its SQL share its trace id, each the
 //! child of the one before; no span carries an amount, a description or a token. When the api
-//! dies in the middle of its transfer, `djinn worker` finishes it in the same trace.
+//! dies in the middle of its transfer, `djinn worker` finishes it in the same trace, and neither
+//! process logs the transfer's amount, description or token.
 
 use axum::{Router, body::Bytes, extract::State, routing::post};
 use djinn_tests::{Client, settled_transfer_with_header, spawn_api, transfer_with_header};
@@ -226,7 +227,13 @@ async fn a_transfer_finished_by_djinn_worker_after_a_crash_stays_in_its_trace() 
         djinn_activities::chaos::CHAOS_ENV,
         "reserve_and_post_transfer",
     ));
-    let (mut doomed, address) = app.api_process(&doomed_env).await?;
+    let logs = std::env::temp_dir().join(format!(
+        "djinn-crash-logs-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
+    std::fs::create_dir_all(&logs)?;
+    let (api_log, worker_log) = (logs.join("api.log"), logs.join("worker.log"));
+    let (mut doomed, address) = app.logged_api(&doomed_env, &api_log).await?;
     let doomed_alice = Client {
         address,
         ..alice.clone()
@@ -246,7 +253,7 @@ async fn a_transfer_finished_by_djinn_worker_after_a_crash_stays_in_its_trace() 
 
     let worker_env = exporting("djinn-worker".to_owned());
     let worker_env: Vec<(&str, &str)> = worker_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let _survivor = app.worker_process(&worker_env)?;
+    let _survivor = app.logged_process("worker", &worker_env, &worker_log)?;
     let wanted = [
         ("start_transfer", "djinn-api"),
         ("workflow_task", "djinn-worker"),
@@ -274,5 +281,16 @@ async fn a_transfer_finished_by_djinn_worker_after_a_crash_stays_in_its_trace() 
         .as_str()
         .expect("an id");
     assert_eq!(alice.settled_transfer(id).await?["status"], "POSTED");
-    app.assert_ledger_consistent().await
+    app.assert_ledger_consistent().await?;
+    // A crash logs no more than a transfer does: no amount, no description, no token.
+    let logged = format!(
+        "{}{}",
+        std::fs::read_to_string(&api_log)?,
+        std::fs::read_to_string(&worker_log)?
+    );
+    for secret in ["12.34", "crashed secret", alice.token.as_str()] {
+        assert!(!logged.contains(secret), "{secret:?} is logged");
+    }
+    std::fs::remove_dir_all(logs)?;
+    Ok(())
 }
