@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod db;
+pub mod entries;
 mod error;
 pub mod openings;
 pub mod operations;

@@ -46,7 +46,8 @@ async fn every_kind_of_violation_is_named() -> anyhow::Result<()> {
         "ALTER TABLE postings DISABLE TRIGGER USER",
         "ALTER TABLE transactions DISABLE TRIGGER USER",
         "ALTER TABLE account_balances DROP CONSTRAINT available_above_floor",
-        // unbalanced (and a posted balance that no longer adds up): one leg more on the entry.
+        // unbalanced (and a posted balance that no longer adds up, and posting_without_entry,
+        // its triggers being off): one leg more on the entry.
         &format!(
             "INSERT INTO postings (id, transaction_id, user_id, account_id, amount_minor, currency)
              SELECT gen_random_uuid(), '{posted}', '{user}', a.id, 5, 'USD'
@@ -57,7 +58,13 @@ async fn every_kind_of_violation_is_named() -> anyhow::Result<()> {
             "UPDATE account_balances SET pending_debit_minor = 3, pending_credit_minor = 4
               WHERE account_id = '{from}'"
         ),
-        // below_floor: the source far below zero, which it may not go.
+        // entry_status: the destination's entry of the posted transfer says voided.
+        &format!(
+            "UPDATE account_entries SET status = 'voided', balance_after_minor = NULL, posted_at = NULL
+              WHERE account_id = '{to}'"
+        ),
+        // below_floor (and balance_after: the newest entry no longer shows the balance): the
+        // source far below zero, which it may not go.
         &format!("UPDATE account_balances SET posted_minor = -50000 WHERE account_id = '{from}'"),
         // operation_without_entry: a transfer marked posted that never moved.
         &format!("UPDATE operations SET status = 'posted' WHERE id = '{waiting}'"),
@@ -99,6 +106,9 @@ async fn every_kind_of_violation_is_named() -> anyhow::Result<()> {
         "entry_settled_twice",
         "hold_never_released",
         "posted_without_postings",
+        "posting_without_entry",
+        "entry_status",
+        "balance_after",
     ] {
         assert!(
             said.contains(violation),

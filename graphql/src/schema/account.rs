@@ -1,9 +1,11 @@
 //! Accounts and opening them.
 
+use super::entry::LedgerEntry;
 use super::ids::{self, NodeType};
 use super::money::{Money, MoneyInput};
 use super::user_error::UserError;
-use async_graphql::{Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use djinn_domain::AccountKind as DomainKind;
 use djinn_store::accounts::AccountView;
@@ -75,6 +77,19 @@ impl Account {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// The account's history, newest activity first: `first`/`after` pages toward older
+    /// entries, `last`/`before` toward newer ones (at most 100 a page).
+    #[graphql(complexity = "super::page_complexity(first.or(last), child_complexity)")]
+    async fn entries(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, LedgerEntry>> {
+        super::entry::entries(ctx, self.0.id, first, after, last, before).await
     }
 }
 

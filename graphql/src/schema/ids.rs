@@ -12,6 +12,7 @@ pub enum NodeType {
     Account,
     Transfer,
     Operation,
+    LedgerEntry,
 }
 
 impl NodeType {
@@ -21,6 +22,7 @@ impl NodeType {
             NodeType::Account => "Account",
             NodeType::Transfer => "Transfer",
             NodeType::Operation => "Operation",
+            NodeType::LedgerEntry => "LedgerEntry",
         }
     }
 }
@@ -39,6 +41,7 @@ pub fn decode(id: &str) -> Option<(NodeType, Uuid)> {
         NodeType::Account,
         NodeType::Transfer,
         NodeType::Operation,
+        NodeType::LedgerEntry,
     ]
     .into_iter()
     .find(|candidate| candidate.prefix() == prefix)?;

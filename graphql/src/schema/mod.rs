@@ -3,6 +3,7 @@
 //! alters the contract is a visible diff.
 
 mod account;
+mod entry;
 pub mod ids;
 pub(crate) mod loaders;
 pub(crate) mod money;
@@ -12,6 +13,7 @@ mod user;
 pub(crate) mod user_error;
 
 pub use account::{Account, AccountKind, OpenAccountInput, OpenAccountPayload};
+pub use entry::{EntryStatus, LedgerEntry};
 pub use money::{Decimal, Money, MoneyInput};
 pub use operation::{Operation, OperationKind};
 pub use transfer::{CreateTransferInput, CreateTransferPayload, Transfer, TransferStatus};
@@ -81,6 +83,7 @@ pub enum Node {
     Account(Account),
     Transfer(Transfer),
     Operation(Operation),
+    LedgerEntry(LedgerEntry),
 }
 
 fn page_size(first: Option<i32>) -> Result<i64> {
@@ -110,7 +113,7 @@ fn page<Row, Node: async_graphql::OutputType>(
 }
 
 /// A page costs its items' fields once per item it may return.
-fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
+pub(crate) fn page_complexity(first: Option<i32>, child_complexity: usize) -> usize {
     let items = first
         .unwrap_or(PAGE_SIZE_DEFAULT)
         .clamp(0, PAGE_SIZE_MAX as i32);
@@ -160,6 +163,10 @@ impl QueryRoot {
                 .await
                 .map_err(internal)?
                 .map(|o| Node::Operation(Operation(o))),
+            NodeType::LedgerEntry => djinn_store::entries::get(&app.pool, user, uuid)
+                .await
+                .map_err(internal)?
+                .map(|e| Node::LedgerEntry(LedgerEntry(e))),
         })
     }
 
