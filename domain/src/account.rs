@@ -49,6 +49,11 @@ impl AccountKind {
     pub const fn is_system(self) -> bool {
         matches!(self, AccountKind::Equity | AccountKind::Clearing)
     }
+
+    /// Accounts of money owed (a credit card, a loan) may open owing, within their credit line.
+    pub const fn may_open_owing(self) -> bool {
+        matches!(self, AccountKind::CreditCard | AccountKind::Loan)
+    }
 }
 
 /// Longest account name we store, in characters.

@@ -74,7 +74,8 @@ pub async fn open_account(pool: &PgPool, account: &NewAccount) -> Result<Applied
 }
 
 /// The terms no request may set, re-checked here whoever started the run: a user opens no
-/// system account, and an opening balance is zero or more and within any amount's range.
+/// system account, and an opening balance is zero or more and within any amount's range, or,
+/// for a credit card or a loan, owing at most its credit line.
 fn check_terms(account: &NewAccount) -> Result<(), StoreError> {
     if account.kind.is_system() {
         return Err(LedgerRejection::new(
@@ -84,10 +85,15 @@ fn check_terms(account: &NewAccount) -> Result<(), StoreError> {
         .into());
     }
     let opening_minor = account.opening_balance.amount_minor();
-    if !(0..=AMOUNT_MAX_MINOR).contains(&opening_minor) {
+    let credit_line = account
+        .overdraft_limit
+        .map_or(0, |limit| limit.amount_minor());
+    let owing_allowed = account.kind.may_open_owing() && opening_minor >= -credit_line;
+    if opening_minor > AMOUNT_MAX_MINOR || (opening_minor < 0 && !owing_allowed) {
         return Err(LedgerRejection::new(
             RejectionCode::InvalidAmount,
-            "an opening balance is zero or more, and at most the largest amount",
+            "an opening balance is zero or more, and at most the largest amount; only a credit \
+             card or a loan may open owing, within its credit line",
         )
         .into());
     }

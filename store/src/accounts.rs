@@ -150,3 +150,42 @@ pub async fn get_many(
     tx.commit().await?;
     rows.into_iter().map(AccountView::try_from).collect()
 }
+
+/// What setting an overdraft limit came to; only `Set` changed anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitOutcome {
+    Set,
+    /// The account already had this limit.
+    Unchanged,
+    /// Unknown, another user's, or a system account.
+    NotFound,
+    Closed,
+    /// The account is overdrawn past the new limit (or has money held past it).
+    InUse,
+}
+
+/// Sets the overdraft limit of the user's account (`None`: none) and the floor the ledger checks
+/// with it, in one transaction (`set_overdraft_limit_for`, migrations/..._changing_terms.sql).
+#[tracing::instrument(skip_all, fields(account_id = %account))]
+pub async fn set_overdraft_limit(
+    pool: &PgPool,
+    user: UserId,
+    account: AccountId,
+    limit_minor: Option<i64>,
+) -> Result<LimitOutcome, StoreError> {
+    let statement = sql::query_scalar::<String>("SELECT set_overdraft_limit_for($1, $2, $3)")
+        .bind(user.as_uuid())
+        .bind(account.as_uuid())
+        .bind(limit_minor.filter(|minor| *minor > 0));
+    let outcome = sql::scalar_alone(pool, statement).await?;
+    match outcome.as_str() {
+        "set" => Ok(LimitOutcome::Set),
+        "unchanged" => Ok(LimitOutcome::Unchanged),
+        "account_not_found" => Ok(LimitOutcome::NotFound),
+        "account_closed" => Ok(LimitOutcome::Closed),
+        "overdraft_in_use" => Ok(LimitOutcome::InUse),
+        other => Err(StoreError::Invariant(format!(
+            "set_overdraft_limit_for answered {other}"
+        ))),
+    }
+}

@@ -1,4 +1,5 @@
-//! The mutations that start workflows, one module each, over the start logic they share. Each
+//! The mutations, one module each. `setOverdraftLimit` changes an account's terms in one
+//! statement; the others start workflows, over the start logic they share. Each
 //! parses its input into domain types (every problem a `userError`), answers from the
 //! operation registry when the request was seen before, and otherwise registers the operation
 //! and starts its workflow.
@@ -11,9 +12,11 @@
 
 mod create_transfer;
 mod open_account;
+mod set_overdraft_limit;
 
 pub use create_transfer::create_transfer;
 pub use open_account::open_account;
+pub use set_overdraft_limit::set_overdraft_limit;
 
 use crate::schema::UserError;
 use crate::schema::money::MoneyInputError;

@@ -123,7 +123,7 @@ fn parse_opening(
     let opening_balance = match (&input.opening_balance, currency) {
         (None, Some(currency)) => Some(Money::zero(currency)),
         (Some(opening), Some(currency)) => {
-            account_amount(opening, currency, "openingBalance", "opening balance")
+            account_amount(opening, currency, "openingBalance", "opening balance", true)
                 .map_err(|e| errors.push(e))
                 .ok()
         }
@@ -133,7 +133,7 @@ fn parse_opening(
     let overdraft_limit = match (&input.overdraft_limit, currency) {
         (None, _) => Some(None),
         (Some(limit), Some(currency)) => {
-            account_amount(limit, currency, "overdraftLimit", "overdraft limit")
+            account_amount(limit, currency, "overdraftLimit", "overdraft limit", false)
                 .map(|limit| (limit.amount_minor() > 0).then_some(limit))
                 .map_err(|e| errors.push(e))
                 .ok()
@@ -145,6 +145,9 @@ fn parse_opening(
     else {
         return Err(errors);
     };
+    if let Some(owing) = owing_error(input.kind.into(), opening_balance, overdraft_limit) {
+        return Err(vec![owing]);
+    }
     // Money moves in with an opening balance: a retry without a key would open a second
     // account with a second balance.
     if key.is_none() && opening_balance.amount_minor() != 0 {
@@ -226,11 +229,43 @@ fn answer_opening(opening: &OpeningRequest, account: AccountView) -> OpenAccount
 
 /// An amount of an account's own (the opening balance, the overdraft limit): in the account's
 /// currency, exact, zero or more, and within the range any amount may take.
+/// Why an opening balance below zero is refused, if it is: only a credit card or a loan opens
+/// owing money, and at most its credit line (its overdraft limit).
+fn owing_error(
+    kind: djinn_domain::AccountKind,
+    opening: Money,
+    limit: Option<Money>,
+) -> Option<UserError> {
+    let owed = opening.amount_minor().checked_neg()?;
+    if owed <= 0 {
+        return None;
+    }
+    let field = &["input", "openingBalance", "amount"];
+    if !kind.may_open_owing() {
+        return Some(UserError::rejection(
+            field,
+            RejectionCode::InvalidAmount,
+            "the opening balance must not be negative: only a credit card or a loan opens owing money",
+        ));
+    }
+    let line = limit.map_or(0, |limit| limit.amount_minor());
+    (owed > line).then(|| {
+        UserError::new(
+            field,
+            "OPENING_EXCEEDS_CREDIT_LINE",
+            "an account opens owing at most its overdraftLimit (its credit line)",
+        )
+    })
+}
+
+/// `input` as money of the account's `currency`, within any amount's range; below zero only
+/// when `may_be_negative`.
 fn account_amount(
     input: &crate::schema::MoneyInput,
     currency: djinn_domain::Currency,
     field: &str,
     what: &str,
+    may_be_negative: bool,
 ) -> Result<Money, UserError> {
     let given_currency = input
         .currency()
@@ -250,10 +285,10 @@ fn account_amount(
         )
     };
     let money = Money::parse(&input.amount.0, currency).map_err(|e| invalid(e.to_string()))?;
-    if money.amount_minor() < 0 {
+    if money.amount_minor() < 0 && !may_be_negative {
         return Err(invalid(format!("the {what} must not be negative")));
     }
-    if money.amount_minor() > AMOUNT_MAX_MINOR {
+    if money.amount_minor().unsigned_abs() > AMOUNT_MAX_MINOR.unsigned_abs() {
         return Err(invalid(format!("the {what} is too large")));
     }
     Ok(money)

@@ -102,7 +102,8 @@ pub struct OpenAccountInput {
     pub name: String,
     pub kind: AccountKind,
     pub currency: String,
-    /// Posted against the user's opening-balance equity account. Zero or more.
+    /// Posted against the user's opening-balance equity account. Zero or more; a credit card or
+    /// a loan may open owing (below zero), at most its `overdraftLimit`.
     pub opening_balance: Option<MoneyInput>,
     /// How far below zero the account may go (a credit line, an arranged overdraft), in the
     /// account's currency. Absent or zero: never below zero.
@@ -111,6 +112,19 @@ pub struct OpenAccountInput {
 
 #[derive(SimpleObject, Clone, Debug, Default)]
 pub struct OpenAccountPayload {
+    pub account: Option<Account>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Clone, Debug)]
+pub struct SetOverdraftLimitInput {
+    pub account_id: ID,
+    /// In the account's currency; null or zero: the account never goes below zero.
+    pub limit: Option<MoneyInput>,
+}
+
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct SetOverdraftLimitPayload {
     pub account: Option<Account>,
     pub user_errors: Vec<UserError>,
 }

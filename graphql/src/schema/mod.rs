@@ -12,7 +12,10 @@ mod transfer;
 mod user;
 pub(crate) mod user_error;
 
-pub use account::{Account, AccountKind, OpenAccountInput, OpenAccountPayload};
+pub use account::{
+    Account, AccountKind, OpenAccountInput, OpenAccountPayload, SetOverdraftLimitInput,
+    SetOverdraftLimitPayload,
+};
 pub use entry::{EntryStatus, LedgerEntry};
 pub use money::{Decimal, Money, MoneyInput};
 pub use operation::{Operation, OperationKind};
@@ -255,6 +258,17 @@ impl MutationRoot {
     ) -> Result<OpenAccountPayload> {
         let (app, user) = state(ctx)?;
         commands::open_account(app, user, input).await
+    }
+
+    /// Sets how far below zero an account may go (null or zero: not at all). Refused with
+    /// OVERDRAFT_IN_USE when the account already uses more of its overdraft than that.
+    async fn set_overdraft_limit(
+        &self,
+        ctx: &Context<'_>,
+        input: SetOverdraftLimitInput,
+    ) -> Result<SetOverdraftLimitPayload> {
+        let (app, user) = state(ctx)?;
+        commands::set_overdraft_limit(app, user, input).await
     }
 
     /// Starts a transfer between two of the user's accounts. Returns at once with the transfer
