@@ -164,8 +164,8 @@ pub enum LimitOutcome {
     InUse,
 }
 
-/// Sets the overdraft limit of the user's account (`None`: none) and the floor the ledger checks
-/// with it, in one transaction (`set_overdraft_limit_for`, migrations/..._changing_terms.sql).
+/// Sets the overdraft limit of the user's account (`None`: none) and, in the same transaction,
+/// the floor the ledger checks (`set_overdraft_limit_for`, migrations/..._changing_terms.sql).
 #[tracing::instrument(skip_all, fields(account_id = %account))]
 pub async fn set_overdraft_limit(
     pool: &PgPool,

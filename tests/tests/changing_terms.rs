@@ -16,7 +16,10 @@ const SET_LIMIT: &str = r#"mutation($input: SetOverdraftLimitInput!) {
 
 async fn set_limit(client: &Client, account: &str, limit: Value) -> anyhow::Result<Value> {
     Ok(client
-        .data(SET_LIMIT, json!({"input": {"accountId": account, "limit": limit}}))
+        .data(
+            SET_LIMIT,
+            json!({"input": {"accountId": account, "limit": limit}}),
+        )
         .await?["setOverdraftLimit"]
         .clone())
 }
@@ -79,7 +82,10 @@ async fn a_limit_moves_with_its_floor_and_is_refused_when_in_use() -> anyhow::Re
 
     // Overdrawn by 20.00: a limit under that is refused and changes nothing.
     let refused = set_limit(&alice, &checking, usd("19.99")).await?;
-    assert_eq!(refused["userErrors"][0]["code"], "OVERDRAFT_IN_USE", "{refused}");
+    assert_eq!(
+        refused["userErrors"][0]["code"], "OVERDRAFT_IN_USE",
+        "{refused}"
+    );
     assert!(refused["account"].is_null());
     assert_eq!(terms(&app, &checking).await?, (Some(5_000), Some(-5_000)));
     let cleared = set_limit(&alice, &checking, Value::Null).await?;
@@ -117,8 +123,16 @@ async fn bad_limits_are_user_errors_that_change_nothing() -> anyhow::Result<()> 
         (&alice, usd("-5.00"), "INVALID_AMOUNT"),
         (&alice, usd("5.001"), "INVALID_AMOUNT"),
         (&alice, usd("abc"), "INVALID_AMOUNT"),
-        (&alice, json!({"amount": "5.00", "currency": "EUR"}), "CURRENCY_MISMATCH"),
-        (&alice, json!({"amount": "5.00", "currency": "usd"}), "INVALID_CURRENCY"),
+        (
+            &alice,
+            json!({"amount": "5.00", "currency": "EUR"}),
+            "CURRENCY_MISMATCH",
+        ),
+        (
+            &alice,
+            json!({"amount": "5.00", "currency": "usd"}),
+            "INVALID_CURRENCY",
+        ),
         (&alice, usd("99999999999999999999"), "INVALID_AMOUNT"),
         (&mallory, usd("5.00"), "ACCOUNT_NOT_FOUND"),
     ];
@@ -159,7 +173,12 @@ async fn a_card_or_a_loan_opens_owing_within_its_line_and_nothing_else_does() ->
     let refusals = [
         ("CHECKING", "-1.00", Some("100.00"), "INVALID_AMOUNT"),
         ("SAVINGS", "-1.00", None, "INVALID_AMOUNT"),
-        ("CREDIT_CARD", "-100.01", Some("100.00"), "OPENING_EXCEEDS_CREDIT_LINE"),
+        (
+            "CREDIT_CARD",
+            "-100.01",
+            Some("100.00"),
+            "OPENING_EXCEEDS_CREDIT_LINE",
+        ),
         ("LOAN", "-1.00", None, "OPENING_EXCEEDS_CREDIT_LINE"),
     ];
     for (kind, opening, limit, code) in refusals {
@@ -172,7 +191,10 @@ async fn a_card_or_a_loan_opens_owing_within_its_line_and_nothing_else_does() ->
         }
         let answer = account.send_raw(&alice).await?;
         let payload = &answer["data"]["openAccount"];
-        assert_eq!(payload["userErrors"][0]["code"], code, "{kind} {opening}: {answer}");
+        assert_eq!(
+            payload["userErrors"][0]["code"], code,
+            "{kind} {opening}: {answer}"
+        );
         assert!(payload["account"].is_null());
     }
     let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts WHERE kind <> 'equity'")
