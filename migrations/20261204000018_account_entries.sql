@@ -15,21 +15,28 @@ ALTER TABLE account_balances ADD COLUMN entry_seq bigint NOT NULL DEFAULT 0;
 
 CREATE TABLE account_entries (
     posting_id           uuid PRIMARY KEY REFERENCES postings (id),
-    account_id           uuid NOT NULL REFERENCES accounts (id),
+    account_id           uuid NOT NULL,
     user_id              uuid NOT NULL REFERENCES users (id),
-    transaction_id       uuid NOT NULL REFERENCES transactions (id),
+    transaction_id       uuid NOT NULL,
     position             bigint NOT NULL CHECK (position > 0),
     status               text NOT NULL CHECK (status IN ('pending', 'posted', 'voided')),
     balance_after_minor  bigint,
     posted_at            timestamptz,
     CHECK ((status = 'posted') = (balance_after_minor IS NOT NULL AND posted_at IS NOT NULL)),
+    -- The owner is the account's and the journal entry's, as on every user-owned row.
+    FOREIGN KEY (account_id, user_id) REFERENCES accounts (id, user_id),
+    FOREIGN KEY (transaction_id, user_id) REFERENCES transactions (id, user_id),
     UNIQUE (account_id, position)
 );
+-- The settle trigger finds a journal entry's entries by it.
+CREATE INDEX account_entries_transaction_idx ON account_entries (transaction_id);
 
-GRANT SELECT, INSERT, UPDATE ON account_entries TO djinn_app;
+-- Read only: only the triggers below (running as the owner) write the history, so a request's
+-- transaction cannot rewrite a balance or a status there.
+GRANT SELECT ON account_entries TO djinn_app;
 ALTER TABLE account_entries ENABLE ROW LEVEL SECURITY;
 CREATE POLICY account_entries_own ON account_entries TO djinn_app
-    USING (user_id = djinn_current_user_id()) WITH CHECK (user_id = djinn_current_user_id());
+    USING (user_id = djinn_current_user_id());
 
 -- The trigger functions run as the tables' owner (SECURITY DEFINER): they fire at commit,
 -- after the ledger function that caused them has returned, under whatever role the session
@@ -88,15 +95,17 @@ CREATE CONSTRAINT TRIGGER transactions_settle_entries AFTER UPDATE OF status ON 
     WHEN (OLD.status IS DISTINCT FROM NEW.status)
     EXECUTE FUNCTION account_entries_on_settle();
 
--- The history of the postings written before: in the order they were written, each posted
--- entry with the running sum of the posted ones before it.
+-- The history of the postings written before, in the order the live rule gives: a posted
+-- entry where it was posted (its journal entry's last update), any other where it was written;
+-- each posted entry with the running sum of the posted ones before it.
 WITH ordered AS (
     SELECT p.id, p.account_id, p.user_id, p.transaction_id, t.status,
            CASE WHEN t.status = 'posted' THEN t.updated_at END AS posted_at,
-           row_number() OVER (PARTITION BY p.account_id ORDER BY p.created_at, p.id) AS position,
-           sum(CASE WHEN t.status = 'posted' THEN p.amount_minor ELSE 0 END)
-               OVER (PARTITION BY p.account_id ORDER BY p.created_at, p.id) AS running
+           row_number() OVER w AS position,
+           sum(CASE WHEN t.status = 'posted' THEN p.amount_minor ELSE 0 END) OVER w AS running
       FROM postings p JOIN transactions t ON t.id = p.transaction_id
+    WINDOW w AS (PARTITION BY p.account_id
+                 ORDER BY CASE WHEN t.status = 'posted' THEN t.updated_at ELSE p.created_at END, p.id)
 )
 INSERT INTO account_entries (posting_id, account_id, user_id, transaction_id, position, status,
                              balance_after_minor, posted_at)

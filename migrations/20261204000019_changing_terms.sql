@@ -41,13 +41,16 @@ AS $$
 DECLARE
     account  record;
 BEGIN
-    IF p_limit_minor IS NOT NULL AND p_limit_minor <= 0 THEN
-        RAISE EXCEPTION 'set_overdraft_limit_for: a limit is positive or NULL' USING ERRCODE = 'DJ002';
+    -- At most the largest amount (djinn_domain::AMOUNT_MAX_MINOR), so that floor arithmetic
+    -- never overflows.
+    IF p_limit_minor IS NOT NULL AND (p_limit_minor <= 0 OR p_limit_minor > 1000000000000000) THEN
+        RAISE EXCEPTION 'set_overdraft_limit_for: a limit is positive, at most the largest amount, or NULL'
+            USING ERRCODE = 'DJ002';
     END IF;
     SELECT a.status, a.overdraft_limit_minor INTO account
       FROM accounts a
      WHERE a.id = p_account_id AND a.user_id = p_user_id AND a.kind NOT IN ('equity', 'clearing')
-       FOR UPDATE;
+       FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RETURN 'account_not_found';
     ELSIF account.status <> 'open' THEN

@@ -88,7 +88,8 @@ fn check_terms(account: &NewAccount) -> Result<(), StoreError> {
     let credit_line = account
         .overdraft_limit
         .map_or(0, |limit| limit.amount_minor());
-    let owing_allowed = account.kind.may_open_owing() && opening_minor >= -credit_line;
+    let owing_allowed =
+        account.kind.may_open_owing() && opening_minor >= credit_line.saturating_neg();
     if opening_minor > AMOUNT_MAX_MINOR || (opening_minor < 0 && !owing_allowed) {
         return Err(LedgerRejection::new(
             RejectionCode::InvalidAmount,

@@ -2,7 +2,9 @@
 //! (migrations/..._account_entries.sql), one per posting of the account, newest activity first.
 //! Pages are keyset pages on the entry's position, read from the unique index
 //! (account_id, position): no OFFSET, and an entry added while a client pages lands above the
-//! page it is on, never inside it.
+//! page it is on, never inside it. One case moves: a pending entry that is posted while a client
+//! pages moves to the top, so a client paging toward older entries past it does not meet it
+//! again, and one paging toward newer entries may meet it twice (the id tells).
 
 use crate::StoreError;
 use crate::session::begin_as;

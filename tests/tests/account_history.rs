@@ -112,6 +112,17 @@ async fn history_reads_newest_first_with_running_balances() -> anyhow::Result<()
         .await?;
     assert!(foreign["node"].is_null(), "{foreign}");
     assert!(history(&mallory, &from, json!({})).await?.is_null());
+    // The history is read only to the application: only the ledger's triggers write it.
+    let user = users::ensure_user(&app.db, "alice").await?;
+    let mut tx = djinn_store::session::begin_as(&app.db, user).await?;
+    let rewritten = sqlx::query("UPDATE account_entries SET balance_after_minor = 0")
+        .execute(&mut *tx)
+        .await;
+    assert!(
+        rewritten.is_err_and(|e| e.to_string().contains("permission denied")),
+        "the app role may not rewrite history"
+    );
+    drop(tx);
     app.assert_ledger_consistent().await
 }
 

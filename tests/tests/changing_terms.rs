@@ -169,6 +169,19 @@ async fn a_card_or_a_loan_opens_owing_within_its_line_and_nothing_else_does() ->
         .send(&alice)
         .await?;
     assert_eq!(loan["account"]["balance"], usd("-5000.00"), "{loan}");
+    // A retry of the opening after its limit changed is still the same request, answered alike.
+    let card_id = card["account"]["id"].as_str().expect("an id").to_owned();
+    let raised = set_limit(&alice, &card_id, usd("2000.00")).await?;
+    assert_eq!(raised["userErrors"], json!([]), "{raised}");
+    let retried = NewAccount::new("Card", "USD")
+        .kind("CREDIT_CARD")
+        .idempotency_key("card")
+        .opening_balance("-250.00")
+        .overdraft_limit("1000.00")
+        .send(&alice)
+        .await?;
+    assert_eq!(retried["account"]["id"], json!(card_id), "{retried}");
+    assert_eq!(retried["account"]["overdraftLimit"], usd("2000.00"));
 
     let refusals = [
         ("CHECKING", "-1.00", Some("100.00"), "INVALID_AMOUNT"),

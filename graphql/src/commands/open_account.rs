@@ -212,12 +212,12 @@ fn key_reused() -> OpenAccountPayload {
 }
 
 /// The account a key opened, when it is the one `opening` asks for; otherwise the key was used
-/// for another account.
+/// for another account. Its limit is not compared: it may have changed since it opened
+/// (`setOverdraftLimit`), and the registration already proved the two requests the same.
 fn answer_opening(opening: &OpeningRequest, account: AccountView) -> OpenAccountPayload {
     if account.name != opening.name
         || account.kind != opening.kind
         || account.currency != opening.opening_balance.currency()
-        || account.overdraft_limit != opening.overdraft_limit
     {
         return key_reused();
     }
