@@ -5,6 +5,9 @@
 //! the pids. The no-ops run on workers of its own, in this process (`workers`): the eager ones
 //! on the client that starts them, as the transfers the API starts run on the API's.
 //!
+//! Then the reads: one account, its balance and its 50 newest entries through GraphQL against
+//! the same SQL over a raw pool (`reads`).
+//!
 //! With `--traced-api`, the transfers run a second time in each round through an api that
 //! exports every span over OTLP to a receiver in this process (`otlp_sink`): the cost of
 //! tracing, as a ratio of the two transfer phases' rates.
@@ -17,6 +20,7 @@
 mod noop;
 mod otlp_sink;
 mod phases;
+mod reads;
 mod report;
 mod server_metrics;
 mod usage;
@@ -193,7 +197,8 @@ async fn measure(
     .into_iter()
     .map(Duration::from_secs_f64)
     .collect();
-    report::print(args, rounds, ledger_to_posted)
+    report::print(args, rounds, ledger_to_posted)?;
+    reads::run(&args.api, &args.database_url, &http).await
 }
 
 /// A client per user, each with a funded source and an empty destination account.
