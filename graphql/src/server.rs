@@ -220,12 +220,13 @@ async fn graphql(
     let user_id = user.0.to_string();
     tracing::Span::current().record("user_id", user_id.as_str());
     state.app.metrics.saw_user(&user_id);
-    let (accounts, transfers) = schema::loaders::for_request(&state.app.pool, user.0);
+    let loaders = schema::loaders::for_request(&state.app.pool, user.0);
     let request = request
         .into_inner()
         .data(user)
-        .data(accounts)
-        .data(transfers);
+        .data(loaders.accounts)
+        .data(loaders.transfers)
+        .data(loaders.operations);
     let response: GraphQLResponse = state.schema.execute(request).await.into();
     response.into_response()
 }

@@ -284,6 +284,27 @@ pub async fn get_transfers(
     rows.into_iter().map(TransferView::try_from).collect()
 }
 
+/// Several of the user's operations at once; unknown and foreign ids are absent.
+#[tracing::instrument(skip_all)]
+pub async fn get_many(
+    pool: &PgPool,
+    user: UserId,
+    ids: &[OperationId],
+) -> Result<Vec<OperationView>, StoreError> {
+    let ids: Vec<Uuid> = ids.iter().map(OperationId::as_uuid).collect();
+    let mut tx = begin_as(pool, user).await?;
+    let rows: Vec<OperationRow> = sql::query_as(concat!(
+        select_operation!(),
+        " WHERE o.id = ANY($1) AND o.user_id = $2"
+    ))
+    .bind(ids)
+    .bind(user.as_uuid())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    rows.into_iter().map(OperationView::try_from).collect()
+}
+
 #[tracing::instrument(skip_all, fields(operation_id = %id))]
 pub async fn get(
     pool: &PgPool,

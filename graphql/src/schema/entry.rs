@@ -4,7 +4,7 @@
 
 use super::account::Account;
 use super::ids::{self, NodeType};
-use super::loaders::AccountLoader;
+use super::loaders::{AccountLoader, OperationLoader};
 use super::money::Money;
 use super::operation::Operation;
 use super::{PAGE_SIZE_DEFAULT, internal, state};
@@ -15,8 +15,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use djinn_domain::{AccountId, OperationId};
+use djinn_store::PAGE_SIZE_MAX;
 use djinn_store::entries::{self, EntryPage, EntryView};
-use djinn_store::{PAGE_SIZE_MAX, operations};
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum EntryStatus {
@@ -80,9 +80,9 @@ impl LedgerEntry {
     }
     /// The operation that wrote the entry (its journal entry has the operation's id).
     async fn operation(&self, ctx: &Context<'_>) -> Result<Option<Operation>> {
-        let (app, user) = state(ctx)?;
-        let id = OperationId::from_uuid(self.0.transaction_id);
-        Ok(operations::get(&app.pool, user, id)
+        Ok(ctx
+            .data::<DataLoader<OperationLoader>>()?
+            .load_one(OperationId::from_uuid(self.0.transaction_id))
             .await
             .map_err(internal)?
             .map(Operation))

@@ -1,5 +1,6 @@
 //! Batched reads for the resolvers that would otherwise read once per item: a page of
-//! operations asks for each one's transfer, and each transfer for its two accounts. A
+//! operations asks for each one's transfer, each transfer for its two accounts, and a page of
+//! ledger entries for each one's counterparty account and operation. A
 //! DataLoader per request (async-graphql's) gathers the keys every resolver of one level asks
 //! for and reads them in one query, as the user of the request.
 
@@ -7,30 +8,35 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use djinn_domain::{AccountId, OperationId, UserId};
 use djinn_store::PgPool;
 use djinn_store::accounts::{self, AccountView};
-use djinn_store::operations::{self, TransferView};
+use djinn_store::operations::{self, OperationView, TransferView};
 use std::collections::HashMap;
 
 /// The loaders of one request, acting for its user.
-pub fn for_request(
-    pool: &PgPool,
-    user: UserId,
-) -> (DataLoader<AccountLoader>, DataLoader<TransferLoader>) {
-    (
-        DataLoader::new(
+pub struct Loaders {
+    pub accounts: DataLoader<AccountLoader>,
+    pub transfers: DataLoader<TransferLoader>,
+    pub operations: DataLoader<OperationLoader>,
+}
+
+pub fn for_request(pool: &PgPool, user: UserId) -> Loaders {
+    let pool = pool.clone();
+    Loaders {
+        accounts: DataLoader::new(
             AccountLoader {
                 pool: pool.clone(),
                 user,
             },
             tokio::spawn,
         ),
-        DataLoader::new(
+        transfers: DataLoader::new(
             TransferLoader {
                 pool: pool.clone(),
                 user,
             },
             tokio::spawn,
         ),
-    )
+        operations: DataLoader::new(OperationLoader { pool, user }, tokio::spawn),
+    }
 }
 
 /// The user's own accounts, by id.
@@ -75,6 +81,30 @@ impl Loader<OperationId> for TransferLoader {
         Ok(found
             .into_iter()
             .map(|transfer| (transfer.operation.id, transfer))
+            .collect())
+    }
+}
+
+/// The user's operations, by id.
+pub struct OperationLoader {
+    pool: PgPool,
+    user: UserId,
+}
+
+impl Loader<OperationId> for OperationLoader {
+    type Value = OperationView;
+    type Error = String;
+
+    async fn load(
+        &self,
+        ids: &[OperationId],
+    ) -> Result<HashMap<OperationId, OperationView>, String> {
+        let found = operations::get_many(&self.pool, self.user, ids)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(found
+            .into_iter()
+            .map(|operation| (operation.id, operation))
             .collect())
     }
 }
