@@ -270,17 +270,11 @@ pub async fn get_transfers(
     user: UserId,
     ids: &[OperationId],
 ) -> Result<Vec<TransferView>, StoreError> {
-    let ids: Vec<Uuid> = ids.iter().map(OperationId::as_uuid).collect();
-    let mut tx = begin_as(pool, user).await?;
-    let rows: Vec<TransferRow> = sql::query_as(concat!(
+    let query = concat!(
         select_transfer!(),
         " WHERE o.id = ANY($1) AND o.user_id = $2"
-    ))
-    .bind(ids)
-    .bind(user.as_uuid())
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    );
+    let rows: Vec<TransferRow> = by_ids(pool, user, query, ids).await?;
     rows.into_iter().map(TransferView::try_from).collect()
 }
 
@@ -291,17 +285,11 @@ pub async fn get_many(
     user: UserId,
     ids: &[OperationId],
 ) -> Result<Vec<OperationView>, StoreError> {
-    let ids: Vec<Uuid> = ids.iter().map(OperationId::as_uuid).collect();
-    let mut tx = begin_as(pool, user).await?;
-    let rows: Vec<OperationRow> = sql::query_as(concat!(
+    let query = concat!(
         select_operation!(),
         " WHERE o.id = ANY($1) AND o.user_id = $2"
-    ))
-    .bind(ids)
-    .bind(user.as_uuid())
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    );
+    let rows: Vec<OperationRow> = by_ids(pool, user, query, ids).await?;
     rows.into_iter().map(OperationView::try_from).collect()
 }
 
@@ -314,6 +302,27 @@ pub async fn get(
     let query = concat!(select_operation!(), " WHERE o.id = $1 AND o.user_id = $2");
     let row: Option<OperationRow> = by_id(pool, user, query, id).await?;
     row.map(OperationView::try_from).transpose()
+}
+
+/// The rows of `query` (parameters: the operation ids, the user id), read as the user.
+async fn by_ids<R>(
+    pool: &PgPool,
+    user: UserId,
+    query: &'static str,
+    ids: &[OperationId],
+) -> Result<Vec<R>, StoreError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let ids: Vec<Uuid> = ids.iter().map(OperationId::as_uuid).collect();
+    let mut tx = begin_as(pool, user).await?;
+    let rows = sql::query_as(query)
+        .bind(ids)
+        .bind(user.as_uuid())
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 /// One row of `query` (parameters: the operation id, the user id), read as the user.

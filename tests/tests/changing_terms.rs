@@ -147,18 +147,21 @@ async fn bad_limits_are_user_errors_that_change_nothing() -> anyhow::Result<()> 
     app.assert_ledger_consistent().await
 }
 
+/// A credit card with a credit line of 1,000.00 that opens owing 250.00.
+fn card_owing_250() -> NewAccount {
+    NewAccount::new("Card", "USD")
+        .kind("CREDIT_CARD")
+        .idempotency_key("card")
+        .opening_balance("-250.00")
+        .overdraft_limit("1000.00")
+}
+
 #[tokio::test]
 async fn a_card_or_a_loan_opens_owing_within_its_line_and_nothing_else_does() -> anyhow::Result<()>
 {
     let app = spawn_app().await?;
     let alice = app.client("alice");
-    let card = NewAccount::new("Card", "USD")
-        .kind("CREDIT_CARD")
-        .idempotency_key("card")
-        .opening_balance("-250.00")
-        .overdraft_limit("1000.00")
-        .send(&alice)
-        .await?;
+    let card = card_owing_250().send(&alice).await?;
     assert_eq!(card["userErrors"], json!([]), "{card}");
     assert_eq!(card["account"]["balance"], usd("-250.00"));
     let loan = NewAccount::new("Loan", "USD")
@@ -173,13 +176,7 @@ async fn a_card_or_a_loan_opens_owing_within_its_line_and_nothing_else_does() ->
     let card_id = card["account"]["id"].as_str().expect("an id").to_owned();
     let raised = set_limit(&alice, &card_id, usd("2000.00")).await?;
     assert_eq!(raised["userErrors"], json!([]), "{raised}");
-    let retried = NewAccount::new("Card", "USD")
-        .kind("CREDIT_CARD")
-        .idempotency_key("card")
-        .opening_balance("-250.00")
-        .overdraft_limit("1000.00")
-        .send(&alice)
-        .await?;
+    let retried = card_owing_250().send(&alice).await?;
     assert_eq!(retried["account"]["id"], json!(card_id), "{retried}");
     assert_eq!(retried["account"]["overdraftLimit"], usd("2000.00"));
 
