@@ -10,6 +10,7 @@
 use crate::report::{millis, percentile};
 use djinn_client::Client;
 use djinn_domain::{AccountId, UserId};
+use djinn_graphql::schema::ids::{self, NodeType};
 use djinn_store::entries::{self, EntryPage};
 use djinn_store::{PgPool, accounts, db};
 use futures::StreamExt;
@@ -29,8 +30,8 @@ const READ_ACCOUNT: &str = r#"query($id: ID!) { account(id: $id) {
     id amount { amount currency } balanceAfter { amount } status kind description postedAt } } }
 } }"#;
 
-/// The statements that write the read phase's data, in one transaction as the owner; `$1` is
-/// the run's prefix of the users' Firebase uids.
+/// The statements that write the read phase's data, in one transaction as the owner; `$1`,
+/// where a statement has it, is the run's prefix of the users' Firebase uids.
 const GENERATE: [&str; 8] = [
     "INSERT INTO users (id, firebase_uid)
      SELECT gen_random_uuid(), $1 || '-' || u FROM generate_series(0, 99) u",
@@ -51,9 +52,9 @@ const GENERATE: [&str; 8] = [
     "INSERT INTO transactions (id, user_id, kind, status, idempotency_key, description, created_at, updated_at)
      SELECT tx, user_id, 'adjustment', 'posted', 'read-' || tx, 'entry ' || seq,
             now() - interval '1 second' * (1000 - seq), now() - interval '1 second' * (1000 - seq)
-       FROM bench_moves WHERE $1 <> ''",
+       FROM bench_moves",
     "INSERT INTO postings (id, transaction_id, user_id, account_id, amount_minor, currency)
-     SELECT gen_random_uuid(), tx, user_id, a, amount, 'USD' FROM bench_moves WHERE $1 <> ''
+     SELECT gen_random_uuid(), tx, user_id, a, amount, 'USD' FROM bench_moves
      UNION ALL
      SELECT gen_random_uuid(), tx, user_id, b, -amount, 'USD' FROM bench_moves",
     "INSERT INTO account_entries (posting_id, account_id, user_id, transaction_id, position, status,
@@ -61,12 +62,11 @@ const GENERATE: [&str; 8] = [
      SELECT p.id, p.account_id, p.user_id, p.transaction_id, row_number() OVER w, 'posted',
             sum(p.amount_minor) OVER w, m.seq * interval '1 second' + now()
        FROM bench_moves m JOIN postings p ON p.transaction_id = m.tx
-      WHERE $1 <> ''
      WINDOW w AS (PARTITION BY p.account_id ORDER BY m.seq)",
     "UPDATE account_balances b SET posted_minor = s.total, entry_seq = s.entries
        FROM (SELECT p.account_id, sum(p.amount_minor) AS total, count(*) AS entries
                FROM bench_moves m JOIN postings p ON p.transaction_id = m.tx
-              WHERE $1 <> '' GROUP BY p.account_id) s
+              GROUP BY p.account_id) s
       WHERE b.account_id = s.account_id",
 ];
 
@@ -176,7 +176,7 @@ async fn read_graphql(
             let (owner, _, account) = targets[(i * 7919) % targets.len()];
             let client = &clients[owner];
             async move {
-                let id = global_account_id(account);
+                let id = ids::encode(NodeType::Account, account.as_uuid());
                 let started = Instant::now();
                 let data = client
                     .data(READ_ACCOUNT, serde_json::json!({ "id": id }))
@@ -190,12 +190,6 @@ async fn read_graphql(
         .collect()
         .await;
     results.into_iter().collect()
-}
-
-/// The account's GraphQL id, as the API issues it (`djinn_graphql::schema::ids`).
-fn global_account_id(account: AccountId) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("Account:{account}"))
 }
 
 fn print(

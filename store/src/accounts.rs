@@ -53,8 +53,7 @@ struct AccountRow {
 impl TryFrom<AccountRow> for AccountView {
     type Error = StoreError;
     fn try_from(row: AccountRow) -> Result<Self, StoreError> {
-        let currency =
-            Currency::parse(&row.currency).map_err(|e| StoreError::Invariant(e.to_string()))?;
+        let currency = crate::stored_currency(&row.currency)?;
         let kind = AccountKind::parse(&row.kind)
             .ok_or_else(|| StoreError::Invariant(format!("unknown account kind {}", row.kind)))?;
         let available = row

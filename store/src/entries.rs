@@ -10,7 +10,7 @@ use crate::StoreError;
 use crate::session::begin_as;
 use crate::sql;
 use chrono::{DateTime, Utc};
-use djinn_domain::{AccountId, Currency, Money, UserId};
+use djinn_domain::{AccountId, Money, UserId};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -74,8 +74,7 @@ struct EntryRow {
 impl TryFrom<EntryRow> for EntryView {
     type Error = StoreError;
     fn try_from(row: EntryRow) -> Result<Self, StoreError> {
-        let currency =
-            Currency::parse(&row.currency).map_err(|e| StoreError::Invariant(e.to_string()))?;
+        let currency = crate::stored_currency(&row.currency)?;
         let status = match row.status.as_str() {
             "pending" => EntryStatus::Pending,
             "posted" => EntryStatus::Posted,
@@ -125,39 +124,32 @@ pub async fn list(
     account: AccountId,
     page: EntryPage,
 ) -> Result<Vec<EntryView>, StoreError> {
-    let mut tx = begin_as(pool, user).await?;
-    let rows: Vec<EntryRow> = match page {
-        EntryPage::Older { before, limit } => {
-            sql::query_as(concat!(
-                select_entry!(),
-                " WHERE e.account_id = $1 AND e.user_id = $2
-                   AND ($3::bigint IS NULL OR e.position < $3)
-                 ORDER BY e.position DESC LIMIT $4"
-            ))
-            .bind(account.as_uuid())
-            .bind(user.as_uuid())
-            .bind(before)
-            .bind(limit.clamp(0, crate::PAGE_SIZE_MAX + 1))
-            .fetch_all(&mut *tx)
-            .await?
-        }
-        EntryPage::Newer { after, limit } => {
-            let mut rows: Vec<EntryRow> = sql::query_as(concat!(
-                select_entry!(),
-                " WHERE e.account_id = $1 AND e.user_id = $2
-                   AND ($3::bigint IS NULL OR e.position > $3)
-                 ORDER BY e.position ASC LIMIT $4"
-            ))
-            .bind(account.as_uuid())
-            .bind(user.as_uuid())
-            .bind(after)
-            .bind(limit.clamp(0, crate::PAGE_SIZE_MAX + 1))
-            .fetch_all(&mut *tx)
-            .await?;
-            rows.reverse();
-            rows
-        }
+    const OLDER: &str = concat!(
+        select_entry!(),
+        " WHERE e.account_id = $1 AND e.user_id = $2 AND ($3::bigint IS NULL OR e.position < $3)
+         ORDER BY e.position DESC LIMIT $4"
+    );
+    const NEWER: &str = concat!(
+        select_entry!(),
+        " WHERE e.account_id = $1 AND e.user_id = $2 AND ($3::bigint IS NULL OR e.position > $3)
+         ORDER BY e.position ASC LIMIT $4"
+    );
+    let (query, cursor, limit) = match page {
+        EntryPage::Older { before, limit } => (OLDER, before, limit),
+        EntryPage::Newer { after, limit } => (NEWER, after, limit),
     };
+    let mut tx = begin_as(pool, user).await?;
+    let mut rows: Vec<EntryRow> = sql::query_as(query)
+        .bind(account.as_uuid())
+        .bind(user.as_uuid())
+        .bind(cursor)
+        .bind(limit.clamp(0, crate::PAGE_SIZE_MAX + 1))
+        .fetch_all(&mut *tx)
+        .await?;
+    // Newer pages are read upward from the cursor; the history reads newest first.
+    if matches!(page, EntryPage::Newer { .. }) {
+        rows.reverse();
+    }
     tx.commit().await?;
     rows.into_iter().map(EntryView::try_from).collect()
 }

@@ -24,5 +24,11 @@ pub use error::{LedgerRejection, StoreError};
 /// The pool type every caller holds, so that crates above the store need no sqlx of their own.
 pub use sqlx::PgPool;
 
+/// A currency read back from a row: the schema's CHECK admits only codes, so one that does not
+/// parse is a broken invariant, not a user's error.
+pub(crate) fn stored_currency(code: &str) -> Result<djinn_domain::Currency, StoreError> {
+    djinn_domain::Currency::parse(code).map_err(|e| StoreError::Invariant(e.to_string()))
+}
+
 /// The largest page any list returns, whatever the client asks for.
 pub const PAGE_SIZE_MAX: i64 = 100;

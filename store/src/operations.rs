@@ -7,8 +7,8 @@ use crate::session::begin_as;
 use crate::sql;
 use chrono::{DateTime, Utc};
 use djinn_domain::{
-    AccountId, Currency, IdempotencyKey, Money, OperationId, RejectionCode, TransferRequest,
-    TransferStatus, UserId,
+    AccountId, IdempotencyKey, Money, OperationId, RejectionCode, TransferRequest, TransferStatus,
+    UserId,
 };
 use sqlx::{FromRow, PgPool, Row};
 use uuid::Uuid;
@@ -164,8 +164,7 @@ struct TransferRow {
 impl TryFrom<TransferRow> for TransferView {
     type Error = StoreError;
     fn try_from(row: TransferRow) -> Result<Self, StoreError> {
-        let currency =
-            Currency::parse(&row.currency).map_err(|e| StoreError::Invariant(e.to_string()))?;
+        let currency = crate::stored_currency(&row.currency)?;
         Ok(TransferView {
             operation: row.operation.try_into()?,
             from: AccountId::from_uuid(row.from_account_id),

@@ -20,7 +20,7 @@ pub use set_overdraft_limit::set_overdraft_limit;
 
 use crate::schema::UserError;
 use crate::schema::money::MoneyInputError;
-use djinn_domain::RejectionCode;
+use djinn_domain::{AMOUNT_MAX_MINOR, Money, RejectionCode};
 
 pub(crate) fn money_error(error: MoneyInputError, path: &[&str]) -> UserError {
     let field = |leaf: &'static str| -> Vec<&str> { path.iter().copied().chain([leaf]).collect() };
@@ -34,4 +34,40 @@ pub(crate) fn money_error(error: MoneyInputError, path: &[&str]) -> UserError {
             error.to_string(),
         ),
     }
+}
+
+/// `input` as money of the account's `currency`, within any amount's range; below zero only
+/// when `may_be_negative`.
+pub(crate) fn account_amount(
+    input: &crate::schema::MoneyInput,
+    currency: djinn_domain::Currency,
+    field: &str,
+    what: &str,
+    may_be_negative: bool,
+) -> Result<Money, UserError> {
+    let given_currency = input
+        .currency()
+        .map_err(|e| money_error(e, &["input", field]))?;
+    if given_currency != currency {
+        return Err(UserError::rejection(
+            &["input", field, "currency"],
+            RejectionCode::CurrencyMismatch,
+            format!("the {what} must be in the account's currency"),
+        ));
+    }
+    let invalid = |message: String| {
+        UserError::rejection(
+            &["input", field, "amount"],
+            RejectionCode::InvalidAmount,
+            message,
+        )
+    };
+    let money = Money::parse(&input.amount.0, currency).map_err(|e| invalid(e.to_string()))?;
+    if money.amount_minor() < 0 && !may_be_negative {
+        return Err(invalid(format!("the {what} must not be negative")));
+    }
+    if money.amount_minor().unsigned_abs() > AMOUNT_MAX_MINOR.unsigned_abs() {
+        return Err(invalid(format!("the {what} is too large")));
+    }
+    Ok(money)
 }

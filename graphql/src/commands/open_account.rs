@@ -1,14 +1,13 @@
 //! `openAccount`: parse, register the opening under the user's key with its request, start
 //! the opening's workflow and wait (briefly) for the account it opens.
 
-use super::money_error;
+use super::account_amount;
 use crate::schema::user_error::check;
 use crate::schema::{Account, OpenAccountInput, OpenAccountPayload, UserError, internal};
 use crate::server::AppState;
 use async_graphql::Result;
 use djinn_domain::{
-    AMOUNT_MAX_MINOR, AccountId, AccountName, IdempotencyKey, Money, OperationId, RejectionCode,
-    UserId,
+    AccountId, AccountName, IdempotencyKey, Money, OperationId, RejectionCode, UserId,
 };
 use djinn_store::accounts::{self, AccountView};
 use djinn_store::openings::{self, OpeningRequest};
@@ -256,40 +255,4 @@ fn owing_error(
             "an account opens owing at most its overdraftLimit (its credit line)",
         )
     })
-}
-
-/// `input` as money of the account's `currency`, within any amount's range; below zero only
-/// when `may_be_negative`.
-fn account_amount(
-    input: &crate::schema::MoneyInput,
-    currency: djinn_domain::Currency,
-    field: &str,
-    what: &str,
-    may_be_negative: bool,
-) -> Result<Money, UserError> {
-    let given_currency = input
-        .currency()
-        .map_err(|e| money_error(e, &["input", field]))?;
-    if given_currency != currency {
-        return Err(UserError::rejection(
-            &["input", field, "currency"],
-            RejectionCode::CurrencyMismatch,
-            format!("the {what} must be in the account's currency"),
-        ));
-    }
-    let invalid = |message: String| {
-        UserError::rejection(
-            &["input", field, "amount"],
-            RejectionCode::InvalidAmount,
-            message,
-        )
-    };
-    let money = Money::parse(&input.amount.0, currency).map_err(|e| invalid(e.to_string()))?;
-    if money.amount_minor() < 0 && !may_be_negative {
-        return Err(invalid(format!("the {what} must not be negative")));
-    }
-    if money.amount_minor().unsigned_abs() > AMOUNT_MAX_MINOR.unsigned_abs() {
-        return Err(invalid(format!("the {what} is too large")));
-    }
-    Ok(money)
 }

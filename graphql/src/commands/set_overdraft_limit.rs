@@ -4,14 +4,14 @@
 //! locks the ledger steps take, and refuses a limit the account already uses. Setting the limit
 //! it has is answered like setting it (idempotent by nature).
 
-use super::money_error;
+use super::account_amount;
 use crate::schema::ids::{self, NodeType};
 use crate::schema::{
     Account, SetOverdraftLimitInput, SetOverdraftLimitPayload, UserError, internal,
 };
 use crate::server::AppState;
 use async_graphql::Result;
-use djinn_domain::{AMOUNT_MAX_MINOR, AccountId, Money, RejectionCode, UserId};
+use djinn_domain::{AccountId, RejectionCode, UserId};
 use djinn_store::accounts::{self, LimitOutcome};
 
 pub async fn set_overdraft_limit(
@@ -40,14 +40,14 @@ pub async fn set_overdraft_limit(
     else {
         return Ok(refused(not_found()));
     };
-    let limit = match input
+    let limit = input
         .limit
         .as_ref()
-        .map(|limit| parse_limit(limit, account.currency))
-    {
-        None => None,
-        Some(Ok(limit)) => Some(limit),
-        Some(Err(error)) => return Ok(refused(error)),
+        .map(|limit| account_amount(limit, account.currency, "limit", "limit", false))
+        .transpose();
+    let limit = match limit {
+        Ok(limit) => limit,
+        Err(error) => return Ok(refused(error)),
     };
     let outcome = accounts::set_overdraft_limit(
         &app.pool,
@@ -81,35 +81,4 @@ pub async fn set_overdraft_limit(
         account: account.map(Account),
         user_errors: Vec::new(),
     })
-}
-
-/// A limit in the account's currency, zero or more and within any amount's range.
-fn parse_limit(
-    input: &crate::schema::MoneyInput,
-    currency: djinn_domain::Currency,
-) -> Result<Money, UserError> {
-    let path = ["input", "limit"];
-    let given = input.currency().map_err(|e| money_error(e, &path))?;
-    if given != currency {
-        return Err(UserError::rejection(
-            &["input", "limit", "currency"],
-            RejectionCode::CurrencyMismatch,
-            "the limit must be in the account's currency",
-        ));
-    }
-    let invalid = |message: &str| {
-        UserError::rejection(
-            &["input", "limit", "amount"],
-            RejectionCode::InvalidAmount,
-            message,
-        )
-    };
-    let limit = Money::parse(&input.amount.0, currency).map_err(|e| invalid(&e.to_string()))?;
-    if limit.amount_minor() < 0 {
-        return Err(invalid("the limit must not be negative"));
-    }
-    if limit.amount_minor() > AMOUNT_MAX_MINOR {
-        return Err(invalid("the limit is too large"));
-    }
-    Ok(limit)
 }

@@ -7,7 +7,7 @@ use super::ids::{self, NodeType};
 use super::loaders::{AccountLoader, OperationLoader};
 use super::money::Money;
 use super::operation::Operation;
-use super::{PAGE_SIZE_DEFAULT, internal, state};
+use super::{internal, page_size_of, state};
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, Result};
@@ -15,7 +15,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use djinn_domain::{AccountId, OperationId};
-use djinn_store::PAGE_SIZE_MAX;
 use djinn_store::entries::{self, EntryPage, EntryView};
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -96,13 +95,6 @@ fn entry_page(
     last: Option<i32>,
     before: Option<String>,
 ) -> Result<EntryPage> {
-    let size = |n: Option<i32>, name: &str| match n {
-        None => Ok(i64::from(PAGE_SIZE_DEFAULT)),
-        Some(n) if n < 0 => Err(async_graphql::Error::new(format!(
-            "`{name}` must not be negative"
-        ))),
-        Some(n) => Ok(i64::from(n).min(PAGE_SIZE_MAX)),
-    };
     match (
         first.is_some() || after.is_some(),
         last.is_some() || before.is_some(),
@@ -112,11 +104,11 @@ fn entry_page(
         )),
         (_, false) => Ok(EntryPage::Older {
             before: after.as_deref().map(decode_cursor).transpose()?,
-            limit: size(first, "first")?,
+            limit: page_size_of(first, "first")?,
         }),
         (false, true) => Ok(EntryPage::Newer {
             after: before.as_deref().map(decode_cursor).transpose()?,
-            limit: size(last, "last")?,
+            limit: page_size_of(last, "last")?,
         }),
     }
 }

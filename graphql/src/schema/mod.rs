@@ -89,12 +89,19 @@ pub enum Node {
     LedgerEntry(LedgerEntry),
 }
 
-fn page_size(first: Option<i32>) -> Result<i64> {
-    match first {
+/// The page size `first` (or `last`, named by `argument`) asks for, capped at the largest page.
+fn page_size_of(size: Option<i32>, argument: &str) -> Result<i64> {
+    match size {
         None => Ok(i64::from(PAGE_SIZE_DEFAULT)),
-        Some(n) if n < 0 => Err(async_graphql::Error::new("`first` must not be negative")),
+        Some(n) if n < 0 => Err(async_graphql::Error::new(format!(
+            "`{argument}` must not be negative"
+        ))),
         Some(n) => Ok(i64::from(n).min(PAGE_SIZE_MAX)),
     }
+}
+
+fn page_size(first: Option<i32>) -> Result<i64> {
+    page_size_of(first, "first")
 }
 
 /// A Relay page from rows fetched with `limit + 1`: the extra row only says a next page exists.
