@@ -25,8 +25,10 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
   # over the direct connection.
   start_pgbouncer "$DEV_POOLER_PORT" "$DEV_PG_PORT"
   DATABASE_MIGRATION_URL="$PRIVATE_DATABASE_URL"
+  # Subscriptions LISTEN on a session of their own: direct too.
+  DATABASE_LISTEN_URL="$PRIVATE_DATABASE_URL"
   DATABASE_URL="$POOLER_URL/djinn"
-  export DATABASE_MIGRATION_URL
+  export DATABASE_MIGRATION_URL DATABASE_LISTEN_URL
 fi
 export DATABASE_URL
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:$TEMPORAL_PORT}"

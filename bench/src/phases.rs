@@ -179,6 +179,7 @@ pub fn transfer_input_bytes(key: &str) -> anyhow::Result<usize> {
         idempotency_key: IdempotencyKey::parse(key)?,
         request: example_transfer()?,
         trace: None,
+        approval_deadline_ms: None,
     };
     Ok(serde_json::to_vec(&input)?.len())
 }

@@ -10,6 +10,7 @@ use anyhow::Context;
 use djinn_graphql::{
     ApiConfig, AppState, Application, EmulatorTokenVerifier, FirebaseVerifier, TokenVerifier,
 };
+use djinn_store::changes::Changes;
 use djinn_store::{PgPool, db};
 use djinn_temporal::codec::EncryptionCodec;
 use std::future::Future;
@@ -30,6 +31,10 @@ pub struct ApiWorker {
 /// environment, the test harness with a test's database, task queue and key.
 pub struct Wiring<'a> {
     pub database_url: &'a str,
+    /// The database's direct URL, for the subscriptions' LISTEN connection
+    /// (DATABASE_LISTEN_URL); `None`: `database_url`, which must then not be a transaction-mode
+    /// pooler's.
+    pub listen_url: Option<&'a str>,
     pub pool_size: u32,
     /// The identity of the api's Temporal client (its worker's is derived from it).
     pub identity: &'a str,
@@ -64,12 +69,17 @@ pub async fn build(config: &ApiConfig, wiring: Wiring<'_>) -> anyhow::Result<Api
         .context("connecting to PostgreSQL")?;
     let client = djinn_temporal::connect_from_env(wiring.identity, wiring.codec).await?;
     wiring.telemetry.watch_pool("api", &pool);
+    let changes = Changes::listen(wiring.listen_url.unwrap_or(wiring.database_url))
+        .await
+        .context("listening for the projections' changes (DATABASE_LISTEN_URL)")?;
     let state = AppState {
         pool: pool.clone(),
         temporal: client.clone(),
         task_queue: wiring.task_queue.clone(),
         verifier: wiring.verifier,
         metrics: wiring.telemetry.metrics.clone(),
+        approval_timeout: config.approval_timeout,
+        changes,
     };
     let app = Application::build(config, state).await?;
     let worker = if wiring.runs_workflows {
@@ -196,6 +206,8 @@ mod tests {
             request_timeout_ms: 10_000,
             rate_limit_per_minute: 600,
             runs_workflows: true,
+            approval_timeout: djinn_graphql::DEFAULT_APPROVAL_TIMEOUT,
+            database_listen_url: None,
         };
         (api, RuntimeSettings { environment })
     }

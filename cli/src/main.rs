@@ -183,6 +183,10 @@ async fn run_api(
     };
     let wiring = api::Wiring {
         database_url: database_url.expose_secret(),
+        listen_url: settings
+            .database_listen_url
+            .as_ref()
+            .map(|url| url.expose_secret()),
         pool_size: database.pool_size,
         identity: "djinn-api",
         codec: codec.as_ref(),

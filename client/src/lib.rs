@@ -6,9 +6,11 @@
 //! development; `builders` spells each mutation's input once.
 
 pub mod builders;
+mod decisions;
 mod token;
 
 pub use builders::{CREATE_TRANSFER, NewAccount, NewTransfer, OPEN_ACCOUNT};
+pub use decisions::TRANSFER_FIELDS;
 pub use token::{PROJECT_ID, token_for, unsigned_token};
 
 use anyhow::{Context, bail};

@@ -46,6 +46,20 @@ pub enum RejectionCode {
     LedgerInvariant,
     /// The ledger step failed in a way that is neither a refusal nor an outage.
     LedgerStepFailed,
+    /// The transfer's owner cancelled it while it awaited approval (or staff cancelled its run).
+    Cancelled,
+    /// Nobody approved the transfer before its deadline.
+    ApprovalExpired,
+    /// The ledger was asked to post at once a transfer that must wait for approval.
+    ApprovalRequired,
+    /// A decision (approve, cancel) about a transfer that does not await one.
+    NotAwaitingApproval,
+    /// No transfer of the user's has this id.
+    TransferNotFound,
+    /// The transfer was reversed already; a transfer is reversed once.
+    AlreadyReversed,
+    /// Only a posted transfer can be reversed.
+    NotPosted,
 }
 
 impl RejectionCode {
@@ -72,11 +86,18 @@ impl RejectionCode {
             RejectionCode::RunEnded => "RUN_ENDED",
             RejectionCode::LedgerInvariant => "LEDGER_INVARIANT",
             RejectionCode::LedgerStepFailed => "LEDGER_STEP_FAILED",
+            RejectionCode::Cancelled => "CANCELLED",
+            RejectionCode::ApprovalExpired => "APPROVAL_EXPIRED",
+            RejectionCode::ApprovalRequired => "APPROVAL_REQUIRED",
+            RejectionCode::NotAwaitingApproval => "NOT_AWAITING_APPROVAL",
+            RejectionCode::TransferNotFound => "TRANSFER_NOT_FOUND",
+            RejectionCode::AlreadyReversed => "ALREADY_REVERSED",
+            RejectionCode::NotPosted => "NOT_POSTED",
         }
     }
 
     /// Every code, in declaration order.
-    pub const ALL: [RejectionCode; 21] = [
+    pub const ALL: [RejectionCode; 28] = [
         RejectionCode::InvalidAmount,
         RejectionCode::InvalidIdempotencyKey,
         RejectionCode::InvalidDescription,
@@ -98,6 +119,13 @@ impl RejectionCode {
         RejectionCode::RunEnded,
         RejectionCode::LedgerInvariant,
         RejectionCode::LedgerStepFailed,
+        RejectionCode::Cancelled,
+        RejectionCode::ApprovalExpired,
+        RejectionCode::ApprovalRequired,
+        RejectionCode::NotAwaitingApproval,
+        RejectionCode::TransferNotFound,
+        RejectionCode::AlreadyReversed,
+        RejectionCode::NotPosted,
     ];
 
     /// What the code tells a user: a stable text, the same for every operation refused or
@@ -129,6 +157,13 @@ impl RejectionCode {
             RejectionCode::LedgerInvariant | RejectionCode::LedgerStepFailed => {
                 "the transfer could not be completed; support has been told"
             }
+            RejectionCode::Cancelled => "the transfer was cancelled",
+            RejectionCode::ApprovalExpired => "the transfer was not approved before its deadline",
+            RejectionCode::ApprovalRequired => "the transfer must be approved before it is posted",
+            RejectionCode::NotAwaitingApproval => "the transfer is not awaiting approval",
+            RejectionCode::TransferNotFound => "no such transfer",
+            RejectionCode::AlreadyReversed => "the transfer was reversed already",
+            RejectionCode::NotPosted => "only a posted transfer can be reversed",
         }
     }
 

@@ -11,6 +11,7 @@ mod codec_server;
 mod commands;
 mod http_policy;
 pub mod limits;
+mod live;
 mod ops_guard;
 mod rate_limit;
 mod request_id;
@@ -21,4 +22,4 @@ mod user_cache;
 
 pub use auth::{EmulatorTokenVerifier, FIREBASE_JWKS_URL, FirebaseVerifier, TokenVerifier};
 pub use limits::REQUEST_BODY_MAX_BYTES;
-pub use server::{ApiConfig, AppState, Application};
+pub use server::{ApiConfig, AppState, Application, DEFAULT_APPROVAL_TIMEOUT};

@@ -51,7 +51,12 @@ pub struct ApiConfig {
     pub ops_token: Option<SecretString>,
     /// Temporal UI origins allowed to call the codec endpoints.
     pub codec_cors_origins: Vec<String>,
+    /// How long a transfer at or over its owner's approval threshold waits for approval.
+    pub approval_timeout: Duration,
 }
+
+/// A day: time for a person to see a request for approval and decide.
+pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl ApiConfig {
     /// Development defaults on the given address.
@@ -65,6 +70,7 @@ impl ApiConfig {
             codec: None,
             ops_token: None,
             codec_cors_origins: Vec::new(),
+            approval_timeout: DEFAULT_APPROVAL_TIMEOUT,
         }
     }
 }
@@ -78,17 +84,21 @@ pub struct AppState {
     pub verifier: Arc<dyn TokenVerifier>,
     /// What this process counts (`djinn_metrics`), served at `/metrics`.
     pub metrics: Metrics,
+    /// How long a transfer at or over its owner's approval threshold waits for approval.
+    pub approval_timeout: Duration,
+    /// The projections' changes, for subscriptions (`djinn_store::changes`).
+    pub changes: djinn_store::changes::Changes,
 }
 
 /// The operation label of a request refused before GraphQL saw it (no token, over its rate).
 const REFUSED_BEFORE_GRAPHQL: &str = "none";
 
 #[derive(Clone)]
-struct ServerState {
-    app: AppState,
-    schema: DjinnSchema,
+pub(crate) struct ServerState {
+    pub(crate) app: AppState,
+    pub(crate) schema: DjinnSchema,
     users: Arc<UserCache>,
-    rate_limiter: Arc<UserRateLimiter>,
+    pub(crate) rate_limiter: Arc<UserRateLimiter>,
 }
 
 #[derive(Debug)]
@@ -116,6 +126,7 @@ impl Application {
         let production = config.production;
         let mut router = Router::new()
             .route("/graphql", graphql_route)
+            .route("/graphql/ws", get(crate::live::graphql_ws))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             // The GraphQL extractor reads the body itself, so the limit wraps the body stream.
@@ -220,18 +231,16 @@ async fn graphql(
     let user_id = user.0.to_string();
     tracing::Span::current().record("user_id", user_id.as_str());
     state.app.metrics.saw_user(&user_id);
-    let loaders = schema::loaders::for_request(&state.app.pool, user.0);
-    let request = request
-        .into_inner()
-        .data(user)
-        .data(loaders.accounts)
-        .data(loaders.transfers)
-        .data(loaders.operations);
+    let mut request = request.into_inner().data(user);
+    schema::loaders::for_request(&state.app.pool, user.0).insert_into(&mut request.data);
     let response: GraphQLResponse = state.schema.execute(request).await.into();
     response.into_response()
 }
 
-async fn current_user(state: &ServerState, principal: &Principal) -> Result<CurrentUser, Response> {
+pub(crate) async fn current_user(
+    state: &ServerState,
+    principal: &Principal,
+) -> Result<CurrentUser, Response> {
     state
         .users
         .resolve(&state.app.pool, &principal.firebase_uid)

@@ -177,6 +177,14 @@ fn transfer_refused(function: &str, refusal: &Refusal, request: &TransferRequest
             "the available balance of the source account is too low",
         ),
         "voided" => LedgerRejection::new(RejectionCode::TransferVoided, "the transfer was voided"),
+        "approval_required" => LedgerRejection::new(
+            RejectionCode::ApprovalRequired,
+            "the transfer waits for approval: it is reserved, then posted or voided",
+        ),
+        "not_posted" => LedgerRejection::new(
+            RejectionCode::NotPosted,
+            "a reversal's original transfer is not posted",
+        ),
         "not_registered" | "not_pending" => return registration_refused(&refusal.outcome),
         other => return unknown_outcome(function, other),
     };

@@ -8,11 +8,14 @@
 //! or registers a request; none moves money.
 
 pub mod accounts;
+pub mod approvals;
+pub mod changes;
 pub mod db;
 pub mod entries;
 mod error;
 pub mod openings;
 pub mod operations;
+pub mod reversals;
 pub mod session;
 pub mod sql;
 pub mod sweeping;

@@ -106,6 +106,13 @@ pub struct TransferView {
     pub to: AccountId,
     pub amount: Money,
     pub description: Option<String>,
+    /// Set when the transfer was at or over its owner's approval threshold: it waits for a
+    /// decision until then.
+    pub approval_deadline: Option<DateTime<Utc>>,
+    /// When its approval took effect (the transfer was posted).
+    pub approved_at: Option<DateTime<Utc>>,
+    /// The posted transfer this one reverses (`crate::reversals`).
+    pub reverses: Option<OperationId>,
 }
 
 impl TransferView {
@@ -151,7 +158,7 @@ impl TryFrom<OperationRow> for OperationView {
 }
 
 #[derive(sqlx::FromRow)]
-struct TransferRow {
+pub(crate) struct TransferRow {
     #[sqlx(flatten)]
     operation: OperationRow,
     from_account_id: Uuid,
@@ -159,6 +166,11 @@ struct TransferRow {
     amount_minor: i64,
     currency: String,
     description: Option<String>,
+    approval_deadline: Option<DateTime<Utc>>,
+    approved_at: Option<DateTime<Utc>>,
+    /// Absent from `register_transfer_for`'s answer: a transfer it registers reverses nothing.
+    #[sqlx(default)]
+    reverses_operation_id: Option<Uuid>,
 }
 
 impl TryFrom<TransferRow> for TransferView {
@@ -171,6 +183,9 @@ impl TryFrom<TransferRow> for TransferView {
             to: AccountId::from_uuid(row.to_account_id),
             amount: Money::from_minor(row.amount_minor, currency),
             description: row.description,
+            approval_deadline: row.approval_deadline,
+            approved_at: row.approved_at,
+            reverses: row.reverses_operation_id.map(OperationId::from_uuid),
         })
     }
 }
@@ -184,11 +199,14 @@ macro_rules! select_operation {
         o.failure_code, o.failure_message, o.created_at, o.updated_at FROM operations o"
     };
 }
+#[macro_export]
+#[doc(hidden)]
 macro_rules! select_transfer {
     () => {
         "SELECT o.id, o.user_id, o.kind, o.status, o.workflow_id, o.idempotency_key,
         o.failure_code, o.failure_message, o.created_at, o.updated_at,
-        t.from_account_id, t.to_account_id, t.amount_minor, t.currency::text AS currency, t.description
+        t.from_account_id, t.to_account_id, t.amount_minor, t.currency::text AS currency, t.description,
+        t.approval_deadline, t.approved_at, t.reverses_operation_id
    FROM operations o JOIN transfers t ON t.operation_id = o.id"
     };
 }
@@ -209,7 +227,8 @@ pub enum Registration {
 /// (migrations/..._register_transfer_in_one_round_trip.sql) answers a known key with its
 /// transfer, whatever the accounts look like now; otherwise it checks the accounts (the
 /// user's, open, in the amount's currency, the source able to pay) and registers the request
-/// only when they pass.
+/// only when they pass. A transfer at or over the user's approval threshold in its currency
+/// gets a deadline `approval_timeout` from now (migrations/..._approvals.sql).
 #[tracing::instrument(skip_all, fields(operation_id = %id))]
 pub async fn register_transfer(
     pool: &PgPool,
@@ -218,21 +237,28 @@ pub async fn register_transfer(
     key: &IdempotencyKey,
     workflow_id: &str,
     request: &TransferRequest,
+    approval_timeout: std::time::Duration,
 ) -> Result<Registration, StoreError> {
+    let timeout_ms = i64::try_from(approval_timeout.as_millis())
+        .map_err(|_| StoreError::Invariant("the approval timeout is too long".to_owned()))?;
     // In a transaction of its own, as every statement (crate::sql).
     let mut tx = pool.begin().await?;
-    let row = sql::query("SELECT * FROM register_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-        .bind(user.as_uuid())
-        .bind(id.as_uuid())
-        .bind(key.as_str())
-        .bind(workflow_id)
-        .bind(request.from.as_uuid())
-        .bind(request.to.as_uuid())
-        .bind(request.amount.amount_minor())
-        .bind(request.amount.currency().code())
-        .bind(request.description.as_ref().map(|d| d.as_str()))
-        .fetch_one(&mut *tx)
-        .await?;
+    let row = sql::query(
+        "SELECT * FROM register_transfer_for($1, $2, $3, $4, $5, $6, $7, $8, $9,
+                                             $10::bigint * interval '1 millisecond')",
+    )
+    .bind(user.as_uuid())
+    .bind(id.as_uuid())
+    .bind(key.as_str())
+    .bind(workflow_id)
+    .bind(request.from.as_uuid())
+    .bind(request.to.as_uuid())
+    .bind(request.amount.amount_minor())
+    .bind(request.amount.currency().code())
+    .bind(request.description.as_ref().map(|d| d.as_str()))
+    .bind(timeout_ms)
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     let outcome: String = row.try_get("outcome")?;
     let transfer =
@@ -304,7 +330,7 @@ pub async fn get(
 }
 
 /// The rows of `query` (parameters: the operation ids, the user id), read as the user.
-async fn by_ids<R>(
+pub(crate) async fn by_ids<R>(
     pool: &PgPool,
     user: UserId,
     query: &'static str,
@@ -325,7 +351,7 @@ where
 }
 
 /// One row of `query` (parameters: the operation id, the user id), read as the user.
-async fn by_id<R>(
+pub(crate) async fn by_id<R>(
     pool: &PgPool,
     user: UserId,
     query: &'static str,

@@ -7,6 +7,7 @@
 //! talks to a dev server, a self-hosted cluster or Temporal Cloud.
 
 pub mod codec;
+pub mod decisions;
 pub mod starts;
 pub mod trace_context;
 

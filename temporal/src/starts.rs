@@ -56,6 +56,7 @@ pub async fn start_transfer(
             description,
         },
         trace: crate::trace_context::current_traceparent(),
+        approval_deadline_ms: view.approval_deadline.map(|at| at.timestamp_millis()),
     };
     let options = start_options(
         task_queue,

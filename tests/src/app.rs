@@ -111,13 +111,14 @@ impl ApiThread {
     /// worker on its own Temporal client when `runs_workflows`. Returns once it listens.
     async fn start(
         config: ApiConfig,
-        database_url: &str,
+        (database_url, listen_url): (&str, &str),
         task_queue: &str,
         runs_workflows: bool,
     ) -> anyhow::Result<(Self, String, PgPool)> {
         let (stop, stopped) = oneshot::channel::<()>();
         let (listening, address) = oneshot::channel::<anyhow::Result<(String, PgPool)>>();
         let (database_url, task_queue) = (database_url.to_owned(), task_queue.to_owned());
+        let listen_url = listen_url.to_owned();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -129,6 +130,8 @@ impl ApiThread {
                     let codec = test_codec();
                     let wiring = djinn::api::Wiring {
                         database_url: &database_url,
+                        // LISTEN needs a session: direct, not through the pooler.
+                        listen_url: Some(&listen_url),
                         pool_size: 20,
                         identity: "djinn-test-api",
                         codec: Some(&codec),
@@ -254,8 +257,13 @@ async fn spawn_api_with(
     config.codec = Some(test_codec());
     config.codec_cors_origins = vec!["http://127.0.0.1:8233".to_owned()];
     configure(&mut config);
-    let (api, address, api_pool) =
-        ApiThread::start(config, &database_url, &task_queue, runs_workflows).await?;
+    let (api, address, api_pool) = ApiThread::start(
+        config,
+        (&database_url, &direct_url),
+        &task_queue,
+        runs_workflows,
+    )
+    .await?;
     Ok(TestApp {
         address,
         database_url,

@@ -53,6 +53,7 @@ impl TestApp {
             idempotency_key: key,
             request,
             trace: None,
+            approval_deadline_ms: None,
         };
         self.temporal
             .start_workflow(

@@ -94,6 +94,7 @@ async fn registering_acting_for_one_user_sees_neither_anothers_keys_nor_accounts
             &key,
             workflow_id,
             &request,
+            djinn_graphql::DEFAULT_APPROVAL_TIMEOUT,
         )
     };
     let Registration::Created(alices) = register(alice, "wf-alice").await? else {

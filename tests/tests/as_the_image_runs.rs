@@ -165,6 +165,8 @@ async fn the_release_binary_serves_and_polls_as_the_images_run_it() -> anyhow::R
     let env: BTreeMap<&str, String> = BTreeMap::from([
         ("DJINN_ENV", "production".to_owned()),
         ("DATABASE_URL", format!("{}/{database}", pooler_url())),
+        // Subscriptions LISTEN past the pooler.
+        ("DATABASE_LISTEN_URL", direct_url.clone()),
         // The test's PostgreSQL has no TLS (tests/tests/tls.rs covers verify-full).
         ("DJINN_DATABASE_ALLOW_PLAINTEXT", "true".to_owned()),
         ("DJINN_CODEC_KEYS", TEST_CODEC_KEYS.to_owned()),

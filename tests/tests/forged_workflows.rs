@@ -108,6 +108,7 @@ async fn a_registered_transfer_moves_only_its_registered_amount() -> anyhow::Res
         idempotency_key: IdempotencyKey::parse("rent-forged")?,
         request: more,
         trace: None,
+        approval_deadline_ms: None,
     };
     app.temporal
         .start_workflow(
@@ -160,6 +161,7 @@ async fn a_worker_with_keys_refuses_a_plaintext_input() -> anyhow::Result<()> {
         idempotency_key: key,
         request,
         trace: None,
+        approval_deadline_ms: None,
     };
     let keyless = djinn_temporal::connect_from_env("forger", None).await?;
     let handle = keyless

@@ -13,7 +13,7 @@ async fn every_statement_waits_for_locks_as_long_as_one_value_says() -> anyhow::
         .fetch_one(&pool)
         .await?;
 
-    // The registration, the ledger steps that take and post money, and the change of a limit
+    // The registrations, the ledger steps that take and post money, and the change of a limit
     // carry it as a SET clause.
     let carried: Vec<(String, String)> = sqlx::query_as(
         "SELECT p.proname::text, setting FROM pg_proc p, unnest(p.proconfig) AS setting
@@ -29,6 +29,7 @@ async fn every_statement_waits_for_locks_as_long_as_one_value_says() -> anyhow::
             "ledger_post_transfer_for",
             "ledger_reserve_and_post_transfer_for",
             "ledger_reserve_transfer_for",
+            "register_reversal_for",
             "register_transfer_for",
             "set_overdraft_limit_for",
         ]

@@ -140,6 +140,7 @@ async fn a_login_role_with_only_the_application_roles_rights_runs_the_store() ->
         &IdempotencyKey::parse("login")?,
         "wf-login",
         &request,
+        djinn_graphql::DEFAULT_APPROVAL_TIMEOUT,
     )
     .await?;
     assert!(

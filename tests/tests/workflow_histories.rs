@@ -4,7 +4,9 @@
 //! than the history holds fails such a run with a nondeterminism error, in production.
 //!
 //! `tests/histories/<version>/` keeps the histories of the paths a workflow takes in normal
-//! running and through a crash or an outage, recorded from real runs against the Temporal dev
+//! running and through a crash or an outage (and, from `2026-12-05-approvals`, a transfer
+//! approved, cancelled by its owner or by staff, expired, approved while no worker ran, and a
+//! reversal: `workflow_histories/approvals.rs`), recorded from real runs against the Temporal dev
 //! server and PostgreSQL (payloads encrypted with the test key, as in every test).
 //! `every_recorded_history_replays_on_todays_code` replays all of them, with no server, against
 //! today's code. A change that breaks one either is not meant (fix the code) or needs
@@ -33,6 +35,9 @@ use temporalio_common::protos::temporal::api::history::v1::{History, history_eve
 use temporalio_sdk::workflow_replayer::{
     WorkflowReplayError, WorkflowReplayFailure, WorkflowReplayer, WorkflowReplayerOptions,
 };
+
+#[path = "workflow_histories/approvals.rs"]
+mod approvals;
 
 /// The paths one recording gives: a folder with fewer histories lost some. (An opening's local
 /// step gives up one of two ways, by timing; a folder may keep both, caught over two runs.)
@@ -320,7 +325,8 @@ async fn record_the_histories_of_todays_workflows() -> anyhow::Result<()> {
         &dir.join("transfer-posted-after-a-worker-died.json"),
     )
     .await?;
-    Ok(())
+    drop(app);
+    approvals::record_approval_paths(&dir).await
 }
 
 async fn settle(app: &TestApp, workflow_id: &str, expected: TransferStatus) -> anyhow::Result<()> {

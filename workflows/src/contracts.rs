@@ -22,6 +22,20 @@ pub struct TransferInput {
     /// and in every input recorded before it existed (so older histories replay unchanged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
+    /// Set when the transfer waits for its owner's approval: until when, in milliseconds since
+    /// the Unix epoch (decided at registration). Absent in every input recorded before
+    /// approvals, which take the path they took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_deadline_ms: Option<i64>,
+}
+
+/// An update's input: who decides about a transfer awaiting approval, and why (a cancel's
+/// reason). The validator refuses a decision of anyone but the transfer's owner.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Decision {
+    pub user_id: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Names a reserved transfer and its owner (every ledger write acts for one user).

@@ -7,6 +7,7 @@
 //! and randomness arrive in the input. Every side effect is an activity declared in
 //! [`contracts`] and implemented in `djinn-activities`.
 
+mod approval;
 pub mod contracts;
 mod failure;
 pub mod memo;
@@ -16,7 +17,10 @@ pub mod search_attributes;
 mod steps;
 mod transfer;
 
-pub use contracts::{OpenAccountInput, TransferInput, TransferOutcome, VoidTransferInput};
+pub use approval::APPROVALS;
+pub use contracts::{
+    Decision, OpenAccountInput, TransferInput, TransferOutcome, VoidTransferInput,
+};
 pub use djinn_domain::TransferStatus;
 pub use open_account::OpenAccountWorkflow;
 pub use transfer::TransferWorkflow;

@@ -14,6 +14,10 @@
 //! after its deadline, whatever happens to the workers. On the normal path the step finishes
 //! inside the first workflow task and the timer is cancelled before it was ever sent: it costs
 //! the history nothing (`tests/tests/transfer_flow.rs` checks the history of a transfer).
+//!
+//! A step that settles money a run already reserved or decided on (a post, a void) runs
+//! [`Scope::Detached`]: cancelling the workflow (staff, from the Temporal UI) does not cancel
+//! it, so a reservation is never left holding the money of a run that was cancelled.
 
 use crate::failure::rejection;
 use futures::future::{Either, select};
@@ -23,7 +27,7 @@ use temporalio_common::data_converters::TemporalDeserializable;
 use temporalio_common::{ActivityCloseTimeouts, ActivityDefinition, RetryPolicy};
 use temporalio_sdk::{
     ActivityCancellationType, ActivityExecutionError, ActivityOptions, CancellableFuture,
-    LocalActivityOptions, WorkflowContext,
+    LocalActivityOptions, TimerOptions, WorkflowCancellationToken, WorkflowContext,
 };
 
 /// How long one attempt of a ledger step may take: a single short database transaction.
@@ -39,6 +43,24 @@ fn retry_policy() -> RetryPolicy {
         .maximum_interval(Duration::from_secs(30))
         .maximum_attempts(0)
         .build()
+}
+
+/// Whether cancelling the workflow cancels a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Cancelled with the workflow: a step that has not moved money yet.
+    Workflow,
+    /// Runs to its end whatever happens to the workflow: a post or a void.
+    Detached,
+}
+
+impl Scope {
+    fn token(self) -> Option<WorkflowCancellationToken> {
+        match self {
+            Scope::Workflow => None,
+            Scope::Detached => Some(WorkflowCancellationToken::new()),
+        }
+    }
 }
 
 /// What a local step came to.
@@ -60,11 +82,13 @@ pub(crate) async fn local_step<W, AD>(
     activity: AD,
     input: AD::Input,
     deadline: Duration,
+    scope: Scope,
 ) -> Local<AD::Output>
 where
     AD: ActivityDefinition,
     AD::Output: TemporalDeserializable,
 {
+    let token = scope.token();
     let options = LocalActivityOptions::builder()
         .start_to_close_timeout(ATTEMPT_TIMEOUT)
         .schedule_to_close_timeout(deadline)
@@ -73,9 +97,16 @@ where
         // waiting on a lock) would otherwise hold back the workflow task for up to its lock
         // timeout. It is harmless: every step is idempotent and its statements time out.
         .cancel_type(ActivityCancellationType::Abandon)
+        .maybe_cancellation_token(token.clone())
         .build();
     let step = pin!(ctx.execute_local_activity(activity, input, options));
-    let timer = pin!(ctx.timer(deadline));
+    let timer = pin!(
+        ctx.timer(
+            TimerOptions::builder(deadline)
+                .maybe_cancellation_token(token)
+                .build()
+        )
+    );
     // The loser is cancelled and then awaited, never just dropped: until it resolves it stays
     // registered with the workflow's cancellation, which keeps the whole run alive after it
     // ended, so the worker's memory grew with every transfer and was never given back.
@@ -99,10 +130,12 @@ fn settle_fallback_options() -> ActivityOptions {
         start_to_close: ATTEMPT_TIMEOUT,
     })
     .retry_policy(retry_policy())
+    .cancellation_token(WorkflowCancellationToken::new())
     .build()
 }
 
-/// Runs a ledger step that must happen: as a local activity for up to `local_deadline`, and,
+/// Runs a ledger step that must happen, detached from the workflow's cancellation: as a local
+/// activity for up to `local_deadline`, and,
 /// when that fails for any reason but a rejection (an outage that outlived it), again as a
 /// regular activity that retries for up to `SETTLE_DEADLINE`. `activity` names the step (the
 /// SDK's activity markers are not `Clone`, so each attempt asks for its own).
@@ -117,7 +150,14 @@ where
     AD::Input: Clone,
     AD::Output: TemporalDeserializable,
 {
-    let local = local_step(ctx, activity(), input.clone(), local_deadline).await;
+    let local = local_step(
+        ctx,
+        activity(),
+        input.clone(),
+        local_deadline,
+        Scope::Detached,
+    )
+    .await;
     match local {
         Local::Finished(Err(error)) if rejection(&error).is_none() => {}
         Local::Finished(done) => return done,

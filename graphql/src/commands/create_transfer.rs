@@ -41,6 +41,7 @@ pub async fn create_transfer(
         &key,
         &workflow_id,
         &request,
+        app.approval_timeout,
     )
     .await
     .map_err(internal)?;

@@ -1,5 +1,6 @@
-//! The mutations, one module each. `setOverdraftLimit` changes an account's terms in one
-//! statement; the others start workflows, over the start logic they share. Each
+//! The mutations, one module each. `setOverdraftLimit` and `setApprovalThreshold` change terms
+//! in one statement; `decide` sends an owner's decision to a running transfer; the others
+//! (`reverseTransfer` among them) start workflows, over the start logic they share. Each
 //! parses its input into domain types (every problem a `userError`), answers from the
 //! operation registry when the request was seen before, and otherwise registers the operation
 //! and starts its workflow.
@@ -11,11 +12,17 @@
 //! attempt did not; a registration nobody retries is started by the worker's sweeper.
 
 mod create_transfer;
+mod decide;
 mod open_account;
+mod reverse_transfer;
+mod set_approval_threshold;
 mod set_overdraft_limit;
 
 pub use create_transfer::create_transfer;
+pub use decide::{approve_transfer, cancel_transfer};
 pub use open_account::open_account;
+pub use reverse_transfer::reverse_transfer;
+pub use set_approval_threshold::set_approval_threshold;
 pub use set_overdraft_limit::set_overdraft_limit;
 
 use crate::schema::UserError;

@@ -3,11 +3,13 @@
 //! alters the contract is a visible diff.
 
 mod account;
+mod decisions;
 mod entry;
 pub mod ids;
 pub(crate) mod loaders;
 pub(crate) mod money;
 mod operation;
+mod subscription;
 mod transfer;
 mod user;
 pub(crate) mod user_error;
@@ -16,9 +18,15 @@ pub use account::{
     Account, AccountKind, OpenAccountInput, OpenAccountPayload, SetOverdraftLimitInput,
     SetOverdraftLimitPayload,
 };
+pub use decisions::{
+    ApproveTransferInput, ApproveTransferPayload, CancelTransferInput, CancelTransferPayload,
+    ReverseTransferInput, ReverseTransferPayload, SetApprovalThresholdInput,
+    SetApprovalThresholdPayload,
+};
 pub use entry::{EntryStatus, LedgerEntry};
 pub use money::{Decimal, Money, MoneyInput};
 pub use operation::{Operation, OperationKind};
+pub use subscription::SubscriptionRoot;
 pub use transfer::{CreateTransferInput, CreateTransferPayload, Transfer, TransferStatus};
 pub use user::User;
 pub use user_error::UserError;
@@ -27,12 +35,12 @@ use crate::commands;
 use crate::limits::{ALIASES_MAX, AliasLimit, QUERY_COMPLEXITY_MAX, QUERY_DEPTH_MAX};
 use crate::server::AppState;
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, EmptySubscription, ID, Interface, Object, Result, Schema};
+use async_graphql::{Context, ID, Interface, Object, Result, Schema};
 use djinn_domain::{AccountId, OperationId, UserId};
 use djinn_store::{PAGE_SIZE_MAX, accounts, operations};
 use ids::NodeType;
 
-pub type DjinnSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type DjinnSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The authenticated user of the request, put in the request data by the HTTP layer.
 #[derive(Clone, Copy, Debug)]
@@ -43,7 +51,7 @@ pub const PAGE_SIZE_DEFAULT: i32 = 20;
 
 pub fn build(app: AppState, production: bool) -> DjinnSchema {
     let metrics = crate::request_metrics::RequestMetrics(app.metrics.clone());
-    let builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    let builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(app)
         .extension(metrics)
         .limit_depth(QUERY_DEPTH_MAX)
@@ -61,7 +69,7 @@ pub fn build(app: AppState, production: bool) -> DjinnSchema {
 
 /// The SDL of the schema, as committed in `graphql/schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .finish()
         .sdl()
 }
@@ -287,6 +295,51 @@ impl MutationRoot {
     ) -> Result<CreateTransferPayload> {
         let (app, user) = state(ctx)?;
         commands::create_transfer(app, user, input).await
+    }
+
+    /// Sets the amount, per currency, at or over which a transfer waits for the owner's
+    /// approval; a null amount clears it. Transfers registered before keep the terms they had.
+    async fn set_approval_threshold(
+        &self,
+        ctx: &Context<'_>,
+        input: SetApprovalThresholdInput,
+    ) -> Result<SetApprovalThresholdPayload> {
+        let (app, user) = state(ctx)?;
+        commands::set_approval_threshold(app, user, input).await
+    }
+
+    /// Approves a transfer AWAITING_APPROVAL: answers once it is POSTED. Approving it again
+    /// answers the same; a transfer that awaits no approval is refused (NOT_AWAITING_APPROVAL).
+    async fn approve_transfer(
+        &self,
+        ctx: &Context<'_>,
+        input: ApproveTransferInput,
+    ) -> Result<ApproveTransferPayload> {
+        let (app, user) = state(ctx)?;
+        commands::approve_transfer(app, user, input).await
+    }
+
+    /// Cancels a transfer AWAITING_APPROVAL: answers once it is VOIDED (CANCELLED) and the
+    /// money it held released.
+    async fn cancel_transfer(
+        &self,
+        ctx: &Context<'_>,
+        input: CancelTransferInput,
+    ) -> Result<CancelTransferPayload> {
+        let (app, user) = state(ctx)?;
+        commands::cancel_transfer(app, user, input).await
+    }
+
+    /// Reverses a POSTED transfer with a transfer the other way, run as a workflow of its own:
+    /// the original stays POSTED and gains `reversedBy`. A transfer is reversed once
+    /// (ALREADY_REVERSED); the account the money returns from must be able to pay.
+    async fn reverse_transfer(
+        &self,
+        ctx: &Context<'_>,
+        input: ReverseTransferInput,
+    ) -> Result<ReverseTransferPayload> {
+        let (app, user) = state(ctx)?;
+        commands::reverse_transfer(app, user, input).await
     }
 }
 

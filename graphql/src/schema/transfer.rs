@@ -2,7 +2,7 @@
 
 use super::account::Account;
 use super::ids::{self, NodeType};
-use super::loaders::AccountLoader;
+use super::loaders::{AccountLoader, ReversalLoader, TransferLoader};
 use super::money::{Money, MoneyInput};
 use super::user_error::UserError;
 use super::{internal, state};
@@ -71,6 +71,51 @@ impl Transfer {
             "the transfer could not be completed",
             RejectionCode::message,
         ))
+    }
+    /// Why a VOIDED transfer was voided: its failure code (CANCELLED, APPROVAL_EXPIRED,
+    /// INSUFFICIENT_FUNDS, ...).
+    async fn void_reason(&self) -> Option<&str> {
+        if self.0.operation.status.transfer_status() != djinn_domain::TransferStatus::Voided {
+            return None;
+        }
+        self.0.operation.failure_code.as_deref()
+    }
+    /// The reason given when the transfer was cancelled.
+    async fn cancel_reason(&self) -> Option<&str> {
+        let code = self.0.operation.failure_code.as_deref()?;
+        (code == RejectionCode::Cancelled.as_str())
+            .then_some(self.0.operation.failure_message.as_deref())
+            .flatten()
+    }
+    /// Until when a transfer at or over its owner's approval threshold waits for approval;
+    /// null for a transfer that waits for none.
+    async fn approval_deadline(&self) -> Option<DateTime<Utc>> {
+        self.0.approval_deadline
+    }
+    /// When the owner's approval took effect (the transfer was posted).
+    async fn approved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.approved_at
+    }
+    /// The transfer that reversed this one (it stays POSTED: the past is never edited).
+    async fn reversed_by(&self, ctx: &Context<'_>) -> Result<Option<Transfer>> {
+        Ok(ctx
+            .data::<DataLoader<ReversalLoader>>()?
+            .load_one(self.0.operation.id)
+            .await
+            .map_err(internal)?
+            .map(Transfer))
+    }
+    /// The transfer this one reverses, when it is a reversal.
+    async fn reverses(&self, ctx: &Context<'_>) -> Result<Option<Transfer>> {
+        let Some(original) = self.0.reverses else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .data::<DataLoader<TransferLoader>>()?
+            .load_one(original)
+            .await
+            .map_err(internal)?
+            .map(Transfer))
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.operation.created_at
