@@ -1,5 +1,5 @@
 # The two commands a newcomer needs, plus the benchmark. See README.md.
-.PHONY: dev test bench fmt lint audit
+.PHONY: dev test bench soak fmt lint audit
 
 dev:
 	scripts/dev.sh
@@ -9,6 +9,11 @@ test:
 
 bench:
 	scripts/bench.sh
+
+# The fault soak: 2,000 operations while the api and the worker are killed 10 times and
+# Temporal and PostgreSQL restart (tests/src/soak). Minutes; `make test` runs a short one.
+soak:
+	scripts/test.sh -p djinn-tests --test soak -- --ignored --nocapture the_soak
 
 fmt:
 	cargo fmt --all

@@ -18,6 +18,7 @@ mod ledger;
 pub mod ledger_steps;
 mod processes;
 mod replay;
+pub mod soak;
 
 pub use app::{
     TestApp, WorkerThread, empty_database, fresh_database, spawn_api, spawn_api_running_workflows,

@@ -266,3 +266,74 @@ async fn bad_thresholds_and_decisions_are_user_errors_that_change_nothing() -> a
     assert_eq!(alice.transfer(id).await?["status"], "AWAITING_APPROVAL");
     app.assert_ledger_consistent().await
 }
+
+/// The ledger keeps the rule whoever calls it: a transfer registered with a deadline cannot be
+/// written posted at once (a run started past the API, or a worker of the code before
+/// approvals), only reserved, which marks it awaiting approval.
+#[tokio::test]
+async fn the_ledger_refuses_to_post_at_once_a_transfer_that_waits() -> anyhow::Result<()> {
+    use djinn_domain::{Currency, IdempotencyKey, Money, OperationId, TransferRequest};
+    use djinn_store::operations::{self, Registration};
+    use djinn_tests::ledger_steps::rejection;
+
+    let app = spawn_app().await?;
+    let alice = app.client("alice");
+    let (checking, savings) = alice.checking_and_savings("100.00").await?;
+    alice.set_approval_threshold(Some("1.00"), "USD").await?;
+    let user = djinn_store::users::ensure_user(&app.db, "alice").await?;
+    let [from, to] = [&checking, &savings].map(|id| djinn_tests::account_id(id));
+    let request = TransferRequest::new(
+        from,
+        to,
+        Money::from_minor(500, Currency::parse("USD")?),
+        None,
+    )?;
+    let key = IdempotencyKey::parse("past-the-api")?;
+    let registered = operations::register_transfer(
+        &app.db,
+        OperationId::generate(),
+        user,
+        &key,
+        "wf-past-the-api",
+        &request,
+        Duration::from_secs(60),
+    )
+    .await?;
+    let Registration::Created(view) = registered else {
+        anyhow::bail!("not registered: {registered:?}");
+    };
+    assert!(view.approval_deadline.is_some());
+    let id = view.operation.id;
+    let moved = postings(&app.db).await?;
+
+    let at_once =
+        djinn_ledger::reserve_and_post_transfer(&app.db, id, user, "past-the-api", "wf", &request)
+            .await;
+    assert_eq!(rejection(at_once), Some(RejectionCode::ApprovalRequired));
+    assert_eq!(postings(&app.db).await?, moved, "nothing was written");
+
+    djinn_ledger::reserve_transfer(&app.db, id, user, "past-the-api", "wf", &request).await?;
+    let status: String = sqlx::query_scalar("SELECT status FROM operations WHERE id = $1")
+        .bind(id.as_uuid())
+        .fetch_one(&app.db)
+        .await?;
+    assert_eq!(status, "awaiting_approval");
+    assert_eq!(alice.balances(&checking).await?.1, "95.00");
+
+    // The sweeper leaves it to its run until its deadline has passed.
+    let overdue = |quiet| djinn_store::sweeping::overdue(&app.db, quiet, None, 100);
+    let swept = |found: Vec<djinn_store::sweeping::Overdue>| found.iter().any(|o| o.id == id);
+    assert!(
+        !swept(overdue(Duration::ZERO).await?),
+        "waiting, as it should"
+    );
+    sqlx::query("UPDATE transfers SET approval_deadline = now() - interval '1 minute' WHERE operation_id = $1")
+        .bind(id.as_uuid())
+        .execute(&app.db)
+        .await?;
+    assert!(
+        swept(overdue(Duration::ZERO).await?),
+        "past its deadline: the sweeper asks"
+    );
+    app.assert_ledger_consistent().await
+}

@@ -22,6 +22,8 @@ const ACCOUNT_UPDATED: &str = "subscription($id: ID!) { accountUpdated(id: $id) 
 /// A `graphql-transport-ws` connection.
 struct Live {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Messages read while waiting for another subscription's, in order.
+    held: Vec<Value>,
 }
 
 impl Live {
@@ -33,7 +35,10 @@ impl Live {
             .headers_mut()
             .insert("Sec-WebSocket-Protocol", protocol.parse()?);
         match connect_async(request).await {
-            Ok((socket, _)) => Ok(Ok(Self { socket })),
+            Ok((socket, _)) => Ok(Ok(Self {
+                socket,
+                held: Vec::new(),
+            })),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
                 Ok(Err(response.status().as_u16()))
             }
@@ -94,11 +99,18 @@ impl Live {
     /// The next `next` message of subscription `id`, its data's `field`.
     async fn next_of(&mut self, id: &str, field: &str) -> anyhow::Result<Value> {
         loop {
-            let message = self.next().await?;
+            let message = match self.held.iter().position(|held| held["id"] == id) {
+                Some(at) => self.held.remove(at),
+                None => self.next().await?,
+            };
+            if message["id"] != id {
+                self.held.push(message);
+                continue;
+            }
             if message["id"] == id && message["type"] == "next" {
                 return Ok(message["payload"]["data"][field].clone());
             }
-            anyhow::ensure!(message["id"] != id, "subscription {id} ended: {message}");
+            bail!("subscription {id} ended: {message}");
         }
     }
 }

@@ -344,6 +344,10 @@ impl MutationRoot {
 }
 
 #[cfg(test)]
+#[path = "contract_tests.rs"]
+mod contract_tests;
+
+#[cfg(test)]
 mod tests {
     /// The committed SDL is the contract: regenerate it with `cargo run -p djinn -- schema >
     /// graphql/schema.graphql` when a change is intended, and review the diff.
