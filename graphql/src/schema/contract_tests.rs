@@ -17,79 +17,81 @@ fn fields(sdl: &str, kind: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Each type of the contract, with the fields (enum values) it must have.
+const CONTRACT: [(&str, &str, &[&str]); 13] = [
+    ("input", "SetApprovalThresholdInput", &["amount:MoneyInput"]),
+    (
+        "type",
+        "SetApprovalThresholdPayload",
+        &["userErrors:[UserError!]!"],
+    ),
+    ("input", "ApproveTransferInput", &["transferId:ID!"]),
+    (
+        "type",
+        "ApproveTransferPayload",
+        &["transfer:Transfer", "userErrors:[UserError!]!"],
+    ),
+    (
+        "input",
+        "CancelTransferInput",
+        &["transferId:ID!", "reason:String"],
+    ),
+    (
+        "type",
+        "CancelTransferPayload",
+        &["transfer:Transfer", "userErrors:[UserError!]!"],
+    ),
+    (
+        "input",
+        "ReverseTransferInput",
+        &["transferId:ID!", "reason:String", "idempotencyKey:String!"],
+    ),
+    (
+        "type",
+        "ReverseTransferPayload",
+        &["transfer:Transfer", "userErrors:[UserError!]!"],
+    ),
+    ("enum", "EntryStatus", &["PENDING", "POSTED", "VOIDED"]),
+    (
+        "type",
+        "LedgerEntry",
+        &[
+            "id:ID!",
+            "amount:Money!",
+            "balanceAfter:Money",
+            "status:EntryStatus!",
+            "kind:String!",
+            "description:String",
+            "postedAt:DateTime",
+            "counterpartyAccount:Account",
+            "operation:Operation",
+        ],
+    ),
+    (
+        "type",
+        "Transfer",
+        &[
+            "voidReason:String",
+            "approvalDeadline:DateTime",
+            "approvedAt:DateTime",
+            "reversedBy:Transfer",
+        ],
+    ),
+    (
+        "type",
+        "Subscription",
+        &[
+            "transferUpdated(id:ID!):Transfer!",
+            "accountUpdated(id:ID!):Account!",
+        ],
+    ),
+    ("type", "Mutation", &[]),
+];
+
 #[test]
 fn the_contract_of_money_that_waits_is_served() {
     let sdl = super::sdl();
-    let contract: [(&str, &str, &[&str]); 13] = [
-        ("input", "SetApprovalThresholdInput", &["amount:MoneyInput"]),
-        (
-            "type",
-            "SetApprovalThresholdPayload",
-            &["userErrors:[UserError!]!"],
-        ),
-        ("input", "ApproveTransferInput", &["transferId:ID!"]),
-        (
-            "type",
-            "ApproveTransferPayload",
-            &["transfer:Transfer", "userErrors:[UserError!]!"],
-        ),
-        (
-            "input",
-            "CancelTransferInput",
-            &["transferId:ID!", "reason:String"],
-        ),
-        (
-            "type",
-            "CancelTransferPayload",
-            &["transfer:Transfer", "userErrors:[UserError!]!"],
-        ),
-        (
-            "input",
-            "ReverseTransferInput",
-            &["transferId:ID!", "reason:String", "idempotencyKey:String!"],
-        ),
-        (
-            "type",
-            "ReverseTransferPayload",
-            &["transfer:Transfer", "userErrors:[UserError!]!"],
-        ),
-        ("enum", "EntryStatus", &["PENDING", "POSTED", "VOIDED"]),
-        (
-            "type",
-            "LedgerEntry",
-            &[
-                "id:ID!",
-                "amount:Money!",
-                "balanceAfter:Money",
-                "status:EntryStatus!",
-                "kind:String!",
-                "description:String",
-                "postedAt:DateTime",
-                "counterpartyAccount:Account",
-                "operation:Operation",
-            ],
-        ),
-        (
-            "type",
-            "Transfer",
-            &[
-                "voidReason:String",
-                "approvalDeadline:DateTime",
-                "approvedAt:DateTime",
-                "reversedBy:Transfer",
-            ],
-        ),
-        (
-            "type",
-            "Subscription",
-            &[
-                "transferUpdated(id:ID!):Transfer!",
-                "accountUpdated(id:ID!):Account!",
-            ],
-        ),
-        ("type", "Mutation", &[]),
-    ];
-    for (kind, name, wanted) in contract {
+    for (kind, name, wanted) in CONTRACT {
         let served = fields(&sdl, kind, name);
         assert!(!served.is_empty(), "{kind} {name} is not served");
         for field in wanted {
