@@ -1,0 +1,233 @@
+//! CSV statements, read with a bank profile. A CSV export states no currency and no balances:
+//! its lines are in the account's currency. The bank gives no id for a row, so a row's id is a
+//! hash of its date, amount and description with its position among identical rows of the
+//! same day: re-importing the same rows, or an overlapping export, gives the same ids.
+
+use crate::csv_profile::{AmountColumns, CsvProfile, Encoding};
+use crate::{Statement, StatementError, StatementLine, amount, malformed};
+use chrono::NaiveDate;
+use djinn_domain::{Currency, Money};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+pub fn read(
+    bytes: &[u8],
+    profile: &CsvProfile,
+    currency: Currency,
+) -> Result<Statement, StatementError> {
+    let text = decode(bytes, profile.encoding)?;
+    let delimiter = u8::try_from(profile.delimiter)
+        .map_err(|_| malformed(1, "the delimiter is not one ASCII character"))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|error| malformed(1, error.to_string()))?
+        .clone();
+    let columns = Columns::find(&headers, profile)?;
+    let mut seen: HashMap<(NaiveDate, i64, String), usize> = HashMap::new();
+    let mut lines = Vec::new();
+    let mut counter = LineCounter::default();
+    for record in reader.records() {
+        let record = record.map_err(|error| {
+            let at = error.position().map_or(0, csv::Position::byte);
+            malformed(counter.line_at(&text, at), error.to_string())
+        })?;
+        let line = counter.line_at(&text, record.position().map_or(0, csv::Position::byte));
+        if record.iter().all(|field| field.trim().is_empty()) {
+            continue;
+        }
+        let row = columns.read(&record, profile, currency, line)?;
+        let occurrence = seen
+            .entry((
+                row.0,
+                row.1.amount_minor(),
+                row.2.clone().unwrap_or_default(),
+            ))
+            .or_default();
+        *occurrence += 1;
+        let bank_id = match row.3 {
+            Some(id) => id,
+            None => row_id(row.0, row.1, row.2.as_deref(), *occurrence),
+        };
+        lines.push(StatementLine {
+            bank_id,
+            booked_on: row.0,
+            amount: row.1,
+            description: row.2,
+            source_line: line,
+        });
+    }
+    Ok(Statement {
+        currency,
+        opening: None,
+        closing: None,
+        lines,
+    })
+}
+
+/// The line of a record's first byte, counted forward from the last one asked (csv's own line
+/// numbers are off by one after a CRLF).
+#[derive(Default)]
+struct LineCounter {
+    byte: usize,
+    line: usize,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, text: &str, byte: u64) -> usize {
+        let mut byte = usize::try_from(byte).unwrap_or(usize::MAX).min(text.len());
+        // After a CRLF, csv places a record at its '\n'.
+        while matches!(text.as_bytes().get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        if byte < self.byte {
+            *self = Self::default();
+        }
+        self.line += text.as_bytes()[self.byte..byte]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.byte = byte;
+        self.line + 1
+    }
+}
+
+/// The text of the file in its character set, without a byte-order mark.
+fn decode(bytes: &[u8], encoding: Encoding) -> Result<String, StatementError> {
+    match encoding {
+        Encoding::Windows1252 => {
+            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
+            Ok(text.trim_start_matches('\u{feff}').to_owned())
+        }
+        Encoding::Utf8 => {
+            let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+            std::str::from_utf8(bytes)
+                .map(str::to_owned)
+                .map_err(|error| {
+                    let line = 1 + bytes[..error.valid_up_to()]
+                        .iter()
+                        .filter(|b| **b == b'\n')
+                        .count();
+                    malformed(line, "the file is not UTF-8, as its profile says")
+                })
+        }
+    }
+}
+
+/// A row's id when the bank gives none.
+fn row_id(date: NaiveDate, amount: Money, description: Option<&str>, occurrence: usize) -> String {
+    let mut hash = Sha256::new();
+    hash.update(format!(
+        "{date}|{}|{}",
+        amount.amount_minor(),
+        description.unwrap_or("")
+    ));
+    let digest = hash.finalize();
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("csv:{hex}#{occurrence}")
+}
+
+/// The positions of the profile's columns in this file's header.
+struct Columns {
+    date: usize,
+    amount: (usize, Option<usize>),
+    description: Option<usize>,
+    id: Option<usize>,
+}
+
+type Row = (NaiveDate, Money, Option<String>, Option<String>);
+
+impl Columns {
+    fn find(headers: &csv::StringRecord, profile: &CsvProfile) -> Result<Self, StatementError> {
+        let position = |name: &str| {
+            headers
+                .iter()
+                .position(|header| header.trim() == name)
+                .ok_or_else(|| malformed(1, format!("the header has no column {name:?}")))
+        };
+        let optional = |name: &Option<String>| name.as_deref().map(position).transpose();
+        let amount = match &profile.amount {
+            AmountColumns::Signed { column, .. } => (position(column)?, None),
+            AmountColumns::DebitCredit { debit, credit } => {
+                (position(debit)?, Some(position(credit)?))
+            }
+        };
+        Ok(Self {
+            date: position(&profile.date_column)?,
+            amount,
+            description: optional(&profile.description_column)?,
+            id: optional(&profile.id_column)?,
+        })
+    }
+
+    fn read(
+        &self,
+        record: &csv::StringRecord,
+        profile: &CsvProfile,
+        currency: Currency,
+        line: usize,
+    ) -> Result<Row, StatementError> {
+        let field = |at: usize| record.get(at).map(str::trim).unwrap_or("");
+        let date =
+            NaiveDate::parse_from_str(field(self.date), &profile.date_format).map_err(|_| {
+                malformed(
+                    line,
+                    format!(
+                        "the date {:?} is not {}",
+                        field(self.date),
+                        profile.date_format
+                    ),
+                )
+            })?;
+        let money = |text: &str| {
+            amount::parse(text, currency, profile.notation())
+                .map_err(|problem| malformed(line, problem))
+        };
+        let amount = match (&profile.amount, self.amount) {
+            (AmountColumns::Signed { negate, .. }, (at, _)) => {
+                let amount = money(field(at))?;
+                if *negate {
+                    negated(amount, line)?
+                } else {
+                    amount
+                }
+            }
+            (AmountColumns::DebitCredit { .. }, (debit, Some(credit))) => {
+                match (field(debit), field(credit)) {
+                    ("", "") => return Err(malformed(line, "neither a debit nor a credit")),
+                    (out, "") => negated(absolute(money(out)?, line)?, line)?,
+                    ("", into) => absolute(money(into)?, line)?,
+                    _ => return Err(malformed(line, "both a debit and a credit")),
+                }
+            }
+            _ => {
+                return Err(malformed(
+                    line,
+                    "the profile's amount columns are incomplete",
+                ));
+            }
+        };
+        let text = |at: Option<usize>| at.map(field).filter(|s| !s.is_empty()).map(str::to_owned);
+        Ok((date, amount, text(self.description), text(self.id)))
+    }
+}
+
+fn negated(amount: Money, line: usize) -> Result<Money, StatementError> {
+    amount
+        .amount_minor()
+        .checked_neg()
+        .map(|minor| Money::from_minor(minor, amount.currency()))
+        .ok_or_else(|| malformed(line, "the amount is out of range"))
+}
+
+fn absolute(amount: Money, line: usize) -> Result<Money, StatementError> {
+    if amount.amount_minor() < 0 {
+        negated(amount, line)
+    } else {
+        Ok(amount)
+    }
+}

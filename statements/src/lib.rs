@@ -1,0 +1,143 @@
+//! Bank statements read into lines, exactly: a statement file (CSV with a bank profile, OFX 1.x
+//! or 2.x, CAMT.053) becomes its currency, its opening and closing balances when it states
+//! them, and its booked lines, each with the bank's id for it (or, for CSV, a stable one), its
+//! booking date, its signed amount in minor units and its description. No amount is ever a
+//! float: every amount is parsed from its decimal text (`amount`). A malformed file is an error
+//! naming the line and the problem; nothing here panics on any input (`tests/fuzz.rs`).
+//!
+//! This crate reads bytes only: where the file comes from and where the lines go (the import
+//! workflow, the ledger) are other crates' business.
+
+mod amount;
+mod camt;
+mod csv_file;
+pub mod csv_profile;
+mod ofx;
+
+pub use csv_profile::CsvProfile;
+
+use chrono::NaiveDate;
+use djinn_domain::{Currency, Money};
+
+/// A statement's format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Ofx,
+    Camt053,
+}
+
+/// One booked line of a statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementLine {
+    /// The bank's id for the line (OFX FITID, CAMT AcctSvcrRef or NtryRef), or for CSV a hash
+    /// of the row with its position among identical rows of the same day.
+    pub bank_id: String,
+    pub booked_on: NaiveDate,
+    /// Signed: money in is positive, money out negative.
+    pub amount: Money,
+    pub description: Option<String>,
+    /// Where the line is in the file (1-based), for errors and for people.
+    pub source_line: usize,
+}
+
+/// A statement as the file states it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    pub currency: Currency,
+    pub opening: Option<Money>,
+    pub closing: Option<Money>,
+    pub lines: Vec<StatementLine>,
+}
+
+/// Why a file was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StatementError {
+    /// MALFORMED_STATEMENT: the file cannot be read as its format.
+    #[error("line {line}: {problem}")]
+    Malformed { line: usize, problem: String },
+    /// STATEMENT_UNBALANCED: opening + lines != closing.
+    #[error(
+        "the statement does not add up: opening {opening} + lines {lines} != closing {closing}"
+    )]
+    Unbalanced {
+        opening: String,
+        lines: String,
+        closing: String,
+    },
+    /// CURRENCY_MISMATCH: the file is in another currency than the account.
+    #[error("the statement is in {found}, the account in {expected}")]
+    CurrencyMismatch { found: Currency, expected: Currency },
+}
+
+pub(crate) fn malformed(line: usize, problem: impl Into<String>) -> StatementError {
+    StatementError::Malformed {
+        line,
+        problem: problem.into(),
+    }
+}
+
+/// The format of `bytes`, from their content: CAMT.053 and OFX 2.x are XML with their own root
+/// or processing instruction, OFX 1.x starts with its SGML header, anything else is CSV.
+pub fn detect(bytes: &[u8]) -> Format {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]);
+    if head.contains("camt.053") || head.contains("<BkToCstmrStmt") {
+        Format::Camt053
+    } else if head.contains("OFXHEADER") || head.contains("<OFX>") {
+        Format::Ofx
+    } else {
+        Format::Csv
+    }
+}
+
+/// Reads a statement of an account in `currency`. `profile` says how to read a CSV file (its
+/// columns, date format, separators, encoding); the other formats say it themselves. A file in
+/// another currency than `currency`, or whose balances do not add up, is refused whole.
+pub fn read(
+    bytes: &[u8],
+    format: Format,
+    profile: &CsvProfile,
+    currency: Currency,
+) -> Result<Statement, StatementError> {
+    let statement = match format {
+        Format::Csv => csv_file::read(bytes, profile, currency)?,
+        Format::Ofx => ofx::read(bytes)?,
+        Format::Camt053 => camt::read(bytes)?,
+    };
+    if statement.currency != currency {
+        return Err(StatementError::CurrencyMismatch {
+            found: statement.currency,
+            expected: currency,
+        });
+    }
+    statement.check_balanced()?;
+    Ok(statement)
+}
+
+impl Statement {
+    /// The sum of the lines, checked: `None` when it leaves the range of minor units.
+    pub fn lines_total(&self) -> Option<i64> {
+        self.lines.iter().try_fold(0_i64, |sum, line| {
+            sum.checked_add(line.amount.amount_minor())
+        })
+    }
+
+    /// When the file states both balances: opening + lines = closing, exactly.
+    pub fn check_balanced(&self) -> Result<(), StatementError> {
+        let (Some(opening), Some(closing)) = (self.opening, self.closing) else {
+            return Ok(());
+        };
+        let lines = self.lines_total();
+        let reached = lines.and_then(|lines| opening.amount_minor().checked_add(lines));
+        if reached == Some(closing.amount_minor()) {
+            return Ok(());
+        }
+        Err(StatementError::Unbalanced {
+            opening: opening.to_decimal_string(),
+            lines: lines.map_or("out of range".to_owned(), |minor| {
+                Money::from_minor(minor, self.currency).to_decimal_string()
+            }),
+            closing: closing.to_decimal_string(),
+        })
+    }
+}
