@@ -5,6 +5,8 @@
 
 pub mod activities;
 pub mod chaos;
+pub mod recurring;
 pub mod sweeper;
 
 pub use activities::LedgerActivities;
+pub use recurring::RecurringActivities;

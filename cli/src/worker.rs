@@ -6,10 +6,10 @@
 //! local activities, which run on the worker that runs the workflow.
 
 use crate::config::WorkerSettings;
-use djinn_activities::LedgerActivities;
 use djinn_activities::sweeper::SweeperSettings;
+use djinn_activities::{LedgerActivities, RecurringActivities};
 use djinn_store::PgPool;
-use djinn_workflows::{OpenAccountWorkflow, TransferWorkflow};
+use djinn_workflows::{OpenAccountWorkflow, RecurringTransferWorkflow, TransferWorkflow};
 use std::future::Future;
 use std::time::Duration;
 use temporalio_client::Client;
@@ -62,7 +62,9 @@ pub async fn run(
     let options = WorkerOptions::new(task_queue)
         .register_workflow::<TransferWorkflow>()?
         .register_workflow::<OpenAccountWorkflow>()?
-        .register_activities(LedgerActivities::new(pool, metrics_of(settings)))
+        .register_workflow::<RecurringTransferWorkflow>()?
+        .register_activities(LedgerActivities::new(pool.clone(), metrics_of(settings)))
+        .register_activities(RecurringActivities::new(pool))
         .build();
     run_with(client, options, settings, shutdown).await
 }

@@ -63,3 +63,7 @@ id_type!(
     /// An operation the API started (one workflow). A transfer's id is its operation id.
     OperationId
 );
+id_type!(
+    /// A recurring transfer's rule (one Temporal Schedule).
+    RecurringTransferId
+);

@@ -15,6 +15,7 @@ pub mod entries;
 mod error;
 pub mod openings;
 pub mod operations;
+pub mod recurring;
 pub mod reversals;
 pub mod session;
 pub mod sql;

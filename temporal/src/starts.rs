@@ -36,28 +36,7 @@ pub async fn start_transfer(
     task_queue: &str,
     view: &TransferView,
 ) -> Result<(), StartError> {
-    let description = view
-        .description
-        .as_deref()
-        .map(Description::parse)
-        .transpose()
-        .map_err(|e| StartError::Malformed(e.to_string()))?
-        .flatten();
-    let idempotency_key = IdempotencyKey::parse(&view.operation.idempotency_key)
-        .map_err(|e| StartError::Malformed(e.to_string()))?;
-    let input = TransferInput {
-        transfer_id: view.operation.id,
-        user_id: view.operation.user_id,
-        idempotency_key,
-        request: TransferRequest {
-            from: view.from,
-            to: view.to,
-            amount: view.amount,
-            description,
-        },
-        trace: crate::trace_context::current_traceparent(),
-        approval_deadline_ms: view.approval_deadline.map(|at| at.timestamp_millis()),
-    };
+    let input = transfer_input(view)?;
     let options = start_options(
         task_queue,
         &view.operation.workflow_id,
@@ -74,6 +53,33 @@ pub async fn start_transfer(
             .map(drop)
     })
     .await
+}
+
+/// The workflow input of a registered transfer, as the API, the sweeper and a recurring
+/// transfer's run all start it.
+pub fn transfer_input(view: &TransferView) -> Result<TransferInput, StartError> {
+    let description = view
+        .description
+        .as_deref()
+        .map(Description::parse)
+        .transpose()
+        .map_err(|e| StartError::Malformed(e.to_string()))?
+        .flatten();
+    let idempotency_key = IdempotencyKey::parse(&view.operation.idempotency_key)
+        .map_err(|e| StartError::Malformed(e.to_string()))?;
+    Ok(TransferInput {
+        transfer_id: view.operation.id,
+        user_id: view.operation.user_id,
+        idempotency_key,
+        request: TransferRequest {
+            from: view.from,
+            to: view.to,
+            amount: view.amount,
+            description,
+        },
+        trace: crate::trace_context::current_traceparent(),
+        approval_deadline_ms: view.approval_deadline.map(|at| at.timestamp_millis()),
+    })
 }
 
 /// Starts the opening's workflow, or finds it started. Opening is idempotent per account id

@@ -29,6 +29,7 @@ async fn every_statement_waits_for_locks_as_long_as_one_value_says() -> anyhow::
             "ledger_post_transfer_for",
             "ledger_reserve_and_post_transfer_for",
             "ledger_reserve_transfer_for",
+            "register_recurring_run_for",
             "register_reversal_for",
             "register_transfer_for",
             "set_overdraft_limit_for",

@@ -3,8 +3,8 @@
 //! compile error rather than a failed workflow task.
 
 use djinn_domain::{
-    AccountId, AccountKind, AccountName, IdempotencyKey, Money, OperationId, RejectionCode,
-    TransferRequest, TransferStatus, UserId,
+    AccountId, AccountKind, AccountName, IdempotencyKey, Money, OperationId, RecurringTransferId,
+    RejectionCode, TransferRequest, TransferStatus, UserId,
 };
 use serde::{Deserialize, Serialize};
 use temporalio_common::ActivityError;
@@ -76,6 +76,39 @@ pub struct TransferOutcome {
     pub failure_code: Option<RejectionCode>,
 }
 
+/// A recurring transfer's schedule starts its run with this, the same for every run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RecurringRunInput {
+    pub rule_id: RecurringTransferId,
+    pub user_id: UserId,
+    /// How long a run's transfer at or over the approval threshold waits (decided when the
+    /// rule was made, as the api's DJINN_APPROVAL_TIMEOUT said).
+    pub approval_timeout_ms: u64,
+}
+
+/// A run's registration: the rule, and when its schedule meant it to run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RegisterRunInput {
+    pub run: RecurringRunInput,
+    /// The schedule's nominal time (milliseconds since the Unix epoch).
+    pub scheduled_at_ms: i64,
+}
+
+/// The recurring transfers' activity. Its body is never run: the worker registers it.
+#[derive(Debug)]
+pub struct RecurringActivities;
+
+#[temporalio_macros::activity_definitions]
+impl RecurringActivities {
+    /// Registers the transfer of the run scheduled at `scheduled_at_ms` (or finds it): its
+    /// input, or none when the rule does not run then. A refused transfer (no funds) is kept on
+    /// the rule and answers none.
+    #[activity(name = "recurring.register_run")]
+    pub fn register_run(input: RegisterRunInput) -> Result<Option<TransferInput>, ActivityError> {
+        unimplemented!()
+    }
+}
+
 /// The ledger activities. Bodies are never run: the worker registers the implementations.
 #[derive(Debug)]
 pub struct LedgerActivities;
@@ -118,4 +151,5 @@ impl LedgerActivities {
 /// The generated marker types, named so that the implementing crate can point at them.
 pub mod markers {
     pub use super::ledger_activities::*;
+    pub use super::recurring_activities::RegisterRun;
 }

@@ -13,14 +13,17 @@ mod failure;
 pub mod memo;
 pub mod observe;
 mod open_account;
+mod recurring;
 pub mod search_attributes;
 mod steps;
 mod transfer;
 
 pub use approval::APPROVALS;
 pub use contracts::{
-    Decision, OpenAccountInput, TransferInput, TransferOutcome, VoidTransferInput,
+    Decision, OpenAccountInput, RecurringRunInput, TransferInput, TransferOutcome,
+    VoidTransferInput,
 };
 pub use djinn_domain::TransferStatus;
 pub use open_account::OpenAccountWorkflow;
+pub use recurring::RecurringTransferWorkflow;
 pub use transfer::TransferWorkflow;

@@ -11,6 +11,7 @@
 //! reused), so a retry after a crash between the two steps starts the workflow that the first
 //! attempt did not; a registration nobody retries is started by the worker's sweeper.
 
+mod create_recurring_transfer;
 mod create_transfer;
 mod decide;
 mod open_account;
@@ -18,6 +19,7 @@ mod reverse_transfer;
 mod set_approval_threshold;
 mod set_overdraft_limit;
 
+pub use create_recurring_transfer::create_recurring_transfer;
 pub use create_transfer::create_transfer;
 pub use decide::{approve_transfer, cancel_transfer};
 pub use open_account::open_account;

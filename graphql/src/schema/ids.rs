@@ -13,6 +13,7 @@ pub enum NodeType {
     Transfer,
     Operation,
     LedgerEntry,
+    RecurringTransfer,
 }
 
 impl NodeType {
@@ -23,6 +24,7 @@ impl NodeType {
             NodeType::Transfer => "Transfer",
             NodeType::Operation => "Operation",
             NodeType::LedgerEntry => "LedgerEntry",
+            NodeType::RecurringTransfer => "RecurringTransfer",
         }
     }
 }
@@ -42,6 +44,7 @@ pub fn decode(id: &str) -> Option<(NodeType, Uuid)> {
         NodeType::Transfer,
         NodeType::Operation,
         NodeType::LedgerEntry,
+        NodeType::RecurringTransfer,
     ]
     .into_iter()
     .find(|candidate| candidate.prefix() == prefix)?;

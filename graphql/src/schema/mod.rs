@@ -9,6 +9,7 @@ pub mod ids;
 pub(crate) mod loaders;
 pub(crate) mod money;
 mod operation;
+mod recurring;
 mod subscription;
 mod transfer;
 mod user;
@@ -26,6 +27,10 @@ pub use decisions::{
 pub use entry::{EntryStatus, LedgerEntry};
 pub use money::{Decimal, Money, MoneyInput};
 pub use operation::{Operation, OperationKind};
+pub use recurring::{
+    CreateRecurringTransferInput, CreateRecurringTransferPayload, Date, RecurrenceUnit,
+    RecurringTransfer,
+};
 pub use subscription::SubscriptionRoot;
 pub use transfer::{CreateTransferInput, CreateTransferPayload, Transfer, TransferStatus};
 pub use user::User;
@@ -95,6 +100,7 @@ pub enum Node {
     Transfer(Transfer),
     Operation(Operation),
     LedgerEntry(LedgerEntry),
+    RecurringTransfer(RecurringTransfer),
 }
 
 /// The page size `first` (or `last`, named by `argument`) asks for, capped at the largest page.
@@ -185,6 +191,13 @@ impl QueryRoot {
                 .await
                 .map_err(internal)?
                 .map(|e| Node::LedgerEntry(LedgerEntry(e))),
+            NodeType::RecurringTransfer => {
+                let id = djinn_domain::RecurringTransferId::from_uuid(uuid);
+                djinn_store::recurring::get(&app.pool, user, id)
+                    .await
+                    .map_err(internal)?
+                    .map(|(rule, runs)| Node::RecurringTransfer(RecurringTransfer(rule, runs)))
+            }
         })
     }
 
@@ -328,6 +341,17 @@ impl MutationRoot {
     ) -> Result<CancelTransferPayload> {
         let (app, user) = state(ctx)?;
         commands::cancel_transfer(app, user, input).await
+    }
+
+    /// A transfer made again and again on a schedule (a Temporal Schedule per rule), each run
+    /// a transfer of its own, at 09:00 in the rule's time zone.
+    async fn create_recurring_transfer(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateRecurringTransferInput,
+    ) -> Result<CreateRecurringTransferPayload> {
+        let (app, user) = state(ctx)?;
+        commands::create_recurring_transfer(app, user, input).await
     }
 
     /// Reverses a POSTED transfer with a transfer the other way, run as a workflow of its own:
