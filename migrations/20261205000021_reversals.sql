@@ -97,8 +97,8 @@ $$;
 
 -- Registers the reversal of the user's posted transfer `p_original_id`, or finds the one
 -- registered under the key. Answers like `register_transfer_for` (`created`, `existing`, or a
--- refusal word with every other column NULL): `transfer_not_found`, `is_reversal`,
--- `not_posted`, `already_reversed`, `account_closed`, `insufficient_funds`.
+-- refusal word with every other column NULL): `transfer_not_found`, `not_posted` (or a
+-- reversal), `already_reversed`, `account_closed`, `insufficient_funds`.
 CREATE FUNCTION register_reversal_for(
     p_user_id          uuid,
     p_operation_id     uuid,
@@ -149,9 +149,8 @@ BEGIN
                     WHERE o.user_id = p_user_id AND o.kind = 'transfer' AND o.idempotency_key = p_idempotency_key) THEN
         IF NOT found_original THEN
             outcome := 'transfer_not_found';
-        ELSIF original.reverses_operation_id IS NOT NULL THEN
-            outcome := 'is_reversal';
-        ELSIF original.status <> 'posted' THEN
+        ELSIF original.status <> 'posted' OR original.reverses_operation_id IS NOT NULL THEN
+            -- Not posted, or itself a reversal (corrected by a new transfer, not reversed back).
             outcome := 'not_posted';
         ELSIF EXISTS (SELECT 1 FROM transfers r WHERE r.reverses_operation_id = p_original_id) THEN
             outcome := 'already_reversed';

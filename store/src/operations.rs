@@ -260,20 +260,27 @@ pub async fn register_transfer(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
+    registration(&row, "register_transfer_for")
+}
+
+/// What a registration function answered (`register_transfer_for` and the functions built like
+/// it): `created` or `existing` with the transfer's row, or a refusal word (a rejection code
+/// in lower case) with nothing written.
+pub(crate) fn registration(
+    row: &sqlx::postgres::PgRow,
+    function: &str,
+) -> Result<Registration, StoreError> {
     let outcome: String = row.try_get("outcome")?;
     let transfer =
-        || -> Result<TransferView, StoreError> { TransferRow::from_row(&row)?.try_into() };
-    let refused = |code| Ok(Registration::Refused(code));
+        || -> Result<TransferView, StoreError> { TransferRow::from_row(row)?.try_into() };
     match outcome.as_str() {
         "created" => Ok(Registration::Created(transfer()?)),
         "existing" => Ok(Registration::Existing(transfer()?)),
-        "account_not_found" => refused(RejectionCode::AccountNotFound),
-        "currency_mismatch" => refused(RejectionCode::CurrencyMismatch),
-        "account_closed" => refused(RejectionCode::AccountClosed),
-        "insufficient_funds" => refused(RejectionCode::InsufficientFunds),
-        other => Err(StoreError::Invariant(format!(
-            "register_transfer_for answered an unknown outcome {other:?}"
-        ))),
+        word => RejectionCode::parse(&word.to_uppercase())
+            .map(Registration::Refused)
+            .ok_or_else(|| {
+                StoreError::Invariant(format!("{function} answered an unknown outcome {word:?}"))
+            }),
     }
 }
 

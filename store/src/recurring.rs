@@ -2,11 +2,11 @@
 //! stored once per (user, key); each of its runs registers that day's transfer through
 //! `register_recurring_run_for`, which decides the day in the rule's time zone.
 
-use crate::operations::{Registration, TransferRow, TransferView};
+use crate::operations::{Registration, registration};
 use crate::session::begin_as;
 use crate::{StoreError, sql};
 use chrono::{DateTime, NaiveDate, Utc};
-use djinn_domain::{AccountId, Money, OperationId, RecurringTransferId, RejectionCode, UserId};
+use djinn_domain::{AccountId, Money, OperationId, RecurringTransferId, UserId};
 use sqlx::{FromRow, PgPool, Row};
 
 /// How often a rule runs.
@@ -226,14 +226,8 @@ pub async fn register_run(
     .await?;
     tx.commit().await?;
     let outcome: String = row.try_get("outcome")?;
-    let transfer =
-        || -> Result<TransferView, StoreError> { TransferRow::from_row(&row)?.try_into() };
-    Ok(Some(match outcome.as_str() {
-        "inactive" | "not_today" => return Ok(None),
-        "created" => Registration::Created(transfer()?),
-        "existing" => Registration::Existing(transfer()?),
-        refused => Registration::Refused(
-            RejectionCode::parse(&refused.to_uppercase()).unwrap_or(RejectionCode::NotRegistered),
-        ),
-    }))
+    if matches!(outcome.as_str(), "inactive" | "not_today") {
+        return Ok(None);
+    }
+    registration(&row, "register_recurring_run_for").map(Some)
 }

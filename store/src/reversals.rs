@@ -2,10 +2,10 @@
 //! it, never by editing it (migrations/..._reversals.sql). Registering one is idempotent per
 //! key like any transfer, and a transfer is reversed once.
 
-use crate::operations::{Registration, TransferRow, TransferView, by_ids};
+use crate::operations::{Registration, TransferRow, TransferView, by_ids, registration};
 use crate::{StoreError, sql};
-use djinn_domain::{Description, IdempotencyKey, OperationId, RejectionCode, UserId};
-use sqlx::{FromRow, PgPool, Row};
+use djinn_domain::{Description, IdempotencyKey, OperationId, UserId};
+use sqlx::PgPool;
 
 /// The workflow id of the reversal of `original`: one per transfer, readable in the Temporal UI.
 pub fn reversal_workflow_id(user: UserId, original: OperationId) -> String {
@@ -34,22 +34,7 @@ pub async fn register_reversal(
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    let outcome: String = row.try_get("outcome")?;
-    let transfer =
-        || -> Result<TransferView, StoreError> { TransferRow::from_row(&row)?.try_into() };
-    let refused = |code| Ok(Registration::Refused(code));
-    match outcome.as_str() {
-        "created" => Ok(Registration::Created(transfer()?)),
-        "existing" => Ok(Registration::Existing(transfer()?)),
-        "transfer_not_found" => refused(RejectionCode::TransferNotFound),
-        "is_reversal" | "not_posted" => refused(RejectionCode::NotPosted),
-        "already_reversed" => refused(RejectionCode::AlreadyReversed),
-        "account_closed" => refused(RejectionCode::AccountClosed),
-        "insufficient_funds" => refused(RejectionCode::InsufficientFunds),
-        other => Err(StoreError::Invariant(format!(
-            "register_reversal_for answered an unknown outcome {other:?}"
-        ))),
-    }
+    registration(&row, "register_reversal_for")
 }
 
 /// The reversals of several of the user's transfers at once, each with `reverses` set.

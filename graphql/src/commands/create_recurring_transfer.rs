@@ -2,8 +2,7 @@
 //! stored before), then create its Temporal Schedule (or find it created). Both steps are
 //! idempotent, so a retried request after a crash between them completes the rule.
 
-use super::money_error;
-use crate::schema::ids::{self, NodeType};
+use super::{account_id, money_error};
 use crate::schema::user_error::check;
 use crate::schema::{
     CreateRecurringTransferInput, CreateRecurringTransferPayload, RecurrenceUnit,
@@ -12,8 +11,7 @@ use crate::schema::{
 use crate::server::AppState;
 use async_graphql::Result;
 use djinn_domain::{
-    AMOUNT_MAX_MINOR, AccountId, Description, IdempotencyKey, RecurringTransferId, RejectionCode,
-    UserId,
+    AMOUNT_MAX_MINOR, Description, IdempotencyKey, RecurringTransferId, RejectionCode, UserId,
 };
 use djinn_store::recurring::{self, Every, NewRule, Stored};
 
@@ -91,19 +89,8 @@ fn parse(input: &CreateRecurringTransferInput) -> Result<NewRule, Vec<UserError>
         &["input", "idempotencyKey"],
         RejectionCode::InvalidIdempotencyKey.as_str(),
     );
-    let account = |id: &str, field: &str, errors: &mut Vec<UserError>| {
-        let found = ids::decode_as(id, NodeType::Account).map(AccountId::from_uuid);
-        if found.is_none() {
-            errors.push(UserError::rejection(
-                &["input", field],
-                RejectionCode::AccountNotFound,
-                "no such account",
-            ));
-        }
-        found
-    };
-    let from = account(&input.from_account_id, "fromAccountId", &mut errors);
-    let to = account(&input.to_account_id, "toAccountId", &mut errors);
+    let from = account_id(&input.from_account_id, "fromAccountId", &mut errors);
+    let to = account_id(&input.to_account_id, "toAccountId", &mut errors);
     let amount = match input.amount.positive() {
         Ok(amount) if amount.amount_minor() <= AMOUNT_MAX_MINOR => Some(amount),
         Ok(_) => {

@@ -1,15 +1,14 @@
 //! `createTransfer`: parse, register (or find the transfer registered under the key) in one
 //! round trip, start the transfer's workflow, answer with the transfer PENDING.
 
-use super::money_error;
-use crate::schema::ids::{self, NodeType};
+use super::{account_id, money_error};
 use crate::schema::user_error::check;
 use crate::schema::{CreateTransferInput, CreateTransferPayload, Transfer, UserError, internal};
 use crate::server::AppState;
 use async_graphql::Result;
 use djinn_domain::{
-    AccountId, Description, IdempotencyKey, OperationId, RejectionCode, TransferError,
-    TransferRequest, UserId, transfer_workflow_id,
+    Description, IdempotencyKey, OperationId, RejectionCode, TransferError, TransferRequest,
+    UserId, transfer_workflow_id,
 };
 use djinn_store::accounts;
 use djinn_store::operations::{self, OperationStatus, Registration, TransferView};
@@ -126,18 +125,6 @@ fn parse_transfer(
             error.to_string(),
         )]),
     }
-}
-
-fn account_id(id: &str, field: &str, errors: &mut Vec<UserError>) -> Option<AccountId> {
-    let uuid = ids::decode_as(id, NodeType::Account);
-    if uuid.is_none() {
-        errors.push(UserError::rejection(
-            &["input", field],
-            RejectionCode::AccountNotFound,
-            "no such account",
-        ));
-    }
-    uuid.map(AccountId::from_uuid)
 }
 
 /// The checks that need the ledger, as `register_transfer_for` makes them, with the details a

@@ -28,8 +28,9 @@ pub use set_approval_threshold::set_approval_threshold;
 pub use set_overdraft_limit::set_overdraft_limit;
 
 use crate::schema::UserError;
+use crate::schema::ids::{self, NodeType};
 use crate::schema::money::MoneyInputError;
-use djinn_domain::{AMOUNT_MAX_MINOR, Money, RejectionCode};
+use djinn_domain::{AMOUNT_MAX_MINOR, AccountId, Money, RejectionCode};
 
 pub(crate) fn money_error(error: MoneyInputError, path: &[&str]) -> UserError {
     let field = |leaf: &'static str| -> Vec<&str> { path.iter().copied().chain([leaf]).collect() };
@@ -79,4 +80,17 @@ pub(crate) fn account_amount(
         return Err(invalid(format!("the {what} is too large")));
     }
     Ok(money)
+}
+
+/// The account behind a global id, or a userError at `input.<field>` (ACCOUNT_NOT_FOUND).
+pub(crate) fn account_id(id: &str, field: &str, errors: &mut Vec<UserError>) -> Option<AccountId> {
+    let uuid = ids::decode_as(id, NodeType::Account);
+    if uuid.is_none() {
+        errors.push(UserError::rejection(
+            &["input", field],
+            RejectionCode::AccountNotFound,
+            "no such account",
+        ));
+    }
+    uuid.map(AccountId::from_uuid)
 }
