@@ -16,6 +16,7 @@ mod error;
 pub mod openings;
 pub mod operations;
 pub mod recurring;
+mod registration;
 pub mod reversals;
 pub mod session;
 pub mod sql;

@@ -10,7 +10,7 @@ use djinn_domain::{
     AccountId, IdempotencyKey, Money, OperationId, RejectionCode, TransferRequest, TransferStatus,
     UserId,
 };
-use sqlx::{FromRow, PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,28 +260,7 @@ pub async fn register_transfer(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    registration(&row, "register_transfer_for")
-}
-
-/// What a registration function answered (`register_transfer_for` and the functions built like
-/// it): `created` or `existing` with the transfer's row, or a refusal word (a rejection code
-/// in lower case) with nothing written.
-pub(crate) fn registration(
-    row: &sqlx::postgres::PgRow,
-    function: &str,
-) -> Result<Registration, StoreError> {
-    let outcome: String = row.try_get("outcome")?;
-    let transfer =
-        || -> Result<TransferView, StoreError> { TransferRow::from_row(row)?.try_into() };
-    match outcome.as_str() {
-        "created" => Ok(Registration::Created(transfer()?)),
-        "existing" => Ok(Registration::Existing(transfer()?)),
-        word => RejectionCode::parse(&word.to_uppercase())
-            .map(Registration::Refused)
-            .ok_or_else(|| {
-                StoreError::Invariant(format!("{function} answered an unknown outcome {word:?}"))
-            }),
-    }
+    crate::registration::registration(&row, "register_transfer_for")
 }
 
 #[tracing::instrument(skip_all, fields(operation_id = %id))]

@@ -2,7 +2,8 @@
 //! stored once per (user, key); each of its runs registers that day's transfer through
 //! `register_recurring_run_for`, which decides the day in the rule's time zone.
 
-use crate::operations::{Registration, registration};
+use crate::operations::Registration;
+use crate::registration::registration;
 use crate::session::begin_as;
 use crate::{StoreError, sql};
 use chrono::{DateTime, NaiveDate, Utc};

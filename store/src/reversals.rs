@@ -2,7 +2,8 @@
 //! it, never by editing it (migrations/..._reversals.sql). Registering one is idempotent per
 //! key like any transfer, and a transfer is reversed once.
 
-use crate::operations::{Registration, TransferRow, TransferView, by_ids, registration};
+use crate::operations::{Registration, TransferRow, TransferView, by_ids};
+use crate::registration::registration;
 use crate::{StoreError, sql};
 use djinn_domain::{Description, IdempotencyKey, OperationId, UserId};
 use sqlx::PgPool;
