@@ -7,7 +7,7 @@
 //! alike (`Sts` is a code, or holds one in `Cd`).
 
 use crate::amount::{self, PLAIN};
-use crate::{Statement, StatementError, StatementLine, malformed};
+use crate::{LineCounter, Statement, StatementError, StatementLine, malformed};
 use chrono::NaiveDate;
 use djinn_domain::{Currency, Money};
 use quick_xml::Reader;
@@ -46,15 +46,9 @@ pub fn read(bytes: &[u8]) -> Result<Statement, StatementError> {
         .map_err(|_| malformed(1, "the file is not UTF-8"))?;
     let mut reader = Reader::from_str(text);
     let mut state = State::default();
-    let line_at = |position: u64| {
-        let end = usize::try_from(position)
-            .unwrap_or(usize::MAX)
-            .min(text.len());
-        1 + text.as_bytes()[..end]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-    };
+    // Errors and elements are met in file order: the lines are counted once, forward.
+    let mut lines = LineCounter::default();
+    let mut line_at = |position: u64| lines.line_at(text, position);
     loop {
         let position = reader.buffer_position();
         let event = reader

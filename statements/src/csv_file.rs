@@ -4,7 +4,7 @@
 //! same day: re-importing the same rows, or an overlapping export, gives the same ids.
 
 use crate::csv_profile::{AmountColumns, CsvProfile, Encoding};
-use crate::{Statement, StatementError, StatementLine, amount, malformed};
+use crate::{LineCounter, Statement, StatementError, StatementLine, amount, malformed};
 use chrono::NaiveDate;
 use djinn_domain::{Currency, Money};
 use sha2::{Digest, Sha256};
@@ -67,33 +67,6 @@ pub fn read(
         closing: None,
         lines,
     })
-}
-
-/// The line of a record's first byte, counted forward from the last one asked (csv's own line
-/// numbers are off by one after a CRLF).
-#[derive(Default)]
-struct LineCounter {
-    byte: usize,
-    line: usize,
-}
-
-impl LineCounter {
-    fn line_at(&mut self, text: &str, byte: u64) -> usize {
-        let mut byte = usize::try_from(byte).unwrap_or(usize::MAX).min(text.len());
-        // After a CRLF, csv places a record at its '\n'.
-        while matches!(text.as_bytes().get(byte), Some(b'\r' | b'\n')) {
-            byte += 1;
-        }
-        if byte < self.byte {
-            *self = Self::default();
-        }
-        self.line += text.as_bytes()[self.byte..byte]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count();
-        self.byte = byte;
-        self.line + 1
-    }
 }
 
 /// The text of the file in its character set, without a byte-order mark.

@@ -70,6 +70,33 @@ pub enum StatementError {
     CurrencyMismatch { found: Currency, expected: Currency },
 }
 
+/// The line of a byte offset, counted forward from the last one asked, so a whole file is
+/// counted once (csv's own line numbers are off by one after a CRLF). Line breaks at the offset
+/// are skipped: after a CRLF, csv places a record at its '\n'.
+#[derive(Default)]
+pub(crate) struct LineCounter {
+    byte: usize,
+    line: usize,
+}
+
+impl LineCounter {
+    pub(crate) fn line_at(&mut self, text: &str, byte: u64) -> usize {
+        let mut byte = usize::try_from(byte).unwrap_or(usize::MAX).min(text.len());
+        while matches!(text.as_bytes().get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        if byte < self.byte {
+            *self = Self::default();
+        }
+        self.line += text.as_bytes()[self.byte..byte]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.byte = byte;
+        self.line + 1
+    }
+}
+
 pub(crate) fn malformed(line: usize, problem: impl Into<String>) -> StatementError {
     StatementError::Malformed {
         line,

@@ -45,20 +45,3 @@ pub async fn clear_threshold(
     tx.commit().await?;
     Ok(())
 }
-
-/// The user's thresholds, one per currency, by currency code.
-#[tracing::instrument(skip_all)]
-pub async fn thresholds(pool: &sqlx::PgPool, user: UserId) -> Result<Vec<Money>, StoreError> {
-    let mut tx = begin_as(pool, user).await?;
-    let rows: Vec<(String, i64)> = sql::query_as(
-        "SELECT currency::text, amount_minor FROM approval_thresholds
-          WHERE user_id = $1 ORDER BY currency",
-    )
-    .bind(user.as_uuid())
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    rows.into_iter()
-        .map(|(code, minor)| Ok(Money::from_minor(minor, crate::stored_currency(&code)?)))
-        .collect()
-}

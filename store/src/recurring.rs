@@ -68,6 +68,15 @@ struct RuleRow {
     created_at: DateTime<Utc>,
 }
 
+/// The columns of a rule, as `RuleRow` reads them (a macro, so that queries stay static).
+macro_rules! select_rule {
+    () => {
+        "SELECT id, idempotency_key, from_account_id, to_account_id, amount_minor,
+        currency::text AS currency, description, every, day_of_month, start_date, end_date,
+        time_zone, status, created_at FROM recurring_transfers"
+    };
+}
+
 impl TryFrom<RuleRow> for Rule {
     type Error = StoreError;
     fn try_from(row: RuleRow) -> Result<Self, StoreError> {
@@ -159,9 +168,7 @@ pub async fn store(pool: &PgPool, user: UserId, new: &NewRule) -> Result<Stored,
     .execute(&mut *tx)
     .await?;
     let row: RuleRow = sql::query_as(concat!(
-        "SELECT id, idempotency_key, from_account_id, to_account_id, amount_minor,
-    currency::text AS currency, description, every, day_of_month, start_date, end_date, time_zone,
-    status, created_at FROM recurring_transfers",
+        select_rule!(),
         " WHERE user_id = $1 AND idempotency_key = $2"
     ))
     .bind(user.as_uuid())
@@ -180,16 +187,12 @@ pub async fn get(
     id: RecurringTransferId,
 ) -> Result<Option<(Rule, Vec<Run>)>, StoreError> {
     let mut tx = begin_as(pool, user).await?;
-    let row: Option<RuleRow> = sql::query_as(concat!(
-        "SELECT id, idempotency_key, from_account_id, to_account_id, amount_minor,
-    currency::text AS currency, description, every, day_of_month, start_date, end_date, time_zone,
-    status, created_at FROM recurring_transfers",
-        " WHERE id = $1 AND user_id = $2"
-    ))
-    .bind(id.as_uuid())
-    .bind(user.as_uuid())
-    .fetch_optional(&mut *tx)
-    .await?;
+    let row: Option<RuleRow> =
+        sql::query_as(concat!(select_rule!(), " WHERE id = $1 AND user_id = $2"))
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
     let runs: Vec<Run> = sql::query_as(
         "SELECT run_on, operation_id, refusal FROM recurring_transfer_runs
           WHERE rule_id = $1 AND user_id = $2 ORDER BY run_on DESC LIMIT 10",

@@ -3,17 +3,18 @@
 //! its last runs: each day's transfer, or why it was refused.
 
 use super::ids::{self, NodeType};
+use super::loaders::TransferLoader;
 use super::money::{Money, MoneyInput};
 use super::transfer::Transfer;
 use super::user_error::UserError;
 use super::{internal, state};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{
     Context, Enum, ID, InputObject, InputValueError, InputValueResult, Object, Result, Scalar,
     ScalarType, SimpleObject, Value,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use djinn_domain::OperationId;
-use djinn_store::operations;
 use djinn_store::recurring::{Every, Rule, Run};
 
 /// A calendar date, `YYYY-MM-DD`.
@@ -149,18 +150,18 @@ impl RecurringRun {
     async fn run_on(&self) -> Date {
         Date(self.0.run_on)
     }
-    /// The day's transfer (POSTED, or VOIDED with its reason), when one was registered.
+    /// The day's transfer (POSTED, or VOIDED with its reason), when one was registered; read
+    /// with the other runs' in one query.
     async fn transfer(&self, ctx: &Context<'_>) -> Result<Option<Transfer>> {
         let Some(id) = self.0.operation_id else {
             return Ok(None);
         };
-        let (app, user) = state(ctx)?;
-        Ok(
-            operations::get_transfer(&app.pool, user, OperationId::from_uuid(id))
-                .await
-                .map_err(internal)?
-                .map(Transfer),
-        )
+        Ok(ctx
+            .data::<DataLoader<TransferLoader>>()?
+            .load_one(OperationId::from_uuid(id))
+            .await
+            .map_err(internal)?
+            .map(Transfer))
     }
     /// Why no transfer was registered that day, as a code (INSUFFICIENT_FUNDS, ...).
     async fn refusal(&self) -> Option<&str> {
