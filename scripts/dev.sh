@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make dev`: the whole stack on this machine, without Docker or root. Temporal dev server with
-# its Web UI, PostgreSQL (DATABASE_URL or a private cluster in .data/pg), migrations, the worker
-# and the API. Ctrl-C or SIGTERM stops everything this script started.
+# its Web UI, PostgreSQL (DATABASE_URL or a private cluster in .data/pg), migrations, the nightly
+# reconciliation's schedule, the worker and the API. Ctrl-C or SIGTERM stops everything this script started.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DEV_PG_PORT="${DJINN_DEV_PG_PORT:-54320}"
@@ -52,6 +52,8 @@ cd "$ROOT"
 cargo build --bin djinn
 DJINN="$ROOT/target/debug/djinn"
 "$DJINN" migrate
+# The nightly reconciliation's Temporal Schedule, created or brought up to date (idempotent).
+"$DJINN" schedules apply
 "$DJINN" worker &
 STARTED_PIDS+=("$!")
 "$DJINN" api &
@@ -70,6 +72,7 @@ cat <<TXT
     Health        http://$DJINN_API_ADDR/healthz
     Temporal UI   http://127.0.0.1:$TEMPORAL_UI_PORT  (payloads decrypted via http://$DJINN_API_ADDR/codec)
     PostgreSQL    $DATABASE_URL${DATABASE_MIGRATION_URL:+ (PgBouncer; direct: $DATABASE_MIGRATION_URL)}
+    Schedules     reconciliation-nightly and each recurring transfer's: target/debug/djinn schedules list
 
   A development token for user "alice": scripts/dev-token.sh alice
   Ctrl-C stops everything.

@@ -5,8 +5,12 @@
 
 pub mod activities;
 pub mod chaos;
+pub mod reconciliation;
 pub mod recurring;
+pub mod statements;
 pub mod sweeper;
 
 pub use activities::LedgerActivities;
+pub use reconciliation::ReconciliationActivities;
 pub use recurring::RecurringActivities;
+pub use statements::StatementActivities;

@@ -6,7 +6,8 @@
 //! on the client that starts them, as the transfers the API starts run on the API's.
 //!
 //! Then the reads: one account, its balance and its 50 newest entries through GraphQL against
-//! the same SQL over a raw pool (`reads`).
+//! the same SQL over a raw pool (`reads`); then a statement of 1,000,000 lines imported against
+//! a raw COPY, and its reconciliation against a hash join (`statements`).
 //!
 //! With `--traced-api`, the transfers run a second time in each round through an api that
 //! exports every span over OTLP to a receiver in this process (`otlp_sink`): the cost of
@@ -23,6 +24,7 @@ mod phases;
 mod reads;
 mod report;
 mod server_metrics;
+mod statements;
 mod usage;
 mod workers;
 
@@ -71,6 +73,9 @@ pub struct Args {
     pub otlp_listen: String,
     #[arg(long)]
     pub worker_pid: Option<u32>,
+    /// Runs only the statement phase (import against COPY, reconciliation against a join).
+    #[arg(long)]
+    pub statements_only: bool,
     #[arg(long)]
     pub api_pid: Option<u32>,
     /// The Temporal server's pid: its CPU per workflow is printed for each phase, a steadier
@@ -158,6 +163,9 @@ async fn measure(
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
+    if args.statements_only {
+        return statements::run(&args.api, pool, &http, args.worker_pid, args.api_pid).await;
+    }
     let pairs = open_accounts(args, &http).await?;
     let sink = match &args.traced_api {
         Some(_) => Some(otlp_sink::start(&args.otlp_listen).await?),
@@ -198,7 +206,8 @@ async fn measure(
     .map(Duration::from_secs_f64)
     .collect();
     report::print(args, rounds, ledger_to_posted)?;
-    reads::run(&args.api, &args.database_url, &http).await
+    reads::run(&args.api, &args.database_url, &http).await?;
+    statements::run(&args.api, pool, &http, args.worker_pid, args.api_pid).await
 }
 
 /// A client per user, each with a funded source and an empty destination account.

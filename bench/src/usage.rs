@@ -29,6 +29,18 @@ pub fn process(pid: u32) -> anyhow::Result<ProcessUsage> {
     })
 }
 
+/// The resident memory of a process now, in bytes.
+pub fn resident_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .context("VmRSS")?
+        .parse()?;
+    Ok(kib * 1024)
+}
+
 /// CPU seconds of a process tree one level deep: the root, the children it has reaped, and the
 /// children alive now. PostgreSQL runs one process per connection under its postmaster, and the
 /// postmaster reaps those that end, so this counts every backend that ever ran.

@@ -208,6 +208,7 @@ mod tests {
             runs_workflows: true,
             approval_timeout: djinn_graphql::DEFAULT_APPROVAL_TIMEOUT,
             database_listen_url: None,
+            upload_max_bytes: djinn_graphql::DEFAULT_UPLOAD_MAX_BYTES,
         };
         (api, RuntimeSettings { environment })
     }

@@ -268,14 +268,18 @@ pub struct ApiSettings {
     /// server the task's dispatch. `false` leaves every task to `djinn worker`.
     #[arg(long, env = "DJINN_API_RUNS_WORKFLOWS", default_value_t = true, action = clap::ArgAction::Set)]
     pub runs_workflows: bool,
-    /// How long a transfer at or over its owner's approval threshold waits for approval before
-    /// it is voided (APPROVAL_EXPIRED), as `24h`, `90m`, `30s`.
     /// The database's direct URL for the subscriptions' LISTEN connection, when DATABASE_URL
     /// goes through a pooler in transaction mode (PgBouncer), which cannot hold a LISTEN.
     #[arg(long, env = "DATABASE_LISTEN_URL", hide_env_values = true)]
     pub database_listen_url: Option<SecretString>,
+    /// How long a transfer at or over its owner's approval threshold waits for approval before
+    /// it is voided (APPROVAL_EXPIRED), as `24h`, `90m`, `30s`.
     #[arg(long, env = "DJINN_APPROVAL_TIMEOUT", default_value = "24h", value_parser = humantime::parse_duration)]
     pub approval_timeout: std::time::Duration,
+    /// The largest statement file `importStatement` accepts, in bytes; a larger upload is
+    /// answered 413.
+    #[arg(long, env = "DJINN_UPLOAD_MAX_BYTES", default_value_t = djinn_graphql::DEFAULT_UPLOAD_MAX_BYTES)]
+    pub upload_max_bytes: usize,
 }
 
 impl ApiSettings {
@@ -319,6 +323,7 @@ impl ApiSettings {
             request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
             rate_limit_per_minute: self.rate_limit_per_minute,
             approval_timeout: self.approval_timeout,
+            upload_max_bytes: self.upload_max_bytes,
         })
     }
 }

@@ -1,4 +1,5 @@
-//! `djinn`: one binary, several roles (api, worker, migrate, schema).
+//! `djinn`: one binary, several roles (api, worker, migrate, schema) and the operators'
+//! commands (import, reconcile, schedules, ledger verify, backup).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -82,6 +83,15 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Import a statement file for an account's owner, with a progress bar.
+    Import(djinn::import::ImportArgs),
+    /// Reconcile an account's statements with its ledger (or every account's: --all).
+    Reconcile(djinn::reconcile::ReconcileArgs),
+    /// The Temporal Schedules: apply the nightly reconciliation's, or list them all.
+    Schedules {
+        #[command(subcommand)]
+        command: djinn::reconcile::SchedulesCommand,
+    },
     /// Print the GraphQL SDL.
     Schema,
 }
@@ -152,6 +162,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Import(args) => djinn::import::run(args).await,
+        Command::Reconcile(args) => djinn::reconcile::run(args).await,
+        Command::Schedules { command } => djinn::reconcile::schedules(command).await,
         Command::Schema => {
             print!("{}", djinn_graphql::schema::sdl());
             Ok(())

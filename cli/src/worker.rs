@@ -7,9 +7,14 @@
 
 use crate::config::WorkerSettings;
 use djinn_activities::sweeper::SweeperSettings;
-use djinn_activities::{LedgerActivities, RecurringActivities};
+use djinn_activities::{
+    LedgerActivities, ReconciliationActivities, RecurringActivities, StatementActivities,
+};
 use djinn_store::PgPool;
-use djinn_workflows::{OpenAccountWorkflow, RecurringTransferWorkflow, TransferWorkflow};
+use djinn_workflows::{
+    ImportStatementWorkflow, NightlyReconciliationWorkflow, OpenAccountWorkflow,
+    ReconciliationWorkflow, RecurringTransferWorkflow, TransferWorkflow,
+};
 use std::future::Future;
 use std::time::Duration;
 use temporalio_client::Client;
@@ -63,8 +68,13 @@ pub async fn run(
         .register_workflow::<TransferWorkflow>()?
         .register_workflow::<OpenAccountWorkflow>()?
         .register_workflow::<RecurringTransferWorkflow>()?
+        .register_workflow::<ImportStatementWorkflow>()?
+        .register_workflow::<ReconciliationWorkflow>()?
+        .register_workflow::<NightlyReconciliationWorkflow>()?
         .register_activities(LedgerActivities::new(pool.clone(), metrics_of(settings)))
-        .register_activities(RecurringActivities::new(pool))
+        .register_activities(RecurringActivities::new(pool.clone()))
+        .register_activities(StatementActivities::new(pool.clone()))
+        .register_activities(ReconciliationActivities::new(pool))
         .build();
     run_with(client, options, settings, shutdown).await
 }

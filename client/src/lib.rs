@@ -7,10 +7,12 @@
 
 pub mod builders;
 mod decisions;
+mod statements;
 mod token;
 
 pub use builders::{CREATE_TRANSFER, NewAccount, NewTransfer, OPEN_ACCOUNT};
 pub use decisions::TRANSFER_FIELDS;
+pub use statements::{IMPORT_FIELDS, RUN_FIELDS, Upload};
 pub use token::{PROJECT_ID, token_for, unsigned_token};
 
 use anyhow::{Context, bail};

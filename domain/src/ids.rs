@@ -67,3 +67,11 @@ id_type!(
     /// A recurring transfer's rule (one Temporal Schedule).
     RecurringTransferId
 );
+id_type!(
+    /// A statement import: one uploaded file, its lines written in batches.
+    StatementImportId
+);
+id_type!(
+    /// A reconciliation run: an account's statements against its ledger for a period.
+    ReconciliationRunId
+);

@@ -16,7 +16,10 @@ mod transfer;
 
 pub use account::{AccountKind, AccountName, AccountNameError};
 pub use currency::{Currency, CurrencyError};
-pub use ids::{AccountId, OperationId, PostingId, RecurringTransferId, TransactionId, UserId};
+pub use ids::{
+    AccountId, OperationId, PostingId, ReconciliationRunId, RecurringTransferId, StatementImportId,
+    TransactionId, UserId,
+};
 pub use ledger::{LedgerError, Posting, assert_balanced};
 pub use money::{Money, MoneyError};
 pub use rejection::RejectionCode;

@@ -18,8 +18,10 @@ mod request_id;
 mod request_metrics;
 pub mod schema;
 mod server;
+mod upload;
 mod user_cache;
 
 pub use auth::{EmulatorTokenVerifier, FIREBASE_JWKS_URL, FirebaseVerifier, TokenVerifier};
 pub use limits::REQUEST_BODY_MAX_BYTES;
 pub use server::{ApiConfig, AppState, Application, DEFAULT_APPROVAL_TIMEOUT};
+pub use upload::DEFAULT_UPLOAD_MAX_BYTES;

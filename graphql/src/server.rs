@@ -7,7 +7,7 @@ use crate::auth::{self, AuthError, Principal, TokenVerifier};
 use crate::schema::{self, CurrentUser, DjinnSchema};
 use crate::user_cache::UserCache;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLResponse;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -53,6 +53,8 @@ pub struct ApiConfig {
     pub codec_cors_origins: Vec<String>,
     /// How long a transfer at or over its owner's approval threshold waits for approval.
     pub approval_timeout: Duration,
+    /// The largest statement file `importStatement` accepts, in bytes.
+    pub upload_max_bytes: usize,
 }
 
 /// A day: time for a person to see a request for approval and decide.
@@ -71,6 +73,7 @@ impl ApiConfig {
             ops_token: None,
             codec_cors_origins: Vec::new(),
             approval_timeout: DEFAULT_APPROVAL_TIMEOUT,
+            upload_max_bytes: crate::upload::DEFAULT_UPLOAD_MAX_BYTES,
         }
     }
 }
@@ -99,6 +102,7 @@ pub(crate) struct ServerState {
     pub(crate) schema: DjinnSchema,
     users: Arc<UserCache>,
     pub(crate) rate_limiter: Arc<UserRateLimiter>,
+    upload_max_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -117,6 +121,7 @@ impl Application {
             schema,
             users: Arc::default(),
             rate_limiter: Arc::new(UserRateLimiter::per_minute(config.rate_limit_per_minute)),
+            upload_max_bytes: config.upload_max_bytes,
         };
         let graphql_route = if config.production {
             axum::routing::post(graphql)
@@ -125,12 +130,13 @@ impl Application {
         };
         let production = config.production;
         let mut router = Router::new()
-            .route("/graphql", graphql_route)
             .route("/graphql/ws", get(crate::live::graphql_ws))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
-            // The GraphQL extractor reads the body itself, so the limit wraps the body stream.
             .layer(RequestBodyLimitLayer::new(REQUEST_BODY_MAX_BYTES))
+            // `/graphql` reads its body within its own limits (`upload`): a statement file may
+            // be larger than any other request.
+            .route("/graphql", graphql_route)
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
                 config.request_timeout,
@@ -194,7 +200,7 @@ async fn graphiql() -> Html<String> {
 async fn graphql(
     State(state): State<ServerState>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    request: axum::extract::Request,
 ) -> Response {
     let principal = match auth::bearer_token(&headers) {
         Ok(token) => state.app.verifier.verify(token).await,
@@ -231,7 +237,10 @@ async fn graphql(
     let user_id = user.0.to_string();
     tracing::Span::current().record("user_id", user_id.as_str());
     state.app.metrics.saw_user(&user_id);
-    let mut request = request.into_inner().data(user);
+    let mut request = match crate::upload::read(request, state.upload_max_bytes).await {
+        Ok(request) => request.data(user),
+        Err(refused) => return refused,
+    };
     schema::loaders::for_request(&state.app.pool, user.0).insert_into(&mut request.data);
     let response: GraphQLResponse = state.schema.execute(request).await.into();
     response.into_response()

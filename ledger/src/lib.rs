@@ -22,6 +22,7 @@
 //! postings, checks that they balance before the call, and turns the functions' outcomes and
 //! refusals into rejections.
 
+pub mod import;
 mod opening;
 mod outcome;
 mod postings;

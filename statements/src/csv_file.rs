@@ -15,6 +15,25 @@ pub fn read(
     profile: &CsvProfile,
     currency: Currency,
 ) -> Result<Statement, StatementError> {
+    let mut lines = Vec::new();
+    each_line(bytes, profile, currency, &mut |line| lines.push(line))?;
+    Ok(Statement {
+        currency,
+        opening: None,
+        closing: None,
+        lines,
+    })
+}
+
+/// Reads the file's lines into `sink`, one at a time, so a large file never has all its lines
+/// in memory: what is kept across rows is the count of each (day, amount, description) seen,
+/// by a 16-byte digest.
+pub fn each_line(
+    bytes: &[u8],
+    profile: &CsvProfile,
+    currency: Currency,
+    sink: &mut dyn FnMut(StatementLine),
+) -> Result<(), StatementError> {
     let text = decode(bytes, profile.encoding)?;
     let delimiter = u8::try_from(profile.delimiter)
         .map_err(|_| malformed(1, "the delimiter is not one ASCII character"))?;
@@ -28,8 +47,7 @@ pub fn read(
         .map_err(|error| malformed(1, error.to_string()))?
         .clone();
     let columns = Columns::find(&headers, profile)?;
-    let mut seen: HashMap<(NaiveDate, i64, String), usize> = HashMap::new();
-    let mut lines = Vec::new();
+    let mut seen: HashMap<[u8; 16], usize> = HashMap::new();
     let mut counter = LineCounter::default();
     for record in reader.records() {
         let record = record.map_err(|error| {
@@ -41,19 +59,16 @@ pub fn read(
             continue;
         }
         let row = columns.read(&record, profile, currency, line)?;
+        let digest = row_digest(row.0, row.1, row.2.as_deref());
         let occurrence = seen
-            .entry((
-                row.0,
-                row.1.amount_minor(),
-                row.2.clone().unwrap_or_default(),
-            ))
+            .entry(digest[..16].try_into().unwrap_or_default())
             .or_default();
         *occurrence += 1;
         let bank_id = match row.3 {
             Some(id) => id,
-            None => row_id(row.0, row.1, row.2.as_deref(), *occurrence),
+            None => row_id(&digest, *occurrence),
         };
-        lines.push(StatementLine {
+        sink(StatementLine {
             bank_id,
             booked_on: row.0,
             amount: row.1,
@@ -61,12 +76,7 @@ pub fn read(
             source_line: line,
         });
     }
-    Ok(Statement {
-        currency,
-        opening: None,
-        closing: None,
-        lines,
-    })
+    Ok(())
 }
 
 /// The text of the file in its character set, without a byte-order mark.
@@ -91,15 +101,19 @@ fn decode(bytes: &[u8], encoding: Encoding) -> Result<String, StatementError> {
     }
 }
 
-/// A row's id when the bank gives none.
-fn row_id(date: NaiveDate, amount: Money, description: Option<&str>, occurrence: usize) -> String {
+/// The digest of a row's day, amount and description: what identical rows share.
+fn row_digest(date: NaiveDate, amount: Money, description: Option<&str>) -> [u8; 32] {
     let mut hash = Sha256::new();
     hash.update(format!(
         "{date}|{}|{}",
         amount.amount_minor(),
         description.unwrap_or("")
     ));
-    let digest = hash.finalize();
+    hash.finalize().into()
+}
+
+/// A row's id when the bank gives none: its digest and its place among identical rows.
+fn row_id(digest: &[u8; 32], occurrence: usize) -> String {
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
     format!("csv:{hex}#{occurrence}")
 }

@@ -4,10 +4,10 @@
 //! any other is given with the upload as JSON (`CsvProfile::from_json`).
 
 use crate::amount::Notation;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Where the amount is.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum AmountColumns {
     /// One signed column; `negate` when the bank writes money out as positive.
@@ -21,14 +21,14 @@ pub enum AmountColumns {
 }
 
 /// The character set of the file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Encoding {
     Utf8,
     Windows1252,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CsvProfile {
     #[serde(default = "comma")]
@@ -121,6 +121,24 @@ impl CsvProfile {
             return Err("the CSV profile: the delimiter must be one ASCII character".to_owned());
         }
         Ok(profile)
+    }
+
+    /// A profile as the upload names it: a built-in profile's name, or a custom one as JSON.
+    pub fn named_or_json(given: &str) -> Result<Self, String> {
+        let given = given.trim();
+        if given.starts_with('{') {
+            return Self::from_json(given);
+        }
+        Self::built_in(given).ok_or_else(|| {
+            format!(
+                "no CSV profile {given:?}: use generic, de-giro, us-debit-credit or a JSON mapping"
+            )
+        })
+    }
+
+    /// The profile as JSON, as `from_json` reads it back.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     pub(crate) fn notation(&self) -> Notation {

@@ -27,6 +27,26 @@ pub enum Format {
     Camt053,
 }
 
+impl Format {
+    /// The format's name as stored: `csv`, `ofx`, `camt053`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Ofx => "ofx",
+            Format::Camt053 => "camt053",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "csv" => Some(Format::Csv),
+            "ofx" => Some(Format::Ofx),
+            "camt053" => Some(Format::Camt053),
+            _ => None,
+        }
+    }
+}
+
 /// One booked line of a statement.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatementLine {
@@ -68,6 +88,17 @@ pub enum StatementError {
     /// CURRENCY_MISMATCH: the file is in another currency than the account.
     #[error("the statement is in {found}, the account in {expected}")]
     CurrencyMismatch { found: Currency, expected: Currency },
+}
+
+impl StatementError {
+    /// The refusal's stable code, as the API and the import show it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StatementError::Malformed { .. } => "MALFORMED_STATEMENT",
+            StatementError::Unbalanced { .. } => "STATEMENT_UNBALANCED",
+            StatementError::CurrencyMismatch { .. } => "CURRENCY_MISMATCH",
+        }
+    }
 }
 
 /// The line of a byte offset, counted forward from the last one asked, so a whole file is
@@ -139,6 +170,55 @@ pub fn read(
     }
     statement.check_balanced()?;
     Ok(statement)
+}
+
+/// What a statement states besides its lines, and how many it has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub currency: Currency,
+    pub opening: Option<Money>,
+    pub closing: Option<Money>,
+    pub lines: usize,
+    /// The last day a line was booked on: the day of the closing balance.
+    pub last_booked_on: Option<NaiveDate>,
+}
+
+/// Reads a statement as [`read`] does, handing each line to `sink` as it is read. A CSV file's
+/// lines are never all in memory at once; OFX and CAMT files, which may state their balances
+/// after their lines, are read whole first. `sink` may see lines of a file that turns out
+/// malformed further on: only an `Ok` answer says the lines it saw are the statement.
+pub fn read_each(
+    bytes: &[u8],
+    format: Format,
+    profile: &CsvProfile,
+    currency: Currency,
+    sink: &mut dyn FnMut(StatementLine),
+) -> Result<Summary, StatementError> {
+    let mut summary = Summary {
+        currency,
+        opening: None,
+        closing: None,
+        lines: 0,
+        last_booked_on: None,
+    };
+    let mut count = |line: StatementLine, summary: &mut Summary| {
+        summary.lines += 1;
+        summary.last_booked_on = summary.last_booked_on.max(Some(line.booked_on));
+        sink(line);
+    };
+    if format == Format::Csv {
+        csv_file::each_line(bytes, profile, currency, &mut |line| {
+            count(line, &mut summary);
+        })?;
+        return Ok(summary);
+    }
+    let statement = read(bytes, format, profile, currency)?;
+    summary.opening = statement.opening;
+    summary.closing = statement.closing;
+    for line in statement.lines {
+        count(line, &mut summary);
+    }
+    Ok(summary)
 }
 
 impl Statement {

@@ -235,3 +235,94 @@ pub async fn register_run(
     }
     registration(&row, "register_recurring_run_for").map(Some)
 }
+
+/// A change of a rule's status by its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusChange {
+    Pause,
+    Resume,
+    Delete,
+}
+
+/// Pauses, resumes or deletes the user's rule; a deleted rule stays deleted. `None` when the
+/// rule is not the user's (or was deleted, for a pause or a resume).
+#[tracing::instrument(skip_all, fields(rule = %id))]
+pub async fn change_status(
+    pool: &PgPool,
+    user: UserId,
+    id: RecurringTransferId,
+    change: StatusChange,
+) -> Result<Option<(Rule, Vec<Run>)>, StoreError> {
+    // The change as a word the statement maps to the status it leaves.
+    let word = match change {
+        StatusChange::Pause => "pause",
+        StatusChange::Resume => "resume",
+        StatusChange::Delete => "remove",
+    };
+    let mut tx = begin_as(pool, user).await?;
+    let changed = sql::query(
+        "UPDATE recurring_transfers
+            SET status = CASE $3::text WHEN 'pause' THEN 'paused' WHEN 'resume' THEN 'active'
+                                       ELSE 'deleted' END
+          WHERE id = $1 AND user_id = $2 AND (status <> 'deleted' OR $3::text = 'remove')",
+    )
+    .bind(id.as_uuid())
+    .bind(user.as_uuid())
+    .bind(word)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if changed.rows_affected() == 0 {
+        return Ok(None);
+    }
+    get(pool, user, id).await
+}
+
+/// The user's rules, oldest first, after the cursor, each with its newest runs; deleted rules
+/// are left out.
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    pool: &PgPool,
+    user: UserId,
+    after: Option<RecurringTransferId>,
+    limit: i64,
+) -> Result<Vec<(Rule, Vec<Run>)>, StoreError> {
+    let mut tx = begin_as(pool, user).await?;
+    let rows: Vec<RuleRow> = sql::query_as(concat!(
+        select_rule!(),
+        " WHERE user_id = $1 AND status <> 'deleted' AND ($2::uuid IS NULL OR id > $2)
+          ORDER BY id LIMIT $3"
+    ))
+    .bind(user.as_uuid())
+    .bind(after.map(|id| id.as_uuid()))
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|row| row.id).collect();
+    let runs: Vec<(uuid::Uuid, NaiveDate, Option<uuid::Uuid>, Option<String>)> = sql::query_as(
+        "SELECT rule_id, run_on, operation_id, refusal FROM (
+             SELECT r.*, row_number() OVER (PARTITION BY rule_id ORDER BY run_on DESC) AS nth
+               FROM recurring_transfer_runs r WHERE r.rule_id = ANY($1) AND r.user_id = $2) newest
+          WHERE nth <= 10 ORDER BY rule_id, run_on DESC",
+    )
+    .bind(&ids)
+    .bind(user.as_uuid())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    rows.into_iter()
+        .map(|row| {
+            let id = row.id;
+            let rule_runs = runs
+                .iter()
+                .filter(|run| run.0 == id)
+                .map(|run| Run {
+                    run_on: run.1,
+                    operation_id: run.2,
+                    refusal: run.3.clone(),
+                })
+                .collect();
+            Ok((row.try_into()?, rule_runs))
+        })
+        .collect()
+}

@@ -8,6 +8,7 @@
 
 pub mod codec;
 pub mod decisions;
+pub mod nightly;
 pub mod schedules;
 pub mod starts;
 pub mod trace_context;

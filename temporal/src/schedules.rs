@@ -89,3 +89,35 @@ pub async fn next_run(
         .await?;
     Ok(described.future_action_times().into_iter().next())
 }
+
+/// Pauses the rule's schedule: no run fires until it is resumed.
+pub async fn pause(client: &Client, rule: RecurringTransferId) -> Result<(), ScheduleError> {
+    client
+        .get_schedule_handle(schedule_id(rule))
+        .pause(Some("paused by its owner"), Default::default())
+        .await
+}
+
+/// Resumes the rule's schedule.
+pub async fn resume(client: &Client, rule: RecurringTransferId) -> Result<(), ScheduleError> {
+    client
+        .get_schedule_handle(schedule_id(rule))
+        .unpause(Some("resumed by its owner"), Default::default())
+        .await
+}
+
+/// Deletes the rule's schedule, or finds it deleted.
+pub async fn delete(client: &Client, rule: RecurringTransferId) -> Result<(), ScheduleError> {
+    match client
+        .get_schedule_handle(schedule_id(rule))
+        .delete(Default::default())
+        .await
+    {
+        Err(ScheduleError::Rpc(status))
+            if status.code() == temporalio_client::tonic::Code::NotFound =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}

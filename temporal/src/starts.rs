@@ -8,7 +8,10 @@ use djinn_domain::{Description, IdempotencyKey, TransferRequest, TransferStatus,
 use djinn_store::operations::TransferView;
 use djinn_workflows::memo;
 use djinn_workflows::search_attributes::{DJINN_OPERATION, DJINN_STATUS, DJINN_USER_ID};
-use djinn_workflows::{OpenAccountInput, OpenAccountWorkflow, TransferInput, TransferWorkflow};
+use djinn_workflows::{
+    ImportInput, ImportStatementWorkflow, OpenAccountInput, OpenAccountWorkflow, ReconcileInput,
+    ReconciliationWorkflow, TransferInput, TransferWorkflow, reconciliation_workflow_id,
+};
 use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::{
     Client, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
@@ -163,4 +166,57 @@ async fn started_apart(
         Ok(()) | Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(()),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Starts a statement import's workflow, or finds it started; an import that ended is never
+/// started again (its lines are written). Not eager: an import is long, and its first task
+/// has no client waiting for it.
+pub async fn start_import(
+    client: &Client,
+    task_queue: &str,
+    workflow_id: &str,
+    input: ImportInput,
+) -> Result<(), StartError> {
+    let mut options = start_options(
+        task_queue,
+        workflow_id,
+        input.user_id,
+        "import",
+        WorkflowIdReusePolicy::RejectDuplicate,
+        format!("statement import {}", input.import_id),
+    );
+    options.enable_eager_workflow_start = false;
+    let client = client.clone();
+    started_apart(async move {
+        client
+            .start_workflow(ImportStatementWorkflow::run, input, options)
+            .await
+            .map(drop)
+    })
+    .await
+}
+
+/// Starts a reconciliation run's workflow, or finds it started.
+pub async fn start_reconciliation(
+    client: &Client,
+    task_queue: &str,
+    input: ReconcileInput,
+) -> Result<(), StartError> {
+    let mut options = start_options(
+        task_queue,
+        &reconciliation_workflow_id(&input),
+        input.user_id,
+        "reconciliation",
+        WorkflowIdReusePolicy::RejectDuplicate,
+        format!("reconciliation {}", input.run_id),
+    );
+    options.enable_eager_workflow_start = false;
+    let client = client.clone();
+    started_apart(async move {
+        client
+            .start_workflow(ReconciliationWorkflow::run, input, options)
+            .await
+            .map(drop)
+    })
+    .await
 }

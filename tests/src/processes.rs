@@ -138,3 +138,19 @@ pub fn djinn_binary() -> anyhow::Result<std::path::PathBuf> {
     }
     Ok(binary)
 }
+
+impl TestApp {
+    /// Runs `djinn <args>` (an operator's command) on this test's database, task queue and key,
+    /// and waits for it: its exit status and output.
+    pub async fn djinn_command(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        Ok(tokio::process::Command::new(djinn_binary()?)
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("DJINN_TASK_QUEUE", &self.task_queue)
+            .env("DJINN_CODEC_KEYS", TEST_CODEC_KEYS)
+            .env("DJINN_ENV", "development")
+            .kill_on_drop(true)
+            .output()
+            .await?)
+    }
+}

@@ -268,3 +268,113 @@ async fn bad_rules_are_user_errors_that_store_nothing() -> anyhow::Result<()> {
     assert_eq!(stored, 0);
     Ok(())
 }
+
+const CHANGE: &str = r#"mutation($pause: ChangeRecurringTransferInput!) {
+  pauseRecurringTransfer(input: $pause) { recurringTransfer { status } userErrors { code } }
+}"#;
+
+async fn change(client: &Client, mutation: &str, id: &Value) -> anyhow::Result<Value> {
+    let query = CHANGE.replace("pauseRecurringTransfer", mutation);
+    Ok(client.data(&query, json!({"pause": {"id": id}})).await?[mutation].clone())
+}
+
+#[tokio::test]
+async fn a_paused_rule_pays_nothing_until_resumed_and_a_deleted_one_is_gone() -> anyhow::Result<()>
+{
+    let app = spawn_app().await?;
+    let alice = app.client("alice");
+    let (checking, savings) = alice.checking_and_savings("100.00").await?;
+    let made = create(
+        &alice,
+        daily("weekly-pocket-money", &checking, &savings, "10.00"),
+    )
+    .await?;
+    let rule = made["recurringTransfer"].clone();
+    let schedule = app
+        .temporal
+        .get_schedule_handle(djinn_temporal::schedules::schedule_id(rule_id(&rule)));
+
+    let paused = change(&alice, "pauseRecurringTransfer", &rule["id"]).await?;
+    assert_eq!(paused["recurringTransfer"]["status"], "PAUSED", "{paused}");
+    let described = schedule
+        .describe(temporalio_client::RpcOptions::default())
+        .await?;
+    assert!(described.paused(), "the schedule is paused too");
+    // A run that fires anyway (a backfill from the UI) pays nothing while the rule is paused.
+    let (first, outcome) =
+        run_at(&app, rule_id(&rule), "2026-11-04T08:00:00Z".parse()?, None).await?;
+    assert_eq!(outcome, None);
+    assert_eq!(alice.balances(&checking).await?.0, "100.00");
+
+    let resumed = change(&alice, "resumeRecurringTransfer", &rule["id"]).await?;
+    assert_eq!(
+        resumed["recurringTransfer"]["status"], "ACTIVE",
+        "{resumed}"
+    );
+    assert!(
+        !schedule
+            .describe(temporalio_client::RpcOptions::default())
+            .await?
+            .paused()
+    );
+    let (_, outcome) = run_at(
+        &app,
+        rule_id(&rule),
+        "2026-11-05T08:00:00Z".parse()?,
+        Some(&first),
+    )
+    .await?;
+    assert_eq!(outcome.map(|o| o.status), Some(TransferStatus::Posted));
+
+    // The list shows the rule with its next run and its last runs' outcomes.
+    let listed = alice
+        .data(
+            "{ recurringTransfers(first: 10) { edges { node { id status nextRunAt lastRuns { runOn transfer { status } } } } } }",
+            json!({}),
+        )
+        .await?;
+    let node = &listed["recurringTransfers"]["edges"][0]["node"];
+    assert_eq!(node["id"], rule["id"], "{listed}");
+    assert!(node["nextRunAt"].is_string(), "{listed}");
+    assert_eq!(
+        node["lastRuns"][0]["transfer"]["status"], "POSTED",
+        "{listed}"
+    );
+
+    let deleted = change(&alice, "deleteRecurringTransfer", &rule["id"]).await?;
+    assert_eq!(
+        deleted["recurringTransfer"]["status"], "DELETED",
+        "{deleted}"
+    );
+    assert!(
+        schedule
+            .describe(temporalio_client::RpcOptions::default())
+            .await
+            .is_err(),
+        "the schedule is gone"
+    );
+    let again = change(&alice, "resumeRecurringTransfer", &rule["id"]).await?;
+    assert_eq!(
+        again["userErrors"][0]["code"], "RECURRING_TRANSFER_NOT_FOUND",
+        "{again}"
+    );
+    let stranger = change(
+        &app.client("mallory"),
+        "pauseRecurringTransfer",
+        &rule["id"],
+    )
+    .await?;
+    assert_eq!(
+        stranger["userErrors"][0]["code"],
+        "RECURRING_TRANSFER_NOT_FOUND"
+    );
+    let listed = alice
+        .data(
+            "{ recurringTransfers(first: 10) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await?;
+    assert_eq!(listed["recurringTransfers"]["edges"], json!([]));
+    assert_eq!(alice.balances(&checking).await?.0, "90.00");
+    app.assert_ledger_consistent().await
+}

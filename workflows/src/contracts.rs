@@ -3,8 +3,8 @@
 //! compile error rather than a failed workflow task.
 
 use djinn_domain::{
-    AccountId, AccountKind, AccountName, IdempotencyKey, Money, OperationId, RecurringTransferId,
-    RejectionCode, TransferRequest, TransferStatus, UserId,
+    AccountId, AccountKind, AccountName, IdempotencyKey, Money, OperationId, ReconciliationRunId,
+    RecurringTransferId, RejectionCode, StatementImportId, TransferRequest, TransferStatus, UserId,
 };
 use serde::{Deserialize, Serialize};
 use temporalio_common::ActivityError;
@@ -109,6 +109,116 @@ impl RecurringActivities {
     }
 }
 
+/// A statement import: its id and owner. The file is in the database, never in the history.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct ImportInput {
+    pub import_id: StatementImportId,
+    pub user_id: UserId,
+}
+
+/// How an import, or a step of it, ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportOutcome {
+    /// Why the file was refused (MALFORMED_STATEMENT, STATEMENT_UNBALANCED, ...), if it was.
+    pub failure_code: Option<String>,
+    pub lines_total: u32,
+    pub lines_matched: u32,
+    pub lines_posted: u32,
+}
+
+/// An import's end, recorded on it: completed, or failed with a code and a message.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FinishImportInput {
+    pub import: ImportInput,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+}
+
+/// The statement import's activities. Bodies are never run: the worker registers them.
+#[derive(Debug)]
+pub struct StatementActivities;
+
+#[temporalio_macros::activity_definitions]
+impl StatementActivities {
+    /// Reads the whole file (nothing is written): a malformed, unbalanced or foreign-currency
+    /// file ends the import FAILED with its code; otherwise the import learns its line count
+    /// and the balances the file states.
+    #[activity(name = "statements.check_import")]
+    pub fn check_import(input: ImportInput) -> Result<ImportOutcome, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Writes the lines in bounded batches, one database transaction each, from the first
+    /// batch not yet written, heartbeating its progress; then ends the import COMPLETED.
+    #[activity(name = "statements.write_import")]
+    pub fn write_import(input: ImportInput) -> Result<ImportOutcome, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Records the import's end (a failure the other steps could not record themselves).
+    #[activity(name = "statements.finish_import")]
+    pub fn finish_import(input: FinishImportInput) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// A reconciliation run: its id and owner (the account and period are registered with it).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct ReconcileInput {
+    pub run_id: ReconciliationRunId,
+    pub user_id: UserId,
+}
+
+/// The nightly schedule's action input, the same every night.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct NightlyInput {
+    /// How many accounts are reconciled at once.
+    pub concurrency: u32,
+}
+
+/// The nightly reconciliation's plan: the runs registered for the scheduled day.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NightlyPlanInput {
+    /// The schedule's nominal time (milliseconds since the Unix epoch).
+    pub scheduled_at_ms: i64,
+}
+
+/// What a reconciliation found, in counts (the items are in the database).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileOutcome {
+    pub matched: u32,
+    pub missing_from_ledger: u32,
+    pub unexpected_in_ledger: u32,
+    pub failure: Option<String>,
+}
+
+/// The reconciliation's activities. Bodies are never run: the worker registers them.
+#[derive(Debug)]
+pub struct ReconciliationActivities;
+
+#[temporalio_macros::activity_definitions]
+impl ReconciliationActivities {
+    /// Compares the run's statement lines with the account's ledger entries in one pass of
+    /// the database, records the differences and ends the run COMPLETED.
+    #[activity(name = "reconciliation.reconcile")]
+    pub fn reconcile(input: ReconcileInput) -> Result<ReconcileOutcome, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Ends a run FAILED with the message.
+    #[activity(name = "reconciliation.fail")]
+    pub fn fail(input: (ReconcileInput, String)) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Registers (once per day and account) a run for every account with statements, over
+    /// the days its statements cover: the nightly schedule's fan-out.
+    #[activity(name = "reconciliation.plan_nightly")]
+    pub fn plan_nightly(input: NightlyPlanInput) -> Result<Vec<ReconcileInput>, ActivityError> {
+        unimplemented!()
+    }
+}
+
 /// The ledger activities. Bodies are never run: the worker registers the implementations.
 #[derive(Debug)]
 pub struct LedgerActivities;
@@ -151,5 +261,7 @@ impl LedgerActivities {
 /// The generated marker types, named so that the implementing crate can point at them.
 pub mod markers {
     pub use super::ledger_activities::*;
+    pub use super::reconciliation_activities::*;
     pub use super::recurring_activities::RegisterRun;
+    pub use super::statement_activities::*;
 }

@@ -17,3 +17,14 @@ pub(crate) fn rejection(error: &ActivityExecutionError) -> Option<(RejectionCode
     let code = RejectionCode::parse(&info.r#type)?;
     Some((code, failure.message.clone()))
 }
+
+/// What an activity's failure says, for people: the application failure's message, or the
+/// failure's own.
+pub(crate) fn message(error: &ActivityExecutionError) -> String {
+    if let Some(IncomingError::Application(failure)) = error.cause() {
+        return failure.to_string();
+    }
+    error
+        .failure()
+        .map_or_else(|| error.to_string(), |failure| failure.message.clone())
+}

@@ -10,9 +10,11 @@
 mod approval;
 pub mod contracts;
 mod failure;
+mod import;
 pub mod memo;
 pub mod observe;
 mod open_account;
+mod reconciliation;
 mod recurring;
 pub mod search_attributes;
 mod steps;
@@ -20,10 +22,15 @@ mod transfer;
 
 pub use approval::APPROVALS;
 pub use contracts::{
-    Decision, OpenAccountInput, RecurringRunInput, TransferInput, TransferOutcome,
-    VoidTransferInput,
+    Decision, ImportInput, ImportOutcome, NightlyInput, OpenAccountInput, ReconcileInput,
+    ReconcileOutcome, RecurringRunInput, TransferInput, TransferOutcome, VoidTransferInput,
 };
 pub use djinn_domain::TransferStatus;
+pub use import::{IMPORT_FAILED, ImportStatementWorkflow};
 pub use open_account::OpenAccountWorkflow;
+pub use reconciliation::{
+    NIGHTLY_CONCURRENCY, NightlyReconciliationWorkflow, ReconciliationWorkflow,
+    reconciliation_workflow_id,
+};
 pub use recurring::RecurringTransferWorkflow;
 pub use transfer::TransferWorkflow;

@@ -3,6 +3,7 @@
 use super::entry::LedgerEntry;
 use super::ids::{self, NodeType};
 use super::money::{Money, MoneyInput};
+use super::statements::ReconciliationRun;
 use super::user_error::UserError;
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
@@ -90,6 +91,28 @@ impl Account {
         before: Option<String>,
     ) -> Result<Connection<String, LedgerEntry>> {
         super::entry::entries(ctx, self.0.id, first, after, last, before).await
+    }
+    /// The account's reconciliation runs, newest first (at most 100 a page).
+    #[graphql(complexity = "super::page_complexity(first, child_complexity)")]
+    async fn reconciliation_runs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, ReconciliationRun>> {
+        let (app, user) = super::state(ctx)?;
+        let limit = super::page_size(first)?;
+        let after = super::cursor(after)?;
+        let runs = djinn_store::reconciliation::list(&app.pool, user, self.0.id, after, limit + 1)
+            .await
+            .map_err(super::internal)?;
+        Ok(super::page(
+            runs,
+            limit,
+            after.is_some(),
+            |run| run.id,
+            ReconciliationRun,
+        ))
     }
 }
 

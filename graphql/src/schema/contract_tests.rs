@@ -116,3 +116,138 @@ fn the_contract_of_money_that_waits_is_served() {
         );
     }
 }
+
+/// The contract of bank statements, reconciliation and recurring transfers (issue 21).
+const STATEMENTS_CONTRACT: [(&str, &str, &[&str]); 11] = [
+    ("enum", "StatementFormat", &["CSV", "OFX", "CAMT053"]),
+    (
+        "input",
+        "ImportStatementInput",
+        &[
+            "accountId:ID!",
+            "file:Upload!",
+            "format:StatementFormat",
+            "csvProfile:String",
+            "idempotencyKey:String!",
+        ],
+    ),
+    (
+        "type",
+        "ImportStatementPayload",
+        &[
+            "statementImport:StatementImport",
+            "userErrors:[UserError!]!",
+        ],
+    ),
+    ("enum", "ImportStatus", &["RUNNING", "COMPLETED", "FAILED"]),
+    (
+        "type",
+        "StatementImport",
+        &[
+            "id:ID!",
+            "status:ImportStatus!",
+            "linesTotal:Int!",
+            "linesDone:Int!",
+            "linesMatched:Int!",
+            "linesPosted:Int!",
+            "failureMessage:String",
+        ],
+    ),
+    (
+        "input",
+        "ReconcileAccountInput",
+        &["accountId:ID!", "from:Date!", "to:Date!"],
+    ),
+    (
+        "type",
+        "ReconcileAccountPayload",
+        &[
+            "reconciliationRun:ReconciliationRun",
+            "userErrors:[UserError!]!",
+        ],
+    ),
+    (
+        "enum",
+        "ReconciliationStatus",
+        &["RUNNING", "COMPLETED", "FAILED"],
+    ),
+    (
+        "type",
+        "ReconciliationRun",
+        &[
+            "id:ID!",
+            "status:ReconciliationStatus!",
+            "matchedCount:Int!",
+            "missingFromLedger:[StatementLine!]!",
+            "unexpectedInLedger:[LedgerEntry!]!",
+            "closingDifference:Money",
+        ],
+    ),
+    (
+        "type",
+        "StatementLine",
+        &[
+            "bankId:String",
+            "bookedOn:Date!",
+            "amount:Money!",
+            "description:String",
+        ],
+    ),
+    (
+        "type",
+        "Query",
+        &[
+            "statementImport(id:ID!):StatementImport",
+            "reconciliationRun(id:ID!):ReconciliationRun",
+        ],
+    ),
+];
+
+#[test]
+fn the_contract_of_statements_and_recurring_transfers_is_served() {
+    let sdl = super::sdl();
+    for (kind, name, wanted) in STATEMENTS_CONTRACT {
+        let served = fields(&sdl, kind, name);
+        assert!(!served.is_empty(), "{kind} {name} is not served");
+        for field in wanted {
+            assert!(
+                served.iter().any(|f| f == field),
+                "{kind} {name} lacks {field}: {served:?}"
+            );
+        }
+    }
+    assert!(sdl.contains("type StatementImport implements Node"));
+    assert!(sdl.contains("type ReconciliationRun implements Node"));
+    let mutations = fields(&sdl, "type", "Mutation");
+    for mutation in [
+        "importStatement(input:ImportStatementInput!):ImportStatementPayload!",
+        "reconcileAccount(input:ReconcileAccountInput!):ReconcileAccountPayload!",
+    ] {
+        assert!(mutations.iter().any(|f| f == mutation), "no {mutation}");
+    }
+    for mutation in [
+        "createRecurringTransfer",
+        "pauseRecurringTransfer",
+        "resumeRecurringTransfer",
+        "deleteRecurringTransfer",
+    ] {
+        assert!(
+            mutations
+                .iter()
+                .any(|f| f.starts_with(&format!("{mutation}("))),
+            "no mutation {mutation}"
+        );
+    }
+    let account = fields(&sdl, "type", "Account");
+    assert!(
+        account
+            .iter()
+            .any(|f| f.starts_with("reconciliationRuns(first:Int,after:String)")),
+        "{account:?}"
+    );
+    assert!(
+        fields(&sdl, "type", "Query")
+            .iter()
+            .any(|f| f.starts_with("recurringTransfers(first:Int,after:String)"))
+    );
+}

@@ -14,6 +14,8 @@ pub enum NodeType {
     Operation,
     LedgerEntry,
     RecurringTransfer,
+    StatementImport,
+    ReconciliationRun,
 }
 
 impl NodeType {
@@ -25,6 +27,8 @@ impl NodeType {
             NodeType::Operation => "Operation",
             NodeType::LedgerEntry => "LedgerEntry",
             NodeType::RecurringTransfer => "RecurringTransfer",
+            NodeType::StatementImport => "StatementImport",
+            NodeType::ReconciliationRun => "ReconciliationRun",
         }
     }
 }
@@ -45,6 +49,8 @@ pub fn decode(id: &str) -> Option<(NodeType, Uuid)> {
         NodeType::Operation,
         NodeType::LedgerEntry,
         NodeType::RecurringTransfer,
+        NodeType::StatementImport,
+        NodeType::ReconciliationRun,
     ]
     .into_iter()
     .find(|candidate| candidate.prefix() == prefix)?;

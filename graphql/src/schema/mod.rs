@@ -8,8 +8,11 @@ mod entry;
 pub mod ids;
 pub(crate) mod loaders;
 pub(crate) mod money;
+mod mutation;
 mod operation;
+mod query;
 mod recurring;
+mod statements;
 mod subscription;
 mod transfer;
 mod user;
@@ -26,10 +29,16 @@ pub use decisions::{
 };
 pub use entry::{EntryStatus, LedgerEntry};
 pub use money::{Decimal, Money, MoneyInput};
+pub use mutation::MutationRoot;
 pub use operation::{Operation, OperationKind};
+pub use query::QueryRoot;
 pub use recurring::{
-    CreateRecurringTransferInput, CreateRecurringTransferPayload, Date, RecurrenceUnit,
-    RecurringTransfer,
+    ChangeRecurringTransferInput, CreateRecurringTransferInput, CreateRecurringTransferPayload,
+    Date, RecurrenceUnit, RecurringTransfer, RecurringTransferPayload,
+};
+pub use statements::{
+    ImportStatementInput, ImportStatementPayload, ReconcileAccountInput, ReconcileAccountPayload,
+    ReconciliationRun, StatementImport,
 };
 pub use subscription::SubscriptionRoot;
 pub use transfer::{CreateTransferInput, CreateTransferPayload, Transfer, TransferStatus};
@@ -101,6 +110,8 @@ pub enum Node {
     Operation(Operation),
     LedgerEntry(LedgerEntry),
     RecurringTransfer(RecurringTransfer),
+    StatementImport(StatementImport),
+    ReconciliationRun(ReconciliationRun),
 }
 
 /// The page size `first` (or `last`, named by `argument`) asks for, capped at the largest page.
@@ -153,218 +164,6 @@ fn cursor(after: Option<String>) -> Result<Option<uuid::Uuid>> {
             ids::decode_cursor(&cursor).ok_or_else(|| async_graphql::Error::new("invalid cursor"))
         })
         .transpose()
-}
-
-#[derive(Debug)]
-pub struct QueryRoot;
-
-#[Object(name = "Query")]
-impl QueryRoot {
-    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
-        let (_, user) = state(ctx)?;
-        Ok(User(user))
-    }
-
-    /// Any object by its global id. Another user's id reads as unknown: null.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        let (app, user) = state(ctx)?;
-        let Some((node_type, uuid)) = ids::decode(&id) else {
-            return Ok(None);
-        };
-        Ok(match node_type {
-            NodeType::User => (uuid == user.as_uuid()).then_some(Node::User(User(user))),
-            NodeType::Account => accounts::get(&app.pool, user, AccountId::from_uuid(uuid))
-                .await
-                .map_err(internal)?
-                .map(|a| Node::Account(Account(a))),
-            NodeType::Transfer => {
-                operations::get_transfer(&app.pool, user, OperationId::from_uuid(uuid))
-                    .await
-                    .map_err(internal)?
-                    .map(|t| Node::Transfer(Transfer(t)))
-            }
-            NodeType::Operation => operations::get(&app.pool, user, OperationId::from_uuid(uuid))
-                .await
-                .map_err(internal)?
-                .map(|o| Node::Operation(Operation(o))),
-            NodeType::LedgerEntry => djinn_store::entries::get(&app.pool, user, uuid)
-                .await
-                .map_err(internal)?
-                .map(|e| Node::LedgerEntry(LedgerEntry(e))),
-            NodeType::RecurringTransfer => {
-                let id = djinn_domain::RecurringTransferId::from_uuid(uuid);
-                djinn_store::recurring::get(&app.pool, user, id)
-                    .await
-                    .map_err(internal)?
-                    .map(|(rule, runs)| Node::RecurringTransfer(RecurringTransfer(rule, runs)))
-            }
-        })
-    }
-
-    /// The user's accounts, oldest first. `first` is capped at 100.
-    #[graphql(complexity = "page_complexity(first, child_complexity)")]
-    async fn accounts(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> Result<Connection<String, Account>> {
-        let (app, user) = state(ctx)?;
-        let limit = page_size(first)?;
-        let after = cursor(after)?.map(AccountId::from_uuid);
-        let rows = accounts::list(&app.pool, user, after, limit + 1)
-            .await
-            .map_err(internal)?;
-        Ok(page(
-            rows,
-            limit,
-            after.is_some(),
-            |row| row.id.as_uuid(),
-            Account,
-        ))
-    }
-
-    async fn account(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Account>> {
-        let (app, user) = state(ctx)?;
-        let Some(uuid) = ids::decode_as(&id, NodeType::Account) else {
-            return Ok(None);
-        };
-        Ok(accounts::get(&app.pool, user, AccountId::from_uuid(uuid))
-            .await
-            .map_err(internal)?
-            .map(Account))
-    }
-
-    async fn transfer(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Transfer>> {
-        let (app, user) = state(ctx)?;
-        let Some(uuid) = ids::decode_as(&id, NodeType::Transfer) else {
-            return Ok(None);
-        };
-        Ok(
-            operations::get_transfer(&app.pool, user, OperationId::from_uuid(uuid))
-                .await
-                .map_err(internal)?
-                .map(Transfer),
-        )
-    }
-
-    /// The user's operations, newest first. `first` is capped at 100.
-    #[graphql(complexity = "page_complexity(first, child_complexity)")]
-    async fn operations(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        kind: Option<OperationKind>,
-    ) -> Result<Connection<String, Operation>> {
-        let (app, user) = state(ctx)?;
-        let limit = page_size(first)?;
-        let after = cursor(after)?.map(OperationId::from_uuid);
-        let rows = operations::list(&app.pool, user, kind.map(Into::into), after, limit + 1)
-            .await
-            .map_err(internal)?;
-        Ok(page(
-            rows,
-            limit,
-            after.is_some(),
-            |row| row.id.as_uuid(),
-            Operation,
-        ))
-    }
-}
-
-#[derive(Debug)]
-pub struct MutationRoot;
-
-#[Object(name = "Mutation")]
-impl MutationRoot {
-    /// Opens an account, posting the opening balance (if any) against the user's equity account.
-    async fn open_account(
-        &self,
-        ctx: &Context<'_>,
-        input: OpenAccountInput,
-    ) -> Result<OpenAccountPayload> {
-        let (app, user) = state(ctx)?;
-        commands::open_account(app, user, input).await
-    }
-
-    /// Sets how far below zero an account may go (null or zero: not at all). Refused with
-    /// OVERDRAFT_IN_USE when the account already uses more of its overdraft than that.
-    async fn set_overdraft_limit(
-        &self,
-        ctx: &Context<'_>,
-        input: SetOverdraftLimitInput,
-    ) -> Result<SetOverdraftLimitPayload> {
-        let (app, user) = state(ctx)?;
-        commands::set_overdraft_limit(app, user, input).await
-    }
-
-    /// Starts a transfer between two of the user's accounts. Returns at once with the transfer
-    /// PENDING; it becomes POSTED, or VOIDED with a failure code, moments later.
-    async fn create_transfer(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateTransferInput,
-    ) -> Result<CreateTransferPayload> {
-        let (app, user) = state(ctx)?;
-        commands::create_transfer(app, user, input).await
-    }
-
-    /// Sets the amount, per currency, at or over which a transfer waits for the owner's
-    /// approval; a null amount clears it. Transfers registered before keep the terms they had.
-    async fn set_approval_threshold(
-        &self,
-        ctx: &Context<'_>,
-        input: SetApprovalThresholdInput,
-    ) -> Result<SetApprovalThresholdPayload> {
-        let (app, user) = state(ctx)?;
-        commands::set_approval_threshold(app, user, input).await
-    }
-
-    /// Approves a transfer AWAITING_APPROVAL: answers once it is POSTED. Approving it again
-    /// answers the same; a transfer that awaits no approval is refused (NOT_AWAITING_APPROVAL).
-    async fn approve_transfer(
-        &self,
-        ctx: &Context<'_>,
-        input: ApproveTransferInput,
-    ) -> Result<ApproveTransferPayload> {
-        let (app, user) = state(ctx)?;
-        commands::approve_transfer(app, user, input).await
-    }
-
-    /// Cancels a transfer AWAITING_APPROVAL: answers once it is VOIDED (CANCELLED) and the
-    /// money it held released.
-    async fn cancel_transfer(
-        &self,
-        ctx: &Context<'_>,
-        input: CancelTransferInput,
-    ) -> Result<CancelTransferPayload> {
-        let (app, user) = state(ctx)?;
-        commands::cancel_transfer(app, user, input).await
-    }
-
-    /// A transfer made again and again on a schedule (a Temporal Schedule per rule), each run
-    /// a transfer of its own, at 09:00 in the rule's time zone.
-    async fn create_recurring_transfer(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateRecurringTransferInput,
-    ) -> Result<CreateRecurringTransferPayload> {
-        let (app, user) = state(ctx)?;
-        commands::create_recurring_transfer(app, user, input).await
-    }
-
-    /// Reverses a POSTED transfer with a transfer the other way, run as a workflow of its own:
-    /// the original stays POSTED and gains `reversedBy`. A transfer is reversed once
-    /// (ALREADY_REVERSED); the account the money returns from must be able to pay.
-    async fn reverse_transfer(
-        &self,
-        ctx: &Context<'_>,
-        input: ReverseTransferInput,
-    ) -> Result<ReverseTransferPayload> {
-        let (app, user) = state(ctx)?;
-        commands::reverse_transfer(app, user, input).await
-    }
 }
 
 #[cfg(test)]

@@ -74,6 +74,19 @@ pub struct CreateRecurringTransferPayload {
     pub user_errors: Vec<UserError>,
 }
 
+/// Names the rule to pause, resume or delete.
+#[derive(InputObject, Clone, Debug)]
+pub struct ChangeRecurringTransferInput {
+    pub id: ID,
+}
+
+/// The rule as the change left it (RECURRING_TRANSFER_NOT_FOUND: not the user's, or deleted).
+#[derive(SimpleObject, Clone, Debug, Default)]
+pub struct RecurringTransferPayload {
+    pub recurring_transfer: Option<RecurringTransfer>,
+    pub user_errors: Vec<UserError>,
+}
+
 #[derive(SimpleObject, Clone, Debug)]
 pub struct Recurrence {
     pub every: RecurrenceUnit,

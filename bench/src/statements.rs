@@ -1,0 +1,212 @@
+//! The statement phase: a CSV statement of 1,000,000 lines imported through the GraphQL API
+//! (a multipart upload, then the import workflow writing batches into the ledger), against the
+//! same rows loaded with one raw `COPY` into a table of the same shape in the same database:
+//! the floor. Then the account's reconciliation over the same lines, against one SQL hash join
+//! of the lines with their postings: its floor. Printed: lines/s of both and their ratio
+//! (target: the import at least 50 % of COPY), the reconciliation's time against the join's
+//! (target: within 2x), and the peak resident memory of the worker and the api (which runs a
+//! worker too) while the import ran.
+
+use crate::usage;
+use djinn_client::{Client, Upload};
+use djinn_store::PgPool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Lines of the statement.
+pub const LINES: usize = 1_000_000;
+
+/// The statement's rows: (date, description, amount), as the generic CSV profile reads them.
+fn rows() -> impl Iterator<Item = (String, String, String)> {
+    (0..LINES).map(|n| {
+        let day = 1 + n % 28;
+        let month = 1 + (n / 28) % 12;
+        let cents = 1 + (n * 7_919) % 99_999;
+        let sign = if n % 3 == 0 { "" } else { "-" };
+        (
+            format!("2025-{month:02}-{day:02}"),
+            format!("Card payment {n}"),
+            format!("{sign}{}.{:02}", cents / 100, cents % 100),
+        )
+    })
+}
+
+fn csv() -> Vec<u8> {
+    let mut text = String::from("Date,Description,Amount\n");
+    for (date, description, amount) in rows() {
+        text.push_str(&format!("{date},{description},{amount}\n"));
+    }
+    text.into_bytes()
+}
+
+/// The floor: the same rows, with ids, COPYed into a table shaped like `statement_lines`
+/// (its unique index on the account and the bank id included). Lines per second.
+async fn copy_floor(pool: &PgPool) -> anyhow::Result<f64> {
+    let mut conn = pool.acquire().await?;
+    sqlx::raw_sql(
+        "DROP TABLE IF EXISTS bench_copied_lines;
+         CREATE TABLE bench_copied_lines (id uuid PRIMARY KEY, account_id uuid, bank_id text,
+             booked_on date, amount_minor bigint, currency char(3), description text,
+             UNIQUE (account_id, bank_id))",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let account = uuid::Uuid::now_v7();
+    let mut data = String::new();
+    for (n, (date, description, amount)) in rows().enumerate() {
+        let minor: i64 = amount.replace('.', "").parse()?;
+        data.push_str(&format!(
+            "{},{account},csv:{n:024x}#1,{date},{minor},USD,{description}\n",
+            uuid::Uuid::now_v7()
+        ));
+    }
+    let started = Instant::now();
+    let mut copy = conn
+        .copy_in_raw("COPY bench_copied_lines FROM STDIN (FORMAT csv)")
+        .await?;
+    copy.send(data.into_bytes()).await?;
+    copy.finish().await?;
+    let rate = LINES as f64 / started.elapsed().as_secs_f64();
+    sqlx::raw_sql("DROP TABLE bench_copied_lines")
+        .execute(&mut *conn)
+        .await?;
+    Ok(rate)
+}
+
+/// Samples the processes' resident memory until `stop`: the peak of each, in bytes.
+fn sample_rss(pids: Vec<u32>, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Vec<u64>> {
+    tokio::spawn(async move {
+        let peaks: Vec<AtomicU64> = pids.iter().map(|_| AtomicU64::new(0)).collect();
+        while !stop.load(Ordering::Relaxed) {
+            for (pid, peak) in pids.iter().zip(&peaks) {
+                if let Ok(rss) = usage::resident_bytes(*pid) {
+                    peak.fetch_max(rss, Ordering::Relaxed);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        peaks
+            .iter()
+            .map(|peak| peak.load(Ordering::Relaxed))
+            .collect()
+    })
+}
+
+/// Runs the phase and prints its figures.
+pub async fn run(
+    api: &str,
+    pool: &PgPool,
+    http: &reqwest::Client,
+    worker_pid: Option<u32>,
+    api_pid: Option<u32>,
+) -> anyhow::Result<()> {
+    println!("\nstatements: {LINES} CSV lines imported through GraphQL, against COPY");
+    let client = Client::new(
+        api,
+        &format!("statements-{}", uuid::Uuid::now_v7()),
+        http.clone(),
+    );
+    let account = client
+        .open_account("Statements", "USD", Some("1000000000.00"))
+        .await?;
+    let copy_rate = copy_floor(pool).await?;
+
+    let pids: Vec<u32> = [worker_pid, api_pid].into_iter().flatten().collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = sample_rss(pids.clone(), stop.clone());
+    let started = Instant::now();
+    let payload = client
+        .import_statement(Upload {
+            account_id: &account,
+            file_name: "statement.csv",
+            content: csv(),
+            format: None,
+            csv_profile: None,
+            idempotency_key: "bench-statement",
+        })
+        .await?;
+    let id = payload["statementImport"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    anyhow::ensure!(!id.is_empty(), "the import was refused: {payload}");
+    let import = client.settled_import(&id).await?;
+    let import_time = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let peaks = sampler.await?;
+    anyhow::ensure!(
+        import["status"] == "COMPLETED",
+        "the import did not complete: {import}"
+    );
+    let import_rate = LINES as f64 / import_time.as_secs_f64();
+    println!(
+        "  import      {import_rate:>10.0} lines/s ({:.1} s, {} posted)",
+        import_time.as_secs_f64(),
+        import["linesPosted"]
+    );
+    println!("  COPY floor  {copy_rate:>10.0} lines/s");
+    println!(
+        "  import / COPY: {:.1} %  (target >= 50 %)",
+        100.0 * import_rate / copy_rate
+    );
+    for (pid, peak) in pids.iter().zip(peaks) {
+        let role = if Some(*pid) == worker_pid {
+            "worker"
+        } else {
+            "api"
+        };
+        println!(
+            "  peak RSS of the {role} during the import: {} MiB",
+            peak / (1024 * 1024)
+        );
+    }
+    reconcile(&client, pool, &account).await
+}
+
+/// The account's reconciliation over the statement's year, against the hash join.
+async fn reconcile(client: &Client, pool: &PgPool, account: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let payload = client
+        .reconcile_account(account, "2025-01-01", "2025-12-31")
+        .await?;
+    let id = payload["reconciliationRun"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    anyhow::ensure!(!id.is_empty(), "the reconciliation was refused: {payload}");
+    let run = client.settled_run(&id).await?;
+    let run_time = started.elapsed();
+    anyhow::ensure!(
+        run["status"] == "COMPLETED",
+        "the reconciliation failed: {run}"
+    );
+    let account_uuid = djinn_graphql::schema::ids::decode(account)
+        .map(|(_, uuid)| uuid)
+        .unwrap_or_default();
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql("SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off")
+        .execute(&mut *tx)
+        .await?;
+    let joined_at = Instant::now();
+    let joined: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM statement_lines l JOIN postings p ON p.id = l.posting_id
+          WHERE l.account_id = $1",
+    )
+    .bind(account_uuid)
+    .fetch_one(&mut *tx)
+    .await?;
+    let join_time = joined_at.elapsed();
+    tx.commit().await?;
+    println!(
+        "\nreconciliation of {LINES} lines: {:.2} s (matched {}), hash join floor {:.2} s ({joined} rows)",
+        run_time.as_secs_f64(),
+        run["matchedCount"],
+        join_time.as_secs_f64()
+    );
+    println!(
+        "  reconciliation / join: {:.1}x  (target <= 2x)",
+        run_time.as_secs_f64() / join_time.as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! The ledger's import step (`ledger_import_lines_for`) against a real PostgreSQL: a batch is
+//! written once whoever retries it, only in order, and whole or not at all; each posted line is
+//! one balanced entry against the clearing account with its own running balance; and the
+//! postings trigger refuses an import's legs that no line registered.
+
+use chrono::NaiveDate;
+use djinn_domain::{Currency, Money, StatementImportId, UserId};
+use djinn_ledger::StoreError;
+use djinn_ledger::import::{Progress, Written, write_lines};
+use djinn_statements::StatementLine;
+use djinn_store::imports::{self, NewImport, Registered};
+use djinn_store::{PgPool, users};
+use djinn_tests::fresh_database;
+use djinn_tests::ledger_steps::account;
+
+fn line(id: &str, day: u32, minor: i64) -> StatementLine {
+    StatementLine {
+        bank_id: id.to_owned(),
+        booked_on: NaiveDate::from_ymd_opt(2026, 11, day).expect("a day"),
+        amount: Money::from_minor(minor, Currency::parse("USD").expect("USD")),
+        description: Some(format!("line {id}")),
+        source_line: 1,
+    }
+}
+
+async fn registered(pool: &PgPool, user: UserId, total: i32) -> anyhow::Result<StatementImportId> {
+    let account = account(pool, user, 1_000).await?;
+    let new = NewImport {
+        id: StatementImportId::generate(),
+        account,
+        idempotency_key: "batches".to_owned(),
+        format: "csv",
+        csv_profile: None,
+        content: b"Date,Description,Amount\n".to_vec(),
+        sha256: [0; 32],
+    };
+    let Registered::Created(import) = imports::register(pool, user, &new).await? else {
+        anyhow::bail!("not registered");
+    };
+    let id = StatementImportId::from_uuid(import.id);
+    let checked = imports::Checked {
+        lines_total: total,
+        opening_minor: None,
+        closing_minor: None,
+        closing_on: None,
+    };
+    imports::record_checked(pool, user, id, checked).await?;
+    Ok(id)
+}
+
+#[tokio::test]
+async fn a_batch_is_written_once_in_order_and_whole() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let user = users::ensure_user(&pool, "alice").await?;
+    let import = registered(&pool, user, 4).await?;
+    let first = [line("a", 1, -300), line("b", 2, 200)];
+
+    let written = write_lines(&pool, user, import, 0, &first).await?;
+    let done = Progress {
+        lines_done: 2,
+        lines_matched: 0,
+        lines_posted: 2,
+    };
+    assert_eq!(written, Written::Now(done));
+    // A retry of the same batch (its answer was lost) writes nothing more.
+    assert_eq!(
+        write_lines(&pool, user, import, 0, &first).await?,
+        Written::Already(done)
+    );
+    // A batch that skips one is refused: the step's invariant, not a user's error.
+    let skipped = write_lines(&pool, user, import, 3, &[line("d", 4, 5)]).await;
+    assert!(
+        matches!(skipped, Err(StoreError::Invariant(_))),
+        "{skipped:?}"
+    );
+
+    // A batch taking the account below zero (it has no overdraft) is refused whole.
+    let sinking = [line("c", 3, 50), line("d", 4, -5_000)];
+    let refused = write_lines(&pool, user, import, 2, &sinking).await;
+    assert!(
+        matches!(refused, Err(StoreError::Rejected(_))),
+        "{refused:?}"
+    );
+    let lines: i64 = sqlx::query_scalar("SELECT count(*) FROM statement_lines")
+        .fetch_one(&pool)
+        .await?;
+    assert_eq!(lines, 2, "nothing of the refused batch stays");
+
+    // Each posted line: one entry of two legs, the account's history with running balances.
+    let history: Vec<i64> = sqlx::query_scalar(
+        "SELECT e.balance_after_minor FROM account_entries e JOIN accounts a ON a.id = e.account_id
+          WHERE a.kind = 'checking' ORDER BY e.position",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(history, [1_000, 700, 900]);
+    let clearing: i64 = sqlx::query_scalar(
+        "SELECT b.posted_minor FROM account_balances b JOIN accounts a ON a.id = b.account_id
+          WHERE a.kind = 'clearing'",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(clearing, 100);
+    let violations = djinn_store::verify::ledger_violations(&pool).await?;
+    assert!(violations.is_empty(), "{violations:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_imports_legs_must_be_what_its_line_says() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let user = users::ensure_user(&pool, "bob").await?;
+    let import = registered(&pool, user, 1).await?;
+    write_lines(&pool, user, import, 0, &[line("a", 1, 100)]).await?;
+    let (entry, account): (uuid::Uuid, uuid::Uuid) =
+        sqlx::query_as("SELECT id, account_id FROM statement_lines")
+            .fetch_one(&pool)
+            .await?;
+    // Another leg for the same entry, with another amount, written past the step: refused.
+    let forged = sqlx::query(
+        "INSERT INTO postings (id, transaction_id, user_id, account_id, amount_minor, currency)
+         VALUES ($1, $2, $3, $4, 999, 'USD')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(entry)
+    .bind(user.as_uuid())
+    .bind(account)
+    .execute(&pool)
+    .await;
+    let message = forged
+        .err()
+        .and_then(|e| e.as_database_error().map(|d| d.message().to_owned()));
+    assert_eq!(message.as_deref(), Some("not_registered"));
+    Ok(())
+}
