@@ -169,23 +169,20 @@ async fn started_apart(
 }
 
 /// Starts a statement import's workflow, or finds it started; an import that ended is never
-/// started again (its lines are written). Not eager: an import is long, and its first task
-/// has no client waiting for it.
+/// started again (its lines are written).
 pub async fn start_import(
     client: &Client,
     task_queue: &str,
     workflow_id: &str,
     input: ImportInput,
 ) -> Result<(), StartError> {
-    let mut options = start_options(
+    let options = long_run_options(
         task_queue,
         workflow_id,
         input.user_id,
         "import",
-        WorkflowIdReusePolicy::RejectDuplicate,
         format!("statement import {}", input.import_id),
     );
-    options.enable_eager_workflow_start = false;
     let client = client.clone();
     started_apart(async move {
         client
@@ -202,15 +199,15 @@ pub async fn start_reconciliation(
     task_queue: &str,
     input: ReconcileInput,
 ) -> Result<(), StartError> {
-    let mut options = start_options(
+    let workflow_id = reconciliation_workflow_id(&input);
+    let summary = format!("reconciliation {}", input.run_id);
+    let options = long_run_options(
         task_queue,
-        &reconciliation_workflow_id(&input),
+        &workflow_id,
         input.user_id,
         "reconciliation",
-        WorkflowIdReusePolicy::RejectDuplicate,
-        format!("reconciliation {}", input.run_id),
+        summary,
     );
-    options.enable_eager_workflow_start = false;
     let client = client.clone();
     started_apart(async move {
         client
@@ -219,4 +216,25 @@ pub async fn start_reconciliation(
             .map(drop)
     })
     .await
+}
+
+/// The options of a run that is started once and never again, and not eagerly: an import or a
+/// reconciliation is long, and no client waits for its first task.
+fn long_run_options(
+    task_queue: &str,
+    workflow_id: &str,
+    user: UserId,
+    operation: &str,
+    summary: String,
+) -> WorkflowStartOptions {
+    let mut options = start_options(
+        task_queue,
+        workflow_id,
+        user,
+        operation,
+        WorkflowIdReusePolicy::RejectDuplicate,
+        summary,
+    );
+    options.enable_eager_workflow_start = false;
+    options
 }

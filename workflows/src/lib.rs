@@ -16,6 +16,7 @@ pub mod observe;
 mod open_account;
 mod reconciliation;
 mod recurring;
+mod scheduled;
 pub mod search_attributes;
 mod steps;
 mod transfer;

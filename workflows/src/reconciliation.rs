@@ -10,9 +10,8 @@ use crate::contracts::{
 };
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 use temporalio_common::RetryPolicy;
-use temporalio_common::search_attributes::{SearchAttributeKey, Timestamp};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{ActivityOptions, ChildWorkflowOptions, WorkflowContext, WorkflowResult};
 
@@ -20,10 +19,6 @@ use temporalio_sdk::{ActivityOptions, ChildWorkflowOptions, WorkflowContext, Wor
 const RECONCILE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// How many accounts the nightly run reconciles at once, unless its input says.
 pub const NIGHTLY_CONCURRENCY: u32 = 4;
-
-/// The schedule's nominal time for this run, set by the server on every scheduled start.
-const SCHEDULED_START: SearchAttributeKey<Timestamp> =
-    SearchAttributeKey::datetime("TemporalScheduledStartTime");
 
 /// The workflow id of a reconciliation run.
 pub fn reconciliation_workflow_id(run: &ReconcileInput) -> String {
@@ -96,16 +91,7 @@ impl NightlyReconciliationWorkflow {
         input: NightlyInput,
     ) -> WorkflowResult<(u32, u32)> {
         let concurrency = usize::try_from(input.concurrency.clamp(1, 64)).unwrap_or(1);
-        let scheduled = ctx
-            .search_attributes()
-            .get(&SCHEDULED_START)
-            .and_then(|at| std::time::SystemTime::try_from(at).ok())
-            .or_else(|| ctx.workflow_time());
-        let scheduled_at_ms = scheduled
-            .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |since| {
-                i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-            });
+        let scheduled_at_ms = crate::scheduled::scheduled_at_ms(ctx);
         let runs = ctx
             .execute_activity(
                 ReconciliationActivities::plan_nightly,

@@ -12,18 +12,13 @@ use crate::search_attributes::{DJINN_OPERATION, DJINN_STATUS, DJINN_USER_ID};
 use crate::steps::{Local, Scope, local_step};
 use crate::transfer::MOVE_DEADLINE;
 use djinn_domain::{TransferStatus, transfer_workflow_id};
-use std::time::UNIX_EPOCH;
 use temporalio_common::error::ApplicationFailure;
-use temporalio_common::search_attributes::{SearchAttributeKey, SearchAttributes, Timestamp};
+use temporalio_common::search_attributes::SearchAttributes;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ChildWorkflowOptions, WorkflowContext, WorkflowContextView, WorkflowIdReusePolicy,
     WorkflowResult,
 };
-
-/// The schedule's nominal time for this run, set by the server on every scheduled start.
-const SCHEDULED_START: SearchAttributeKey<Timestamp> =
-    SearchAttributeKey::datetime("TemporalScheduledStartTime");
 
 #[workflow]
 #[derive(Debug)]
@@ -43,16 +38,7 @@ impl RecurringTransferWorkflow {
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<Option<TransferOutcome>> {
         let run = ctx.state(|state| state.input.clone());
-        let scheduled = ctx
-            .search_attributes()
-            .get(&SCHEDULED_START)
-            .and_then(|at| std::time::SystemTime::try_from(at).ok())
-            .or_else(|| ctx.workflow_time());
-        let scheduled_at_ms = scheduled
-            .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |since| {
-                i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-            });
+        let scheduled_at_ms = crate::scheduled::scheduled_at_ms(ctx);
         let registered = local_step(
             ctx,
             RecurringActivities::register_run,

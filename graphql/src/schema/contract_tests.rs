@@ -1,5 +1,6 @@
-//! The contract of "money that waits" (issue 20): its names, as the issue spells them, are all
-//! served (each type with each of its fields and arguments), beside whatever was added.
+//! The contracts of "money that waits" (issue 20) and of bank statements, reconciliation and
+//! recurring transfers (issue 21): their names, as the issues spell them, are all served (each
+//! type with each of its fields and arguments), beside whatever was added.
 
 /// The fields of `kind name { .. }` in the SDL, by name, each with its argument list and type.
 fn fields(sdl: &str, kind: &str, name: &str) -> Vec<String> {
@@ -15,6 +16,20 @@ fn fields(sdl: &str, kind: &str, name: &str) -> Vec<String> {
         .filter(|line| line.contains(':') || kind == "enum")
         .map(|line| line.replace(' ', ""))
         .collect()
+}
+
+/// Every type of `contract` is served with each of the fields (enum values) it names.
+fn assert_served(sdl: &str, contract: &[(&str, &str, &[&str])]) {
+    for (kind, name, wanted) in contract {
+        let served = fields(sdl, kind, name);
+        assert!(!served.is_empty(), "{kind} {name} is not served");
+        for field in *wanted {
+            assert!(
+                served.iter().any(|f| f == field),
+                "{kind} {name} lacks {field}: {served:?}"
+            );
+        }
+    }
 }
 
 /// Each type of the contract, with the fields (enum values) it must have.
@@ -91,16 +106,7 @@ const CONTRACT: [(&str, &str, &[&str]); 13] = [
 #[test]
 fn the_contract_of_money_that_waits_is_served() {
     let sdl = super::sdl();
-    for (kind, name, wanted) in CONTRACT {
-        let served = fields(&sdl, kind, name);
-        assert!(!served.is_empty(), "{kind} {name} is not served");
-        for field in wanted {
-            assert!(
-                served.iter().any(|f| f == field),
-                "{kind} {name} lacks {field}: {served:?}"
-            );
-        }
-    }
+    assert_served(&sdl, &CONTRACT);
     assert!(sdl.contains("type LedgerEntry implements Node"));
     for mutation in [
         "setApprovalThreshold",
@@ -206,16 +212,7 @@ const STATEMENTS_CONTRACT: [(&str, &str, &[&str]); 11] = [
 #[test]
 fn the_contract_of_statements_and_recurring_transfers_is_served() {
     let sdl = super::sdl();
-    for (kind, name, wanted) in STATEMENTS_CONTRACT {
-        let served = fields(&sdl, kind, name);
-        assert!(!served.is_empty(), "{kind} {name} is not served");
-        for field in wanted {
-            assert!(
-                served.iter().any(|f| f == field),
-                "{kind} {name} lacks {field}: {served:?}"
-            );
-        }
-    }
+    assert_served(&sdl, &STATEMENTS_CONTRACT);
     assert!(sdl.contains("type StatementImport implements Node"));
     assert!(sdl.contains("type ReconciliationRun implements Node"));
     let mutations = fields(&sdl, "type", "Mutation");
