@@ -169,3 +169,23 @@ pub async fn get(pool: &PgPool, user: UserId, id: Uuid) -> Result<Option<EntryVi
     tx.commit().await?;
     row.map(EntryView::try_from).transpose()
 }
+
+/// The user's entries among `ids` (postings' ids), in one query, ordered by id.
+#[tracing::instrument(skip_all)]
+pub async fn get_many(
+    pool: &PgPool,
+    user: UserId,
+    ids: &[Uuid],
+) -> Result<Vec<EntryView>, StoreError> {
+    let mut tx = begin_as(pool, user).await?;
+    let rows: Vec<EntryRow> = sql::query_as(concat!(
+        select_entry!(),
+        " WHERE e.posting_id = ANY($1) AND e.user_id = $2 ORDER BY e.posting_id"
+    ))
+    .bind(ids)
+    .bind(user.as_uuid())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    rows.into_iter().map(EntryView::try_from).collect()
+}

@@ -42,12 +42,21 @@ pub struct Import {
 }
 
 /// The columns of an import, as `Import` reads them.
-macro_rules! select_import {
+macro_rules! import_columns {
     () => {
         "SELECT i.id, i.account_id, i.format, i.csv_profile, i.workflow_id, i.status,
             i.lines_total, i.lines_done, i.lines_matched, i.lines_posted, i.failure_code,
-            i.failure_message, f.sha256, i.created_at
-           FROM statement_imports i JOIN statement_files f ON f.id = i.file_id"
+            i.failure_message, f.sha256, i.created_at"
+    };
+}
+
+/// An import with its file's hash.
+macro_rules! select_import {
+    () => {
+        concat!(
+            import_columns!(),
+            " FROM statement_imports i JOIN statement_files f ON f.id = i.file_id"
+        )
     };
 }
 
@@ -193,38 +202,39 @@ pub struct File {
     pub content: Vec<u8>,
 }
 
-/// The import's file, read by the worker.
+/// The import's file, read by the worker, with the import and the account's currency.
 pub async fn file(
     pool: &PgPool,
     user: UserId,
     id: StatementImportId,
 ) -> Result<Option<File>, StoreError> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        import: Import,
+        content: Vec<u8>,
+        currency: String,
+    }
     let mut tx = begin_as(pool, user).await?;
-    let import: Option<Import> = sql::query_as(concat!(
-        select_import!(),
-        " WHERE i.id = $1 AND i.user_id = $2"
+    let row: Option<Row> = sql::query_as(concat!(
+        import_columns!(),
+        ", f.content, a.currency::text AS currency
+           FROM statement_imports i JOIN statement_files f ON f.id = i.file_id
+           JOIN accounts a ON a.id = i.account_id WHERE i.id = $1 AND i.user_id = $2"
     ))
     .bind(id.as_uuid())
     .bind(user.as_uuid())
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(import) = import else {
-        return Ok(None);
-    };
-    let (content, currency): (Vec<u8>, String) = sql::query_as(
-        "SELECT f.content, a.currency::text FROM statement_imports i
-           JOIN statement_files f ON f.id = i.file_id JOIN accounts a ON a.id = i.account_id
-          WHERE i.id = $1",
-    )
-    .bind(id.as_uuid())
-    .fetch_one(&mut *tx)
-    .await?;
     tx.commit().await?;
-    Ok(Some(File {
-        import,
-        currency: crate::stored_currency(&currency)?,
-        content,
-    }))
+    row.map(|row| {
+        Ok(File {
+            currency: crate::stored_currency(&row.currency)?,
+            import: row.import,
+            content: row.content,
+        })
+    })
+    .transpose()
 }
 
 /// What a whole read of the file found, kept before any line is written.

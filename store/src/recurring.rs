@@ -253,22 +253,19 @@ pub async fn change_status(
     id: RecurringTransferId,
     change: StatusChange,
 ) -> Result<Option<(Rule, Vec<Run>)>, StoreError> {
-    // The change as a word the statement maps to the status it leaves.
-    let word = match change {
-        StatusChange::Pause => "pause",
-        StatusChange::Resume => "resume",
-        StatusChange::Delete => "remove",
+    let status = match change {
+        StatusChange::Pause => "paused",
+        StatusChange::Resume => "active",
+        StatusChange::Delete => "deleted",
     };
     let mut tx = begin_as(pool, user).await?;
     let changed = sql::query(
-        "UPDATE recurring_transfers
-            SET status = CASE $3::text WHEN 'pause' THEN 'paused' WHEN 'resume' THEN 'active'
-                                       ELSE 'deleted' END
-          WHERE id = $1 AND user_id = $2 AND (status <> 'deleted' OR $3::text = 'remove')",
+        "UPDATE recurring_transfers SET status = $3
+          WHERE id = $1 AND user_id = $2 AND (status <> 'deleted' OR $3 = 'deleted')",
     )
     .bind(id.as_uuid())
     .bind(user.as_uuid())
-    .bind(word)
+    .bind(status)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

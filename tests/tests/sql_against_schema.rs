@@ -77,7 +77,12 @@ impl<'ast> Visit<'ast> for Finder<'_> {
     fn visit_expr(&mut self, expr: &'ast syn::Expr) {
         if let Some(text) = self.fragments.resolve(expr) {
             let head = text.trim_start().to_uppercase();
-            if STATEMENT_STARTS.iter().any(|start| head.starts_with(start)) {
+            // The keyword as a word: a literal such as "deleted" is not a statement.
+            let statement = STATEMENT_STARTS.iter().any(|start| {
+                head.strip_prefix(start)
+                    .is_some_and(|rest| rest.starts_with(char::is_whitespace))
+            });
+            if statement {
                 self.statements.insert(text);
             }
             return;

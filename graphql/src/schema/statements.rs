@@ -194,16 +194,10 @@ impl ReconciliationRun {
         let ids = reconciliation::unexpected_postings(&app.pool, user, self.run_id())
             .await
             .map_err(internal)?;
-        let mut entries = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(entry) = djinn_store::entries::get(&app.pool, user, id)
-                .await
-                .map_err(internal)?
-            {
-                entries.push(LedgerEntry(entry));
-            }
-        }
-        Ok(entries)
+        let entries = djinn_store::entries::get_many(&app.pool, user, &ids)
+            .await
+            .map_err(internal)?;
+        Ok(entries.into_iter().map(LedgerEntry).collect())
     }
     async fn unexpected_in_ledger_count(&self) -> i32 {
         self.0.unexpected_count
