@@ -174,11 +174,19 @@ async fn an_opening_moves_on_though_every_worker_dies_before_its_local_deadline(
         async move { alice.graphql(OPEN, input).await }
     });
 
+    // The operation is registered before its workflow is started: wait for both.
     let handle = loop {
         if let Some((workflow_id, _)) = opening(&app, "cash-1").await? {
-            break app
+            let handle = app
                 .temporal
                 .get_workflow_handle::<OpenAccountWorkflow>(workflow_id);
+            if handle
+                .describe(temporalio_client::WorkflowDescribeOptions::default())
+                .await
+                .is_ok()
+            {
+                break handle;
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
