@@ -14,3 +14,12 @@ pub use activities::LedgerActivities;
 pub use reconciliation::ReconciliationActivities;
 pub use recurring::RecurringActivities;
 pub use statements::StatementActivities;
+
+/// An activity's application failure with `message`, retried unless `permanent`.
+pub(crate) fn failure(message: &str, permanent: bool) -> temporalio_sdk::activities::ActivityError {
+    temporalio_sdk::activities::ActivityError::application(
+        temporalio_sdk::ApplicationFailure::builder(message.to_owned())
+            .non_retryable(permanent)
+            .build(),
+    )
+}

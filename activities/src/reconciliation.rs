@@ -2,6 +2,7 @@
 //! failure, and the nightly plan (a run registered once per account and day for every account
 //! with statements, over the days its statements cover).
 
+use crate::failure;
 use chrono::DateTime;
 use djinn_domain::ReconciliationRunId;
 use djinn_store::StoreError;
@@ -9,7 +10,6 @@ use djinn_store::reconciliation;
 use djinn_workflows::contracts::{NightlyPlanInput, ReconcileInput, ReconcileOutcome, markers};
 use sqlx::PgPool;
 use std::sync::Arc;
-use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 #[derive(Debug, Clone)]
@@ -89,13 +89,5 @@ fn store_failure(error: StoreError) -> ActivityError {
     failure(
         &error.to_string(),
         !matches!(error, StoreError::Database(_)),
-    )
-}
-
-fn failure(message: &str, permanent: bool) -> ActivityError {
-    ActivityError::application(
-        ApplicationFailure::builder(message.to_owned())
-            .non_retryable(permanent)
-            .build(),
     )
 }

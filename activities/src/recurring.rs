@@ -2,6 +2,7 @@
 //! `register_recurring_run_for` (which decides the day in the rule's time zone and whether
 //! the rule runs then), answered with the transfer's workflow input.
 
+use crate::failure;
 use djinn_store::StoreError;
 use djinn_store::operations::Registration;
 use djinn_store::recurring;
@@ -9,7 +10,6 @@ use djinn_workflows::contracts::{RegisterRunInput, TransferInput, markers};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
-use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 #[derive(Debug, Clone)]
@@ -57,12 +57,4 @@ impl RecurringActivities {
             .map(Some)
             .map_err(|error| failure(&error.to_string(), true))
     }
-}
-
-fn failure(message: &str, permanent: bool) -> ActivityError {
-    ActivityError::application(
-        ApplicationFailure::builder(message.to_owned())
-            .non_retryable(permanent)
-            .build(),
-    )
 }

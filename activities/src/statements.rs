@@ -4,6 +4,7 @@
 //! blocking thread and hands batches over a channel of two, so the worker holds the file and at
 //! most three batches of lines, whatever the file's length.
 
+use crate::failure;
 use djinn_ledger::StoreError;
 use djinn_ledger::import::{self, Progress, Written};
 use djinn_statements::{CsvProfile, Format, StatementError, StatementLine, Summary};
@@ -11,7 +12,6 @@ use djinn_store::imports::{self, Checked, File};
 use djinn_workflows::contracts::{FinishImportInput, ImportInput, ImportOutcome, markers};
 use sqlx::PgPool;
 use std::sync::Arc;
-use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tokio::sync::mpsc;
 
@@ -240,12 +240,4 @@ fn store_failure(error: StoreError) -> ActivityError {
     let permanent = !matches!(error, StoreError::Database(_));
     tracing::warn!(%error, "a statement import step failed");
     failure(&error.to_string(), permanent)
-}
-
-fn failure(message: &str, permanent: bool) -> ActivityError {
-    ActivityError::application(
-        ApplicationFailure::builder(message.to_owned())
-            .non_retryable(permanent)
-            .build(),
-    )
 }
