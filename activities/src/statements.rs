@@ -16,9 +16,9 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tokio::sync::mpsc;
 
 /// How many lines one database transaction of an import writes: large enough that a million
-/// lines take a few hundred transactions, small enough that a batch holds the account's balance
-/// row for a fraction of a second and stays far inside the statement timeout.
-pub const IMPORT_BATCH_LINES: usize = 2_000;
+/// lines take a hundred transactions, small enough that a batch holds the account's balance row
+/// for a fraction of a second and stays far inside the statement timeout.
+pub const IMPORT_BATCH_LINES: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct StatementActivities {

@@ -9,6 +9,8 @@
 
 use crate::usage;
 use djinn_client::{Client, Upload};
+use djinn_domain::Currency;
+use djinn_statements::{CsvProfile, Format, read_each};
 use djinn_store::PgPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,8 +42,10 @@ fn csv() -> Vec<u8> {
     text.into_bytes()
 }
 
-/// The floor: the same rows, with ids, COPYed into a table shaped like `statement_lines`
-/// (its unique index on the account and the bank id included). Lines per second.
+/// The floor: the same rows, with the ids the import gives them (the parser's bank ids: a hash
+/// of the row, so the unique index on the account and the bank id is written in no order, as
+/// the import writes it), COPYed into a table shaped like `statement_lines` with that index.
+/// Lines per second.
 async fn copy_floor(pool: &PgPool) -> anyhow::Result<f64> {
     let mut conn = pool.acquire().await?;
     sqlx::raw_sql(
@@ -53,14 +57,21 @@ async fn copy_floor(pool: &PgPool) -> anyhow::Result<f64> {
     .execute(&mut *conn)
     .await?;
     let account = uuid::Uuid::now_v7();
+    let usd = Currency::parse("USD").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let profile =
+        CsvProfile::built_in("generic").ok_or_else(|| anyhow::anyhow!("no generic profile"))?;
     let mut data = String::new();
-    for (n, (date, description, amount)) in rows().enumerate() {
-        let minor: i64 = amount.replace('.', "").parse()?;
+    read_each(&csv(), Format::Csv, &profile, usd, &mut |line| {
         data.push_str(&format!(
-            "{},{account},csv:{n:024x}#1,{date},{minor},USD,{description}\n",
-            uuid::Uuid::now_v7()
+            "{},{account},{},{},{},USD,{}\n",
+            uuid::Uuid::now_v7(),
+            line.bank_id,
+            line.booked_on,
+            line.amount.amount_minor(),
+            line.description.unwrap_or_default()
         ));
-    }
+    })
+    .map_err(|e| anyhow::anyhow!("the bench's statement does not parse: {e}"))?;
     let started = Instant::now();
     let mut copy = conn
         .copy_in_raw("COPY bench_copied_lines FROM STDIN (FORMAT csv)")

@@ -1,8 +1,10 @@
-//! Writing a statement's lines, one bounded batch per call of `ledger_import_lines_for`
-//! (migrations/..._statement_imports.sql): each line new to the account is kept once; one that
-//! matches an entry made in Djinn clears it; any other is posted against the user's clearing
-//! account. A batch is written once: the function writes only the batch that follows the last
-//! one written, so a retried call answers what the first one did.
+//! Writing a statement's lines, one bounded batch per call of `ledger_import_batch_for`
+//! (migrations/..._import_batch_entries.sql): each line new to the account is kept once; one
+//! that matches an entry made in Djinn clears it; the others are posted against the user's
+//! clearing account as the batch's entries (its money in, its money out), each line pointing at
+//! its leg. A batch is
+//! written once: the function writes only the batch that follows the last one written, so a
+//! retried call answers what the first one did.
 
 use crate::{LedgerRejection, RejectionCode, StoreError};
 use djinn_domain::{StatementImportId, UserId};
@@ -39,17 +41,17 @@ pub async fn write_lines(
     first: i32,
     lines: &[StatementLine],
 ) -> Result<Written, StoreError> {
-    let ids = |_: &StatementLine| Uuid::now_v7();
     let statement = sql::query(
-        "SELECT * FROM ledger_import_lines_for($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "SELECT * FROM ledger_import_batch_for($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(user.as_uuid())
     .bind(import.as_uuid())
     .bind(first)
+    // The clearing account's id, should it be made; the batch's two entries and their legs.
     .bind(Uuid::now_v7())
-    .bind(lines.iter().map(ids).collect::<Vec<_>>())
-    .bind(lines.iter().map(ids).collect::<Vec<_>>())
-    .bind(lines.iter().map(ids).collect::<Vec<_>>())
+    .bind([Uuid::now_v7(), Uuid::now_v7()])
+    .bind((0..4).map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    .bind(lines.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
     .bind(lines.iter().map(|l| l.bank_id.as_str()).collect::<Vec<_>>())
     .bind(lines.iter().map(|l| l.booked_on).collect::<Vec<_>>())
     .bind(
@@ -92,7 +94,7 @@ pub async fn write_lines(
             "the import {import} is not the user's"
         ))),
         other => Err(crate::outcome::unknown_outcome(
-            "ledger_import_lines_for",
+            "ledger_import_batch_for",
             other,
         )),
     }

@@ -26,7 +26,7 @@ async fn every_statement_waits_for_locks_as_long_as_one_value_says() -> anyhow::
     assert_eq!(
         functions,
         [
-            "ledger_import_lines_for",
+            "ledger_import_batch_for",
             "ledger_post_transfer_for",
             "ledger_reserve_and_post_transfer_for",
             "ledger_reserve_transfer_for",

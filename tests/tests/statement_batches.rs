@@ -1,7 +1,8 @@
-//! The ledger's import step (`ledger_import_lines_for`) against a real PostgreSQL: a batch is
-//! written once whoever retries it, only in order, and whole or not at all; each posted line is
-//! one balanced entry against the clearing account with its own running balance; and the
-//! postings trigger refuses an import's legs that no line registered.
+//! The ledger's import step (`ledger_import_batch_for`) against a real PostgreSQL: a batch is
+//! written once whoever retries it, only in order, and whole or not at all; its posted lines are
+//! one balanced entry against the clearing account, each leg the sum of its lines with its
+//! running balance; the postings trigger refuses an import's legs that no line registered; and
+//! the lines' own check refuses a line that joins a written leg or leaves its import's account.
 
 use chrono::NaiveDate;
 use djinn_domain::{Currency, Money, StatementImportId, UserId};
@@ -86,14 +87,15 @@ async fn a_batch_is_written_once_in_order_and_whole() -> anyhow::Result<()> {
         .await?;
     assert_eq!(lines, 2, "nothing of the refused batch stays");
 
-    // Each posted line: one entry of two legs, the account's history with running balances.
+    // The batch's posted lines: one entry, whose money in and money out are each a leg (the sum
+    // of the lines that point at it) with its running balance in the account's history.
     let history: Vec<i64> = sqlx::query_scalar(
         "SELECT e.balance_after_minor FROM account_entries e JOIN accounts a ON a.id = e.account_id
           WHERE a.kind = 'checking' ORDER BY e.position",
     )
     .fetch_all(&pool)
     .await?;
-    assert_eq!(history, [1_000, 700, 900]);
+    assert_eq!(history, [1_000, 1_200, 900]);
     let clearing: i64 = sqlx::query_scalar(
         "SELECT b.posted_minor FROM account_balances b JOIN accounts a ON a.id = b.account_id
           WHERE a.kind = 'clearing'",
@@ -112,10 +114,12 @@ async fn an_imports_legs_must_be_what_its_line_says() -> anyhow::Result<()> {
     let user = users::ensure_user(&pool, "bob").await?;
     let import = registered(&pool, user, 1).await?;
     write_lines(&pool, user, import, 0, &[line("a", 1, 100)]).await?;
-    let (entry, account): (uuid::Uuid, uuid::Uuid) =
-        sqlx::query_as("SELECT id, account_id FROM statement_lines")
-            .fetch_one(&pool)
-            .await?;
+    let (entry, account): (uuid::Uuid, uuid::Uuid) = sqlx::query_as(
+        "SELECT p.transaction_id, l.account_id FROM statement_lines l
+           JOIN postings p ON p.id = l.posting_id",
+    )
+    .fetch_one(&pool)
+    .await?;
     // Another leg for the same entry, with another amount, written past the step: refused.
     let forged = sqlx::query(
         "INSERT INTO postings (id, transaction_id, user_id, account_id, amount_minor, currency)
@@ -131,5 +135,63 @@ async fn an_imports_legs_must_be_what_its_line_says() -> anyhow::Result<()> {
         .err()
         .and_then(|e| e.as_database_error().map(|d| d.message().to_owned()));
     assert_eq!(message.as_deref(), Some("not_registered"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_line_cannot_join_a_written_leg_or_leave_its_account() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let user = users::ensure_user(&pool, "carol").await?;
+    let import = registered(&pool, user, 1).await?;
+    write_lines(&pool, user, import, 0, &[line("a", 1, 100)]).await?;
+    let other = account(&pool, user, 0).await?;
+    let refusal = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let written = sqlx::query(sql)
+                .bind(uuid::Uuid::now_v7())
+                .execute(&pool)
+                .await;
+            written
+                .err()
+                .and_then(|e| e.as_database_error().map(|d| d.message().to_owned()))
+        }
+    };
+    // A line added to the written leg: the leg would no longer be the sum of its lines.
+    let joined = refusal(
+        "INSERT INTO statement_lines (id, user_id, account_id, import_id, bank_id, booked_on,
+                                      amount_minor, currency, posting_id)
+         SELECT $1, user_id, account_id, import_id, 'late', booked_on, 5, currency, posting_id
+           FROM statement_lines",
+    )
+    .await;
+    assert_eq!(joined.as_deref(), Some("not_registered"));
+    // A line of the import on another account than the import's.
+    let moved = sqlx::query(
+        "INSERT INTO statement_lines (id, user_id, account_id, import_id, bank_id, booked_on,
+                                      amount_minor, currency)
+         SELECT $1, user_id, $2, import_id, 'elsewhere', booked_on, 5, currency
+           FROM statement_lines",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(other.as_uuid())
+    .execute(&pool)
+    .await;
+    let message = moved
+        .err()
+        .and_then(|e| e.as_database_error().map(|d| d.message().to_owned()));
+    assert_eq!(message.as_deref(), Some("not_registered"));
+    // A line claiming to clear an entry that is not a posted Djinn entry of its amount.
+    let cleared = refusal(
+        "INSERT INTO statement_lines (id, user_id, account_id, import_id, bank_id, booked_on,
+                                      amount_minor, currency, posting_id, matched)
+         SELECT $1, user_id, account_id, import_id, 'claims', booked_on, 100, currency,
+                posting_id, true
+           FROM statement_lines",
+    )
+    .await;
+    assert_eq!(cleared.as_deref(), Some("not_registered"));
+    let violations = djinn_store::verify::ledger_violations(&pool).await?;
+    assert!(violations.is_empty(), "{violations:?}");
     Ok(())
 }

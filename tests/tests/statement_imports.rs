@@ -110,7 +110,9 @@ async fn a_statement_posts_each_line_once_and_an_overlap_adds_only_what_is_new()
     assert_eq!(counts(&overlap), (4, 4, 0, 1), "{overlap}");
     assert_eq!(balance(&client, &checking).await?, "6250.90");
 
-    // Each line is one journal entry of kind import against the user's clearing account.
+    // An import's posted lines are journal entries of kind import against the user's clearing
+    // account, one for the money in and one for the money out (the first statement has both,
+    // the overlap one line), and each line points at its leg.
     assert_eq!(
         count(&app, "SELECT count(*) FROM statement_lines").await?,
         5
@@ -119,6 +121,15 @@ async fn a_statement_posts_each_line_once_and_an_overlap_adds_only_what_is_new()
         count(
             &app,
             "SELECT count(*) FROM transactions WHERE kind = 'import' AND status = 'posted'"
+        )
+        .await?,
+        3
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM statement_lines l JOIN postings p ON p.id = l.posting_id
+              JOIN transactions t ON t.id = p.transaction_id AND t.kind = 'import'"
         )
         .await?,
         5
