@@ -163,8 +163,13 @@ async fn measure(
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
+    let processes = statements::Processes {
+        worker: args.worker_pid,
+        api: args.api_pid,
+        postmaster,
+    };
     if args.statements_only {
-        return statements::run(&args.api, pool, &http, args.worker_pid, args.api_pid).await;
+        return statements::run(&args.api, pool, &http, processes).await;
     }
     let pairs = open_accounts(args, &http).await?;
     let sink = match &args.traced_api {
@@ -207,7 +212,7 @@ async fn measure(
     .collect();
     report::print(args, rounds, ledger_to_posted)?;
     reads::run(&args.api, &args.database_url, &http).await?;
-    statements::run(&args.api, pool, &http, args.worker_pid, args.api_pid).await
+    statements::run(&args.api, pool, &http, processes).await
 }
 
 /// A client per user, each with a funded source and an empty destination account.

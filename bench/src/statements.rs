@@ -104,14 +104,50 @@ fn sample_rss(pids: Vec<u32>, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<
     })
 }
 
+/// The processes whose memory and CPU the phase reads: the worker, the api (which runs a
+/// worker too) and PostgreSQL's postmaster (its whole tree).
+#[derive(Clone, Copy, Debug)]
+pub struct Processes {
+    pub worker: Option<u32>,
+    pub api: Option<u32>,
+    pub postmaster: Option<u32>,
+}
+
+impl Processes {
+    /// CPU seconds so far of each: worker, api, PostgreSQL.
+    fn cpu(&self) -> [Option<f64>; 3] {
+        let own = |pid: Option<u32>| {
+            pid.and_then(|pid| usage::process(pid).ok())
+                .map(|u| u.cpu_seconds)
+        };
+        [
+            own(self.worker),
+            own(self.api),
+            self.postmaster
+                .and_then(|pid| usage::process_tree(pid).ok()),
+        ]
+    }
+}
+
+/// Prints where the CPU went between two readings.
+fn print_cpu(before: [Option<f64>; 3], after: [Option<f64>; 3]) {
+    let names = ["worker", "api", "PostgreSQL"];
+    let spent: Vec<String> = names
+        .iter()
+        .zip(before.iter().zip(after))
+        .filter_map(|(name, (b, a))| Some(format!("{name} {:.1} s", a? - (*b)?)))
+        .collect();
+    println!("  CPU during the import: {}", spent.join(", "));
+}
+
 /// Runs the phase and prints its figures.
 pub async fn run(
     api: &str,
     pool: &PgPool,
     http: &reqwest::Client,
-    worker_pid: Option<u32>,
-    api_pid: Option<u32>,
+    processes: Processes,
 ) -> anyhow::Result<()> {
+    let (worker_pid, api_pid) = (processes.worker, processes.api);
     println!("\nstatements: {LINES} CSV lines imported through GraphQL, against COPY");
     let client = Client::new(
         api,
@@ -126,6 +162,7 @@ pub async fn run(
     let pids: Vec<u32> = [worker_pid, api_pid].into_iter().flatten().collect();
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = sample_rss(pids.clone(), stop.clone());
+    let cpu_before = processes.cpu();
     let started = Instant::now();
     let payload = client
         .import_statement(Upload {
@@ -144,6 +181,7 @@ pub async fn run(
     anyhow::ensure!(!id.is_empty(), "the import was refused: {payload}");
     let import = client.settled_import(&id).await?;
     let import_time = started.elapsed();
+    let cpu_after = processes.cpu();
     stop.store(true, Ordering::Relaxed);
     let peaks = sampler.await?;
     anyhow::ensure!(
@@ -161,6 +199,7 @@ pub async fn run(
         "  import / COPY: {:.1} %  (target >= 50 %)",
         100.0 * import_rate / copy_rate
     );
+    print_cpu(cpu_before, cpu_after);
     for (pid, peak) in pids.iter().zip(peaks) {
         let role = if Some(*pid) == worker_pid {
             "worker"
@@ -197,12 +236,25 @@ async fn reconcile(client: &Client, pool: &PgPool, account: &str) -> anyhow::Res
         .unwrap_or_default()
         .to_owned();
     anyhow::ensure!(!id.is_empty(), "the reconciliation was refused: {payload}");
+    let answered = started.elapsed();
     let run = client.settled_run(&id).await?;
     let run_time = started.elapsed();
     anyhow::ensure!(
         run["status"] == "COMPLETED",
         "the reconciliation failed: {run}"
     );
+    // The run's own clock: registered (the request's transaction) to the start of the pass's
+    // transaction (`completed_at` is that transaction's now()).
+    let run_uuid = djinn_graphql::schema::ids::decode(&id)
+        .map(|(_, uuid)| uuid)
+        .unwrap_or_default();
+    let to_pass: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM completed_at - created_at)::float8 FROM reconciliation_runs
+          WHERE id = $1",
+    )
+    .bind(run_uuid)
+    .fetch_one(pool)
+    .await?;
     let mut tx = pool.begin().await?;
     sqlx::raw_sql("SET LOCAL enable_nestloop = off; SET LOCAL enable_mergejoin = off")
         .execute(&mut *tx)
@@ -222,6 +274,11 @@ async fn reconcile(client: &Client, pool: &PgPool, account: &str) -> anyhow::Res
         run_time.as_secs_f64(),
         run["matchedCount"],
         join_time.as_secs_f64()
+    );
+    println!(
+        "  of which: the request answered in {:.2} s; registration to the pass's start {:.2} s",
+        answered.as_secs_f64(),
+        to_pass
     );
     println!(
         "  reconciliation / join: {:.1}x  (target <= 2x)",

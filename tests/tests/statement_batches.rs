@@ -10,6 +10,7 @@ use djinn_ledger::StoreError;
 use djinn_ledger::import::{Progress, Written, write_lines};
 use djinn_statements::StatementLine;
 use djinn_store::imports::{self, NewImport, Registered};
+use djinn_store::session::begin_as;
 use djinn_store::{PgPool, users};
 use djinn_tests::fresh_database;
 use djinn_tests::ledger_steps::account;
@@ -22,6 +23,13 @@ fn line(id: &str, day: u32, minor: i64) -> StatementLine {
         description: Some(format!("line {id}")),
         source_line: 1,
     }
+}
+
+/// The database's message for a refused statement, if it was refused.
+fn refusal<T>(result: Result<T, sqlx::Error>) -> Option<String> {
+    result
+        .err()
+        .and_then(|e| e.as_database_error().map(|d| d.message().to_owned()))
 }
 
 async fn registered(pool: &PgPool, user: UserId, total: i32) -> anyhow::Result<StatementImportId> {
@@ -131,10 +139,7 @@ async fn an_imports_legs_must_be_what_its_line_says() -> anyhow::Result<()> {
     .bind(account)
     .execute(&pool)
     .await;
-    let message = forged
-        .err()
-        .and_then(|e| e.as_database_error().map(|d| d.message().to_owned()));
-    assert_eq!(message.as_deref(), Some("not_registered"));
+    assert_eq!(refusal(forged).as_deref(), Some("not_registered"));
     Ok(())
 }
 
@@ -145,20 +150,19 @@ async fn a_line_cannot_join_a_written_leg_or_leave_its_account() -> anyhow::Resu
     let import = registered(&pool, user, 1).await?;
     write_lines(&pool, user, import, 0, &[line("a", 1, 100)]).await?;
     let other = account(&pool, user, 0).await?;
-    let refusal = |sql: &'static str| {
+    let refused = |sql: &'static str| {
         let pool = pool.clone();
         async move {
-            let written = sqlx::query(sql)
-                .bind(uuid::Uuid::now_v7())
-                .execute(&pool)
-                .await;
-            written
-                .err()
-                .and_then(|e| e.as_database_error().map(|d| d.message().to_owned()))
+            refusal(
+                sqlx::query(sql)
+                    .bind(uuid::Uuid::now_v7())
+                    .execute(&pool)
+                    .await,
+            )
         }
     };
     // A line added to the written leg: the leg would no longer be the sum of its lines.
-    let joined = refusal(
+    let joined = refused(
         "INSERT INTO statement_lines (id, user_id, account_id, import_id, bank_id, booked_on,
                                       amount_minor, currency, posting_id)
          SELECT $1, user_id, account_id, import_id, 'late', booked_on, 5, currency, posting_id
@@ -177,12 +181,9 @@ async fn a_line_cannot_join_a_written_leg_or_leave_its_account() -> anyhow::Resu
     .bind(other.as_uuid())
     .execute(&pool)
     .await;
-    let message = moved
-        .err()
-        .and_then(|e| e.as_database_error().map(|d| d.message().to_owned()));
-    assert_eq!(message.as_deref(), Some("not_registered"));
+    assert_eq!(refusal(moved).as_deref(), Some("not_registered"));
     // A line claiming to clear an entry that is not a posted Djinn entry of its amount.
-    let cleared = refusal(
+    let cleared = refused(
         "INSERT INTO statement_lines (id, user_id, account_id, import_id, bank_id, booked_on,
                                       amount_minor, currency, posting_id, matched)
          SELECT $1, user_id, account_id, import_id, 'claims', booked_on, 100, currency,
@@ -193,5 +194,54 @@ async fn a_line_cannot_join_a_written_leg_or_leave_its_account() -> anyhow::Resu
     assert_eq!(cleared.as_deref(), Some("not_registered"));
     let violations = djinn_store::verify::ledger_violations(&pool).await?;
     assert!(violations.is_empty(), "{violations:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_users_lines_are_hidden_from_every_other_user() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let dave = users::ensure_user(&pool, "dave").await?;
+    let erin = users::ensure_user(&pool, "erin").await?;
+    let import = registered(&pool, dave, 2).await?;
+    write_lines(
+        &pool,
+        dave,
+        import,
+        0,
+        &[line("a", 1, 100), line("b", 2, -40)],
+    )
+    .await?;
+    let visible = |user: UserId| {
+        let pool = pool.clone();
+        async move {
+            let mut tx = begin_as(&pool, user).await?;
+            let lines: i64 = sqlx::query_scalar("SELECT count(*) FROM statement_lines")
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.rollback().await?;
+            anyhow::Ok(lines)
+        }
+    };
+    assert_eq!(visible(dave).await?, 2);
+    assert_eq!(visible(erin).await?, 0);
+    // Nor may another user write a line in the owner's name.
+    let mut tx = begin_as(&pool, erin).await?;
+    let forged = sqlx::query(
+        "INSERT INTO statement_lines (id, user_id, account_id, import_id, bank_id, booked_on,
+                                      amount_minor, currency)
+         VALUES ($1, $2, $3, $4, 'forged', '2026-11-03', 5, 'USD')",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(dave.as_uuid())
+    .bind(uuid::Uuid::now_v7())
+    .bind(import.as_uuid())
+    .execute(&mut *tx)
+    .await;
+    assert!(
+        refusal(forged)
+            .as_deref()
+            .is_some_and(|m| m.contains("row-level security")),
+        "a line in another user's name must be refused by the policy"
+    );
     Ok(())
 }
