@@ -11,11 +11,15 @@
 //!   tombstone, so that nothing can move it later) with RUN_ENDED; an opening ends `failed`
 //!   with RUN_ENDED, and a client that repeats the request revives it.
 //!
+//! Statement imports and reconciliation runs are swept the same way (`long_runs`).
+//!
 //! A loop in the worker rather than a Temporal Schedule: every action is idempotent (a start
 //! reuses a running workflow, the void and the failure are guarded by the operation's status),
 //! so any number of workers may sweep at once without coordinating, and a sweep needs no
 //! durable state or history of its own. A pending operation is settled within `quiet_for` plus
 //! one `interval`, while a worker runs.
+
+mod long_runs;
 
 use djinn_domain::RejectionCode;
 use djinn_ledger::StoreError;
@@ -112,7 +116,21 @@ pub async fn sweep_once(
             _ => break,
         }
     }
+    long_runs::sweep(pool, client, task_queue, quiet_for, &mut swept).await?;
     Ok(swept)
+}
+
+/// The status of the workflow `workflow_id`, or `None` when there is none.
+async fn describe(
+    client: &Client,
+    workflow_id: &str,
+) -> Result<Option<WorkflowExecutionStatus>, SweepError> {
+    let handle = client.get_workflow_handle::<TransferWorkflow>(workflow_id.to_owned());
+    match handle.describe(WorkflowDescribeOptions::default()).await {
+        Ok(description) => Ok(Some(description.status())),
+        Err(WorkflowInteractionError::NotFound(_)) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
 }
 
 enum Action {
@@ -127,14 +145,9 @@ async fn sweep_one(
     task_queue: &str,
     operation: &Overdue,
 ) -> Result<Action, SweepError> {
-    let handle = client.get_workflow_handle::<TransferWorkflow>(operation.workflow_id.clone());
-    let status = match handle.describe(WorkflowDescribeOptions::default()).await {
-        Ok(description) => description.status(),
-        Err(WorkflowInteractionError::NotFound(_)) => {
-            start(pool, client, task_queue, operation).await?;
-            return Ok(Action::Started);
-        }
-        Err(error) => return Err(error.into()),
+    let Some(status) = describe(client, &operation.workflow_id).await? else {
+        start(pool, client, task_queue, operation).await?;
+        return Ok(Action::Started);
     };
     match status {
         // A run that completed settles its operation in its last step; one still pending
