@@ -6,9 +6,11 @@
 use crate::csv_profile::{AmountColumns, CsvProfile, Encoding};
 use crate::{LineCounter, Statement, StatementError, StatementLine, amount, malformed};
 use chrono::NaiveDate;
+use chrono::format::{Item, Parsed, StrftimeItems};
 use djinn_domain::{Currency, Money};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::fmt::Write;
 
 pub fn read(
     bytes: &[u8],
@@ -47,19 +49,26 @@ pub fn each_line(
         .map_err(|error| malformed(1, error.to_string()))?
         .clone();
     let columns = Columns::find(&headers, profile)?;
+    // The date format read once, not once per row; one record and one digest buffer reused.
+    let date_format: Vec<Item<'_>> = StrftimeItems::new(&profile.date_format).collect();
     let mut seen: HashMap<[u8; 16], usize> = HashMap::new();
     let mut counter = LineCounter::default();
-    for record in reader.records() {
-        let record = record.map_err(|error| {
+    let mut record = csv::StringRecord::new();
+    let mut digested = String::new();
+    loop {
+        let more = reader.read_record(&mut record).map_err(|error| {
             let at = error.position().map_or(0, csv::Position::byte);
             malformed(counter.line_at(&text, at), error.to_string())
         })?;
+        if !more {
+            break;
+        }
         let line = counter.line_at(&text, record.position().map_or(0, csv::Position::byte));
         if record.iter().all(|field| field.trim().is_empty()) {
             continue;
         }
-        let row = columns.read(&record, profile, currency, line)?;
-        let digest = row_digest(row.0, row.1, row.2.as_deref());
+        let row = columns.read(&record, profile, &date_format, currency, line)?;
+        let digest = row_digest(&mut digested, row.0, row.1, row.2.as_deref());
         let occurrence = seen
             .entry(digest[..16].try_into().unwrap_or_default())
             .or_default();
@@ -101,21 +110,37 @@ fn decode(bytes: &[u8], encoding: Encoding) -> Result<String, StatementError> {
     }
 }
 
-/// The digest of a row's day, amount and description: what identical rows share.
-fn row_digest(date: NaiveDate, amount: Money, description: Option<&str>) -> [u8; 32] {
-    let mut hash = Sha256::new();
-    hash.update(format!(
+/// The digest of a row's day, amount and description: what identical rows share. The text
+/// hashed is "{day}|{minor units}|{description}", written into `buffer`; it is the rows'
+/// identity, and must never change (statements/tests/formats.rs pins it).
+fn row_digest(
+    buffer: &mut String,
+    date: NaiveDate,
+    amount: Money,
+    description: Option<&str>,
+) -> [u8; 32] {
+    buffer.clear();
+    // Writing into a String cannot fail.
+    let _ = write!(
+        buffer,
         "{date}|{}|{}",
         amount.amount_minor(),
         description.unwrap_or("")
-    ));
-    hash.finalize().into()
+    );
+    Sha256::digest(buffer.as_bytes()).into()
 }
 
 /// A row's id when the bank gives none: its digest and its place among identical rows.
 fn row_id(digest: &[u8; 32], occurrence: usize) -> String {
-    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    format!("csv:{hex}#{occurrence}")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(4 + 24 + 1 + 20);
+    id.push_str("csv:");
+    for byte in &digest[..12] {
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    let _ = write!(id, "#{occurrence}");
+    id
 }
 
 /// The positions of the profile's columns in this file's header.
@@ -155,21 +180,26 @@ impl Columns {
         &self,
         record: &csv::StringRecord,
         profile: &CsvProfile,
+        date_format: &[Item<'_>],
         currency: Currency,
         line: usize,
     ) -> Result<Row, StatementError> {
         let field = |at: usize| record.get(at).map(str::trim).unwrap_or("");
-        let date =
-            NaiveDate::parse_from_str(field(self.date), &profile.date_format).map_err(|_| {
-                malformed(
-                    line,
-                    format!(
-                        "the date {:?} is not {}",
-                        field(self.date),
-                        profile.date_format
-                    ),
-                )
-            })?;
+        let day = |text: &str| {
+            let mut parsed = Parsed::new();
+            chrono::format::parse(&mut parsed, text, date_format.iter())
+                .and_then(|()| parsed.to_naive_date())
+        };
+        let date = day(field(self.date)).map_err(|_| {
+            malformed(
+                line,
+                format!(
+                    "the date {:?} is not {}",
+                    field(self.date),
+                    profile.date_format
+                ),
+            )
+        })?;
         let money = |text: &str| {
             amount::parse(text, currency, profile.notation())
                 .map_err(|problem| malformed(line, problem))

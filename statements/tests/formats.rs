@@ -5,7 +5,7 @@
 //! files that are malformed, do not add up, or are in another currency.
 
 use djinn_domain::Currency;
-use djinn_statements::{CsvProfile, Format, Statement, StatementError, detect, read};
+use djinn_statements::{CsvProfile, Format, Statement, StatementError, detect, read, read_each};
 
 fn file(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -243,4 +243,29 @@ fn the_format_is_detected_from_the_content() {
     assert_eq!(detect(&file("statement-1x.ofx")), Format::Ofx);
     assert_eq!(detect(&file("statement-2x.ofx")), Format::Ofx);
     assert_eq!(detect(&file("generic.csv")), Format::Csv);
+}
+
+/// A CSV row's id is the identity the ledger keeps it under (`statement_lines` is unique per
+/// account and bank id): if the same row read by a later release gave another id, importing a
+/// file again would post its lines twice. These ids were read by the release that first wrote
+/// them.
+#[test]
+fn a_csv_rows_id_never_changes() {
+    let text = "Date,Description,Amount\n2026-11-02,Coffee,-3.50\n2026-11-02,Coffee,-3.50\n2026-11-03,,1000.00\n2026-11-04,Café Ümlaut,-12.00\n";
+    let profile = CsvProfile::built_in("generic").expect("generic");
+    let usd = Currency::parse("USD").expect("USD");
+    let mut ids = Vec::new();
+    read_each(text.as_bytes(), Format::Csv, &profile, usd, &mut |line| {
+        ids.push(line.bank_id)
+    })
+    .expect("reads");
+    assert_eq!(
+        ids,
+        [
+            "csv:a6cd4753e5659d190d8d1dfe#1",
+            "csv:a6cd4753e5659d190d8d1dfe#2",
+            "csv:f1dbef78920c5c9ba505365d#1",
+            "csv:551453d1aadc9de59fd9e717#1",
+        ]
+    );
 }
