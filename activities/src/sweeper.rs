@@ -149,19 +149,25 @@ async fn sweep_one(
         start(pool, client, task_queue, operation).await?;
         return Ok(Action::Started);
     };
-    match status {
-        // A run that completed settles its operation in its last step; one still pending
-        // after it is settled here like the others (the void refuses a posted transfer).
-        WorkflowExecutionStatus::Completed
-        | WorkflowExecutionStatus::Failed
-        | WorkflowExecutionStatus::Terminated
-        | WorkflowExecutionStatus::TimedOut
-        | WorkflowExecutionStatus::Canceled => {
-            settle(pool, operation, &format!("its run ended {status:?}")).await?;
-            Ok(Action::Settled)
-        }
-        _ => Ok(Action::Left),
+    // A run that completed settles its operation in its last step; one still pending after it
+    // is settled here like the others (the void refuses a posted transfer).
+    if !ended(status) {
+        return Ok(Action::Left);
     }
+    settle(pool, operation, &format!("its run ended {status:?}")).await?;
+    Ok(Action::Settled)
+}
+
+/// Whether a workflow's run is over, however it ended.
+fn ended(status: WorkflowExecutionStatus) -> bool {
+    matches!(
+        status,
+        WorkflowExecutionStatus::Completed
+            | WorkflowExecutionStatus::Failed
+            | WorkflowExecutionStatus::Terminated
+            | WorkflowExecutionStatus::TimedOut
+            | WorkflowExecutionStatus::Canceled
+    )
 }
 
 /// Starts the workflow of a registration the api never started, as the api would have.

@@ -10,7 +10,7 @@
 //!   FAILED with RUN_ENDED, which its status and `failureMessage` show. An import keeps the
 //!   batches it wrote; the same file imported again writes only the lines still missing.
 
-use super::{Action, SweepError, Swept, describe};
+use super::{Action, SweepError, Swept, describe, ended};
 use djinn_domain::RejectionCode;
 use djinn_store::sweeping::{self, LongRunKind, OverdueRun};
 use djinn_store::{PgPool, imports, reconciliation};
@@ -18,7 +18,7 @@ use djinn_temporal::starts;
 use djinn_workflows::contracts::{ImportInput, ReconcileInput};
 use djinn_workflows::reconciliation_workflow_id;
 use std::time::Duration;
-use temporalio_client::{Client, WorkflowExecutionStatus};
+use temporalio_client::Client;
 
 /// Looks once at the long runs untouched for `quiet_for` and starts or ends each.
 pub(super) async fn sweep(
@@ -84,22 +84,16 @@ async fn sweep_one(
         tracing::info!(workflow_id, "started a long run nobody started");
         return Ok(Action::Started);
     };
-    match status {
-        WorkflowExecutionStatus::Completed
-        | WorkflowExecutionStatus::Failed
-        | WorkflowExecutionStatus::Terminated
-        | WorkflowExecutionStatus::TimedOut
-        | WorkflowExecutionStatus::Canceled => {
-            end(
-                pool,
-                run,
-                &format!("its run ended {status:?} without finishing it"),
-            )
-            .await?;
-            Ok(Action::Settled)
-        }
-        _ => Ok(Action::Left),
+    if !ended(status) {
+        return Ok(Action::Left);
     }
+    end(
+        pool,
+        run,
+        &format!("its run ended {status:?} without finishing it"),
+    )
+    .await?;
+    Ok(Action::Settled)
 }
 
 /// Ends a long run its workflow left RUNNING: FAILED, with RUN_ENDED.
