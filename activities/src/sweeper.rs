@@ -57,12 +57,22 @@ pub enum SweepError {
     Unregistered(String),
 }
 
-/// What one sweep did, by operation.
+/// What one sweep did, by operation or long run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Swept {
     pub started: usize,
     pub settled: usize,
     pub running: usize,
+}
+
+impl Swept {
+    fn add(&mut self, action: Action) {
+        match action {
+            Action::Started => self.started += 1,
+            Action::Settled => self.settled += 1,
+            Action::Left => self.running += 1,
+        }
+    }
 }
 
 /// Sweeps every `settings.interval` until `shutdown` resolves. A sweep that fails is logged and
@@ -103,9 +113,7 @@ pub async fn sweep_once(
         let page = sweeping::overdue(pool, quiet_for, after.as_ref(), SWEEP_BATCH_MAX).await?;
         for operation in &page {
             match sweep_one(pool, client, task_queue, operation).await {
-                Ok(Action::Started) => swept.started += 1,
-                Ok(Action::Settled) => swept.settled += 1,
-                Ok(Action::Left) => swept.running += 1,
+                Ok(action) => swept.add(action),
                 Err(error) => {
                     tracing::warn!(%error, operation_id = %operation.id, "cannot sweep an operation");
                 }

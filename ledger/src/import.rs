@@ -2,9 +2,8 @@
 //! (migrations/..._import_batch_entries.sql): each line new to the account is kept once; one
 //! that matches an entry made in Djinn clears it; the others are posted against the user's
 //! clearing account as the batch's entries (its money in, its money out), each line pointing at
-//! its leg. A batch is
-//! written once: the function writes only the batch that follows the last one written, so a
-//! retried call answers what the first one did.
+//! its leg. A batch is written once: the function writes only the batch that follows the last
+//! one written, so a retried call answers what the first one did.
 
 use crate::{LedgerRejection, RejectionCode, StoreError};
 use djinn_domain::{StatementImportId, UserId};

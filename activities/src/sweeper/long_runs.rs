@@ -35,9 +35,7 @@ pub(super) async fn sweep(
                 .await?;
         for run in &page {
             match sweep_one(pool, client, task_queue, run).await {
-                Ok(Action::Started) => swept.started += 1,
-                Ok(Action::Settled) => swept.settled += 1,
-                Ok(Action::Left) => swept.running += 1,
+                Ok(action) => swept.add(action),
                 Err(error) => tracing::warn!(%error, kind = ?run.kind, "cannot sweep a long run"),
             }
         }
@@ -56,32 +54,28 @@ async fn sweep_one(
     run: &OverdueRun,
 ) -> Result<Action, SweepError> {
     let user_id = run.user_id;
-    let workflow_id = match &run.kind {
-        LongRunKind::Import { workflow_id, .. } => workflow_id.clone(),
-        LongRunKind::Reconciliation { run, .. } => reconciliation_workflow_id(&ReconcileInput {
-            run_id: *run,
-            user_id,
-        }),
-    };
-    let Some(status) = describe(client, &workflow_id).await? else {
+    let Some(status) = describe(client, &workflow_id(run)).await? else {
         match &run.kind {
-            LongRunKind::Import { import, .. } => {
+            LongRunKind::Import {
+                import,
+                workflow_id,
+            } => {
                 let input = ImportInput {
                     import_id: *import,
                     user_id,
                 };
-                starts::start_import(client, task_queue, &workflow_id, input).await?;
+                starts::start_import(client, task_queue, workflow_id, input).await?;
             }
             LongRunKind::Reconciliation { nightly: true, .. } => return Ok(Action::Left),
-            LongRunKind::Reconciliation { run, .. } => {
+            LongRunKind::Reconciliation { run: run_id, .. } => {
                 let input = ReconcileInput {
-                    run_id: *run,
+                    run_id: *run_id,
                     user_id,
                 };
                 starts::start_reconciliation(client, task_queue, input).await?;
             }
         }
-        tracing::info!(workflow_id, "started a long run nobody started");
+        tracing::info!(kind = ?run.kind, "started a long run nobody started");
         return Ok(Action::Started);
     };
     if !ended(status) {
@@ -94,6 +88,19 @@ async fn sweep_one(
     )
     .await?;
     Ok(Action::Settled)
+}
+
+/// The workflow's id of a long run: the import's own, or the one a run's id makes.
+fn workflow_id(run: &OverdueRun) -> String {
+    match &run.kind {
+        LongRunKind::Import { workflow_id, .. } => workflow_id.clone(),
+        LongRunKind::Reconciliation { run: run_id, .. } => {
+            reconciliation_workflow_id(&ReconcileInput {
+                run_id: *run_id,
+                user_id: run.user_id,
+            })
+        }
+    }
 }
 
 /// Ends a long run its workflow left RUNNING: FAILED, with RUN_ENDED.
