@@ -42,6 +42,7 @@ async fn registered(pool: &PgPool, user: UserId, total: i32) -> anyhow::Result<S
         csv_profile: None,
         content: b"Date,Description,Amount\n".to_vec(),
         sha256: [0; 32],
+        checked: None,
     };
     let Registered::Created(import) = imports::register(pool, user, &new).await? else {
         anyhow::bail!("not registered");
@@ -111,6 +112,51 @@ async fn a_batch_is_written_once_in_order_and_whole() -> anyhow::Result<()> {
     .fetch_one(&pool)
     .await?;
     assert_eq!(clearing, 100);
+    let violations = djinn_store::verify::ledger_violations(&pool).await?;
+    assert!(violations.is_empty(), "{violations:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_batch_keeps_the_first_line_of_each_bank_id_the_account_lacks() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let user = users::ensure_user(&pool, "alice").await?;
+    let import = registered(&pool, user, 5).await?;
+    write_lines(
+        &pool,
+        user,
+        import,
+        0,
+        &[line("a", 1, -300), line("b", 2, 200)],
+    )
+    .await?;
+
+    // "b" the account has; "c" the batch repeats: the unique index refuses the batch as it
+    // comes, and it is written again without them.
+    let overlapping = [line("b", 2, 200), line("c", 3, 50), line("c", 3, 70)];
+    let written = write_lines(&pool, user, import, 2, &overlapping).await?;
+    let done = Progress {
+        lines_done: 5,
+        lines_matched: 0,
+        lines_posted: 3,
+    };
+    assert_eq!(written, Written::Now(done));
+    let lines: Vec<(String, i64)> =
+        sqlx::query_as("SELECT bank_id, amount_minor FROM statement_lines ORDER BY bank_id")
+            .fetch_all(&pool)
+            .await?;
+    let lines: Vec<(&str, i64)> = lines
+        .iter()
+        .map(|(id, minor)| (id.as_str(), *minor))
+        .collect();
+    assert_eq!(lines, [("a", -300), ("b", 200), ("c", 50)]);
+    let balance: i64 = sqlx::query_scalar(
+        "SELECT b.posted_minor FROM account_balances b JOIN accounts a ON a.id = b.account_id
+          WHERE a.kind = 'checking'",
+    )
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(balance, 1_000 - 300 + 200 + 50);
     let violations = djinn_store::verify::ledger_violations(&pool).await?;
     assert!(violations.is_empty(), "{violations:?}");
     Ok(())
