@@ -1,14 +1,15 @@
 //! The statement import's activities: the whole read of a file before anything is written
-//! (`check_import`), then the writing of its lines in batches of [`IMPORT_BATCH_LINES`], one
-//! database transaction each, heartbeating the progress (`write_import`). The parser runs on a
-//! blocking thread and hands batches over a channel of two, so the worker holds the file and at
-//! most three batches of lines, whatever the file's length.
+//! (`check_import`, skipped when whoever registered the import read it whole), then the
+//! writing of its lines in batches of [`IMPORT_BATCH_LINES`], one database transaction each,
+//! heartbeating the progress (`write_import`). The parser runs on a blocking thread and hands
+//! batches over a channel of two, so the worker holds the file and at most three batches of
+//! lines, whatever the file's length.
 
 use crate::failure;
 use djinn_ledger::StoreError;
 use djinn_ledger::import::{self, Progress, Written};
 use djinn_statements::{CsvProfile, Format, StatementError, StatementLine, Summary};
-use djinn_store::imports::{self, Checked, File};
+use djinn_store::imports::{self, Checked, File, Import};
 use djinn_workflows::contracts::{FinishImportInput, ImportInput, ImportOutcome, markers};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -63,13 +64,21 @@ impl StatementActivities {
         _ctx: ActivityContext,
         input: ImportInput,
     ) -> Result<ImportOutcome, ActivityError> {
-        let file = self.file(input).await?;
-        if file.import.status != "running" {
-            return Ok(ended(&file));
+        let import = imports::get(&self.pool, input.user_id, input.import_id)
+            .await
+            .map_err(store_failure)?
+            .ok_or_else(|| failure("no such import", true))?;
+        if import.status != "running" {
+            return Ok(ended(&import));
         }
+        // Read whole when it was registered, by the same parser: not read again.
+        if import.checked_at.is_some() {
+            return Ok(outcome(None, import.lines_total, None));
+        }
+        let file = self.file(input).await?;
         let read = tokio::task::spawn_blocking(move || {
             let (format, profile) = how_to_read(&file)?;
-            djinn_statements::read_each(&file.content, format, &profile, file.currency, &mut |_| {})
+            djinn_statements::check(&file.content, format, &profile, file.currency)
         })
         .await
         .map_err(|error| failure(&error.to_string(), false))?;
@@ -81,13 +90,13 @@ impl StatementActivities {
                     .await;
             }
         };
-        let checked = Checked {
-            lines_total: i32::try_from(summary.lines)
-                .map_err(|_| failure("the file has too many lines", true))?,
-            opening_minor: summary.opening.map(|m| m.amount_minor()),
-            closing_minor: summary.closing.map(|m| m.amount_minor()),
-            closing_on: summary.last_booked_on,
-        };
+        let checked = Checked::new(
+            summary.lines,
+            summary.opening,
+            summary.closing,
+            summary.last_booked_on,
+        )
+        .ok_or_else(|| failure("the file has too many lines", true))?;
         imports::record_checked(&self.pool, input.user_id, input.import_id, checked)
             .await
             .map_err(store_failure)?;
@@ -102,7 +111,7 @@ impl StatementActivities {
     ) -> Result<ImportOutcome, ActivityError> {
         let file = self.file(input).await?;
         if file.import.status != "running" {
-            return Ok(ended(&file));
+            return Ok(ended(&file.import));
         }
         let total = file.import.lines_total;
         let mut first = file.import.lines_done;
@@ -213,8 +222,7 @@ fn how_to_read(file: &File) -> Result<(Format, CsvProfile), StatementError> {
 }
 
 /// The outcome of an import that ended before this attempt.
-fn ended(file: &File) -> ImportOutcome {
-    let import = &file.import;
+fn ended(import: &Import) -> ImportOutcome {
     outcome(
         import.failure_code.as_deref(),
         import.lines_total,

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use djinn_domain::{AccountId, StatementImportId};
 use djinn_statements::{CsvProfile, Format};
-use djinn_store::imports::{self, NewImport, Registered};
+use djinn_store::imports::{self, Checked, NewImport, Registered};
 use djinn_store::{PgPool, db};
 use djinn_workflows::ImportInput;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -63,10 +63,10 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     let currency = imports::account_currency(&pool, owner, account)
         .await?
         .context("no such account")?;
-    let read = djinn_statements::read_each(&content, format, &profile, currency, &mut |_| {});
-    if let Err(refusal) = read {
-        bail!("the statement is refused: {}: {refusal}", refusal.code());
-    }
+    let summary =
+        djinn_statements::check(&content, format, &profile, currency).map_err(|refusal| {
+            anyhow::anyhow!("the statement is refused: {}: {refusal}", refusal.code())
+        })?;
     let sha256: [u8; 32] = Sha256::digest(&content).into();
     let key = args.key.clone().unwrap_or_else(|| {
         let hex: String = sha256.iter().map(|b| format!("{b:02x}")).collect();
@@ -80,6 +80,12 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         csv_profile: (format == Format::Csv).then(|| profile.to_json()),
         content,
         sha256,
+        checked: Checked::new(
+            summary.lines,
+            summary.opening,
+            summary.closing,
+            summary.last_booked_on,
+        ),
     };
     let import = match imports::register(&pool, owner, &new).await? {
         Registered::Created(import) | Registered::Existing(import) => import,

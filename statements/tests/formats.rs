@@ -5,7 +5,9 @@
 //! files that are malformed, do not add up, or are in another currency.
 
 use djinn_domain::Currency;
-use djinn_statements::{CsvProfile, Format, Statement, StatementError, detect, read, read_each};
+use djinn_statements::{
+    CsvProfile, Format, Statement, StatementError, check, detect, read, read_each,
+};
 
 fn file(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -268,4 +270,38 @@ fn a_csv_rows_id_never_changes() {
             "csv:551453d1aadc9de59fd9e717#1",
         ]
     );
+}
+
+/// The check before a file is kept (which makes no CSV row ids) refuses every file the full
+/// read refuses, with the same error, and finds the same lines, balances and last day.
+#[test]
+fn the_check_finds_what_the_full_read_finds() {
+    let files = [
+        "camt053-broken.xml",
+        "camt053-unbalanced.xml",
+        "camt053.xml",
+        "de-giro.csv",
+        "generic-bad-date.csv",
+        "generic-overlapping.csv",
+        "generic.csv",
+        "statement-1x-no-amount.ofx",
+        "statement-1x.ofx",
+        "statement-2x.ofx",
+        "us-both-columns.csv",
+        "us-debit-credit.csv",
+    ];
+    let mut refused = 0;
+    for name in files {
+        let bytes = file(name);
+        for profile_name in ["generic", "de-giro", "us-debit-credit"] {
+            for code in ["USD", "EUR"] {
+                let (format, profile) = (detect(&bytes), profile(profile_name));
+                let full = read_each(&bytes, format, &profile, currency(code), &mut |_| {});
+                let checked = check(&bytes, format, &profile, currency(code));
+                assert_eq!(checked, full, "{name} as {profile_name} in {code}");
+                refused += usize::from(full.is_err());
+            }
+        }
+    }
+    assert!(refused > 0 && refused < files.len() * 6, "{refused}");
 }

@@ -1,8 +1,9 @@
 //! No input makes a reader panic: arbitrary bytes, and bytes shaped like each format, give a
-//! statement or an error (proptest, on stable Rust; cargo-fuzz needs nightly).
+//! statement or an error (proptest, on stable Rust; cargo-fuzz needs nightly). And the check
+//! before a file is kept refuses what the full read refuses, and finds what it finds.
 
 use djinn_domain::Currency;
-use djinn_statements::{CsvProfile, Format, read};
+use djinn_statements::{CsvProfile, Format, check, read, read_each};
 use proptest::prelude::*;
 
 fn read_all(bytes: &[u8]) {
@@ -10,6 +11,8 @@ fn read_all(bytes: &[u8]) {
     for name in ["generic", "de-giro", "us-debit-credit"] {
         let profile = CsvProfile::built_in(name).expect("built in");
         let _ = read(bytes, Format::Csv, &profile, usd);
+        let full = read_each(bytes, Format::Csv, &profile, usd, &mut |_| {});
+        assert_eq!(check(bytes, Format::Csv, &profile, usd), full);
     }
     let generic = CsvProfile::built_in("generic").expect("built in");
     let _ = read(bytes, Format::Ofx, &generic, usd);

@@ -5,7 +5,7 @@
 use crate::session::begin_as;
 use crate::{StoreError, sql};
 use chrono::{DateTime, NaiveDate, Utc};
-use djinn_domain::{AccountId, Currency, StatementImportId, UserId};
+use djinn_domain::{AccountId, Currency, Money, StatementImportId, UserId};
 use sqlx::{FromRow, PgPool};
 
 /// An import as the user asked for it.
@@ -20,6 +20,9 @@ pub struct NewImport {
     pub csv_profile: Option<String>,
     pub content: Vec<u8>,
     pub sha256: [u8; 32],
+    /// What the registering caller's whole read of the file found, when it read it whole: the
+    /// worker then does not read it again before writing.
+    pub checked: Option<Checked>,
 }
 
 /// A registered import and where it stands.
@@ -39,6 +42,8 @@ pub struct Import {
     pub failure_message: Option<String>,
     pub sha256: Vec<u8>,
     pub created_at: DateTime<Utc>,
+    /// When the file was read whole and found sound; none yet, and the worker reads it.
+    pub checked_at: Option<DateTime<Utc>>,
 }
 
 /// The columns of an import, as `Import` reads them.
@@ -46,7 +51,7 @@ macro_rules! import_columns {
     () => {
         "SELECT i.id, i.account_id, i.format, i.csv_profile, i.workflow_id, i.status,
             i.lines_total, i.lines_done, i.lines_matched, i.lines_posted, i.failure_code,
-            i.failure_message, f.sha256, i.created_at"
+            i.failure_message, f.sha256, i.created_at, i.checked_at"
     };
 }
 
@@ -129,8 +134,10 @@ pub async fn register(
     .await?;
     let inserted = sql::query(
         "INSERT INTO statement_imports (id, user_id, account_id, file_id, idempotency_key, format,
-                                        csv_profile, workflow_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                        csv_profile, workflow_id, lines_total, opening_minor,
+                                        closing_minor, closing_on, checked_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, 0), $10, $11, $12,
+                 CASE WHEN $9 IS NOT NULL THEN now() END)
          ON CONFLICT (user_id, idempotency_key) DO NOTHING",
     )
     .bind(new.id.as_uuid())
@@ -141,6 +148,10 @@ pub async fn register(
     .bind(new.format)
     .bind(new.csv_profile.as_deref())
     .bind(workflow_id(user, &new.idempotency_key))
+    .bind(new.checked.map(|c| c.lines_total))
+    .bind(new.checked.and_then(|c| c.opening_minor))
+    .bind(new.checked.and_then(|c| c.closing_minor))
+    .bind(new.checked.and_then(|c| c.closing_on))
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -246,6 +257,24 @@ pub struct Checked {
     pub closing_on: Option<NaiveDate>,
 }
 
+impl Checked {
+    /// What a whole read found: its lines, the balances the file states and its last booked
+    /// day. None for more lines than an import counts.
+    pub fn new(
+        lines: usize,
+        opening: Option<Money>,
+        closing: Option<Money>,
+        closing_on: Option<NaiveDate>,
+    ) -> Option<Self> {
+        Some(Self {
+            lines_total: i32::try_from(lines).ok()?,
+            opening_minor: opening.map(|m| m.amount_minor()),
+            closing_minor: closing.map(|m| m.amount_minor()),
+            closing_on,
+        })
+    }
+}
+
 /// Records what the whole read of a running import's file found.
 pub async fn record_checked(
     pool: &PgPool,
@@ -257,7 +286,7 @@ pub async fn record_checked(
     sql::query(
         "UPDATE statement_imports
             SET lines_total = $3, opening_minor = $4, closing_minor = $5, closing_on = $6,
-                updated_at = now()
+                checked_at = now(), updated_at = now()
           WHERE id = $1 AND user_id = $2 AND status = 'running' AND lines_done = 0",
     )
     .bind(id.as_uuid())

@@ -34,6 +34,7 @@ async fn an_import_nobody_started_is_started_and_completes() -> anyhow::Result<(
         content: b"Date,Description,Amount\n2026-11-02,Coffee,-3.50\n2026-11-03,Salary,1000.00\n"
             .to_vec(),
         sha256: [7; 32],
+        checked: None,
     };
     let Registered::Created(import) = imports::register(&app.db, user, &new).await? else {
         anyhow::bail!("not registered");
@@ -45,6 +46,13 @@ async fn an_import_nobody_started_is_started_and_completes() -> anyhow::Result<(
     assert_eq!(settled["status"], "COMPLETED", "{settled}");
     assert_eq!(settled["linesPosted"], 2, "{settled}");
     assert_eq!(alice.balances(&giro).await?.0, "1096.50");
+    // Registered without a whole read, the file was read whole by the worker first.
+    let checked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM statement_imports WHERE checked_at > created_at AND lines_total = 2",
+    )
+    .fetch_one(&app.db)
+    .await?;
+    assert_eq!(checked, 1);
     assert_eq!(sweep(&app).await?, Swept::default(), "nothing is left");
     app.assert_ledger_consistent().await
 }

@@ -141,6 +141,16 @@ async fn a_statement_posts_each_line_once_and_an_overlap_adds_only_what_is_new()
     .fetch_one(&app.db)
     .await?;
     assert_eq!(clearing, -(629_300 - 500_000 - 4_210));
+    // The api read each file whole and kept what it found: the worker did not read them again
+    // (its read would have set `checked_at` after the registration's).
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM statement_imports WHERE checked_at = created_at"
+        )
+        .await?,
+        3
+    );
     app.assert_ledger_consistent().await
 }
 

@@ -12,7 +12,7 @@ use crate::server::AppState;
 use async_graphql::{Result, UploadValue};
 use djinn_domain::{AccountId, Currency, IdempotencyKey, RejectionCode, StatementImportId, UserId};
 use djinn_statements::{CsvProfile, Format};
-use djinn_store::imports::{self, NewImport, Registered};
+use djinn_store::imports::{self, Checked, NewImport, Registered};
 use djinn_workflows::ImportInput;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -41,7 +41,7 @@ pub async fn import_statement(
     };
     let given_format = input.format.map(|format| format.format());
     let profile_json = profile.to_json();
-    let (content, format) = match checked(upload, given_format, profile, currency).await? {
+    let (content, format, read) = match checked(upload, given_format, profile, currency).await? {
         Ok(checked) => checked,
         Err(refusal) => return refused(vec![refusal]),
     };
@@ -53,6 +53,7 @@ pub async fn import_statement(
         csv_profile: (format == Format::Csv).then_some(profile_json),
         sha256: Sha256::digest(&content).into(),
         content,
+        checked: read,
     };
     let import = match imports::register(&app.pool, user, &new)
         .await
@@ -125,20 +126,30 @@ fn parse(
     }
 }
 
-/// The uploaded file, read and checked whole off the async threads: its content and format,
+/// The uploaded file, read and checked whole off the async threads: its content, its format
+/// and what the read found (kept with the import, so the worker does not read it whole again),
 /// or the refusal (MALFORMED_STATEMENT, STATEMENT_UNBALANCED, CURRENCY_MISMATCH).
 async fn checked(
     upload: UploadValue,
     format: Option<Format>,
     profile: CsvProfile,
     currency: Currency,
-) -> Result<Result<(Vec<u8>, Format), UserError>> {
+) -> Result<Result<(Vec<u8>, Format, Option<Checked>), UserError>> {
     let read = tokio::task::spawn_blocking(move || {
         let mut content = Vec::new();
         upload.into_read().read_to_end(&mut content)?;
         let format = format.unwrap_or_else(|| djinn_statements::detect(&content));
-        let read = djinn_statements::read_each(&content, format, &profile, currency, &mut |_| {});
-        Ok::<_, std::io::Error>(read.map(|_| (content, format)))
+        let read = djinn_statements::check(&content, format, &profile, currency);
+        let read = read.map(|summary| {
+            let checked = Checked::new(
+                summary.lines,
+                summary.opening,
+                summary.closing,
+                summary.last_booked_on,
+            );
+            (content, format, checked)
+        });
+        Ok::<_, std::io::Error>(read)
     })
     .await
     .map_err(internal)?
