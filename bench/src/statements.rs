@@ -140,6 +140,34 @@ fn print_cpu(before: [Option<f64>; 3], after: [Option<f64>; 3]) {
     println!("  CPU during the import: {}", spent.join(", "));
 }
 
+/// Prints when, from the upload's start, the import was registered (the upload read and
+/// checked), began its first and its last batch, and ended: the database's clock, in seconds.
+async fn print_import_phases(pool: &PgPool, id: &str, started_at: f64) -> anyhow::Result<()> {
+    let import = djinn_graphql::schema::ids::decode(id)
+        .map(|(_, uuid)| uuid)
+        .unwrap_or_default();
+    let (registered, first, last, ended): (f64, f64, f64, f64) = sqlx::query_as(
+        "SELECT extract(epoch FROM i.created_at)::float8 - $2,
+                extract(epoch FROM min(t.created_at))::float8 - $2,
+                extract(epoch FROM max(t.created_at))::float8 - $2,
+                extract(epoch FROM i.updated_at)::float8 - $2
+           FROM statement_imports i
+           JOIN transactions t ON t.user_id = i.user_id AND t.kind = 'import'
+                              AND t.idempotency_key LIKE 'statement:' || i.id || ':%'
+          WHERE i.id = $1
+          GROUP BY i.id",
+    )
+    .bind(import)
+    .bind(started_at)
+    .fetch_one(pool)
+    .await?;
+    println!(
+        "  from the upload's start: registered {registered:.2} s, first batch {first:.2} s, \
+         last batch {last:.2} s, ended {ended:.2} s"
+    );
+    Ok(())
+}
+
 /// Runs the phase and prints its figures.
 pub async fn run(
     api: &str,
@@ -162,13 +190,18 @@ pub async fn run(
     let pids: Vec<u32> = [worker_pid, api_pid].into_iter().flatten().collect();
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = sample_rss(pids.clone(), stop.clone());
+    let content = csv();
     let cpu_before = processes.cpu();
+    let started_at: f64 =
+        sqlx::query_scalar("SELECT extract(epoch FROM clock_timestamp())::float8")
+            .fetch_one(pool)
+            .await?;
     let started = Instant::now();
     let payload = client
         .import_statement(Upload {
             account_id: &account,
             file_name: "statement.csv",
-            content: csv(),
+            content,
             format: None,
             csv_profile: None,
             idempotency_key: "bench-statement",
@@ -200,6 +233,7 @@ pub async fn run(
         100.0 * import_rate / copy_rate
     );
     print_cpu(cpu_before, cpu_after);
+    print_import_phases(pool, &id, started_at).await?;
     for (pid, peak) in pids.iter().zip(peaks) {
         let role = if Some(*pid) == worker_pid {
             "worker"
