@@ -1,13 +1,16 @@
 //! The statement import's activities: the whole read of a file before anything is written
 //! (`check_import`, skipped when whoever registered the import read it whole), then the
 //! writing of its lines in batches of [`IMPORT_BATCH_LINES`], one database transaction each,
-//! heartbeating the progress (`write_import`). The parser runs on a blocking thread and hands
-//! batches over a channel of two, so the worker holds the file and at most three batches of
-//! lines, whatever the file's length.
+//! heartbeating the progress (`write_import`), with one batch sent ahead (`ahead`). The parser
+//! runs on a blocking thread and hands batches over a channel of two, so the worker holds the
+//! file and at most five batches of lines, whatever the file's length.
+
+mod ahead;
 
 use crate::failure;
+use ahead::Writer;
 use djinn_ledger::StoreError;
-use djinn_ledger::import::{self, Progress, Written};
+use djinn_ledger::import::{Progress, Written};
 use djinn_statements::{CsvProfile, Format, StatementError, StatementLine, Summary};
 use djinn_store::imports::{self, Checked, File, Import};
 use djinn_workflows::contracts::{FinishImportInput, ImportInput, ImportOutcome, markers};
@@ -117,13 +120,24 @@ impl StatementActivities {
         let mut first = file.import.lines_done;
         let (batches, mut received) = mpsc::channel(2);
         let parser = tokio::task::spawn_blocking(move || parse_from(&file, first, &batches));
+        let mut writer = Writer::new(self.pool.clone(), input.user_id, input.import_id);
         let mut progress = None;
-        while let Some(batch) = received.recv().await {
-            let written =
-                import::write_lines(&self.pool, input.user_id, input.import_id, first, &batch)
-                    .await;
-            match written {
-                Ok(Written::Now(now) | Written::Already(now)) => progress = Some(now),
+        loop {
+            let answered = match received.recv().await {
+                Some(batch) => {
+                    let lines = i32::try_from(batch.len()).unwrap_or(i32::MAX);
+                    let answered = writer.send(first, batch).await;
+                    first += lines;
+                    answered
+                }
+                None => match writer.finish().await {
+                    Some(last) => Some(last),
+                    None => break,
+                },
+            };
+            let Some(written) = answered else { continue };
+            let now = match written {
+                Ok(Written::Now(now) | Written::Already(now)) => now,
                 Ok(Written::NotRunning(now)) => return Ok(outcome(None, total, Some(now))),
                 Err(StoreError::Rejected(rejection)) => {
                     return self
@@ -131,10 +145,10 @@ impl StatementActivities {
                         .await;
                 }
                 Err(error) => return Err(store_failure(error)),
-            }
-            first += i32::try_from(batch.len()).unwrap_or(i32::MAX);
+            };
+            progress = Some(now);
             // Progress for the Temporal UI; the database holds the cursor a retry resumes from.
-            let _ = ctx.record_heartbeat(first).await;
+            let _ = ctx.record_heartbeat(now.lines_done).await;
             if ctx.is_cancelled() {
                 return Err(failure("the import was cancelled", false));
             }

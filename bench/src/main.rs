@@ -169,7 +169,7 @@ async fn measure(
         postmaster,
     };
     if args.statements_only {
-        return statements::run(&args.api, pool, &http, processes).await;
+        return statements::run(&args.api, pool, temporal, &http, processes).await;
     }
     let pairs = open_accounts(args, &http).await?;
     let sink = match &args.traced_api {
@@ -212,7 +212,7 @@ async fn measure(
     .collect();
     report::print(args, rounds, ledger_to_posted)?;
     reads::run(&args.api, &args.database_url, &http).await?;
-    statements::run(&args.api, pool, &http, processes).await
+    statements::run(&args.api, pool, temporal, &http, processes).await
 }
 
 /// A client per user, each with a funded source and an empty destination account.

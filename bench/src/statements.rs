@@ -15,6 +15,7 @@ use djinn_store::PgPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use temporalio_common::protos::temporal::api::enums::v1::EventType;
 
 /// Lines of the statement.
 pub const LINES: usize = 1_000_000;
@@ -141,29 +142,54 @@ fn print_cpu(before: [Option<f64>; 3], after: [Option<f64>; 3]) {
 }
 
 /// Prints when, from the upload's start, the import was registered (the upload read and
-/// checked), began its first and its last batch, and ended: the database's clock, in seconds.
-async fn print_import_phases(pool: &PgPool, id: &str, started_at: f64) -> anyhow::Result<()> {
+/// checked), its workflow started, its writing activity started, it began its first and its last
+/// batch, and it ended: the database's and Temporal's clocks, in seconds.
+async fn print_import_phases(
+    pool: &PgPool,
+    temporal: &temporalio_client::Client,
+    id: &str,
+    started_at: f64,
+) -> anyhow::Result<()> {
     let import = djinn_graphql::schema::ids::decode(id)
         .map(|(_, uuid)| uuid)
         .unwrap_or_default();
-    let (registered, first, last, ended): (f64, f64, f64, f64) = sqlx::query_as(
-        "SELECT extract(epoch FROM i.created_at)::float8 - $2,
-                extract(epoch FROM min(t.created_at))::float8 - $2,
-                extract(epoch FROM max(t.created_at))::float8 - $2,
-                extract(epoch FROM i.updated_at)::float8 - $2
-           FROM statement_imports i
-           JOIN transactions t ON t.user_id = i.user_id AND t.kind = 'import'
-                              AND t.idempotency_key LIKE 'statement:' || i.id || ':%'
-          WHERE i.id = $1
-          GROUP BY i.id",
-    )
-    .bind(import)
-    .bind(started_at)
-    .fetch_one(pool)
-    .await?;
+    let (workflow_id, registered, first, last, ended): (String, f64, f64, f64, f64) =
+        sqlx::query_as(
+            "SELECT i.workflow_id, extract(epoch FROM i.created_at)::float8 - $2,
+                    extract(epoch FROM min(t.created_at))::float8 - $2,
+                    extract(epoch FROM max(t.created_at))::float8 - $2,
+                    extract(epoch FROM i.updated_at)::float8 - $2
+               FROM statement_imports i
+               JOIN transactions t ON t.user_id = i.user_id AND t.kind = 'import'
+                                  AND t.idempotency_key LIKE 'statement:' || i.id || ':%'
+              WHERE i.id = $1
+              GROUP BY i.id",
+        )
+        .bind(import)
+        .bind(started_at)
+        .fetch_one(pool)
+        .await?;
+    let history = temporal
+        .get_workflow_handle::<djinn_workflows::ImportStatementWorkflow>(workflow_id)
+        .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
+        .into_events()
+        .await?;
+    let at = |event: &temporalio_common::protos::temporal::api::history::v1::HistoryEvent| {
+        event.event_time.as_ref().map_or(0.0, |t| {
+            t.seconds as f64 + f64::from(t.nanos) / 1e9 - started_at
+        })
+    };
+    let workflow = history.first().map_or(0.0, at);
+    let writing = history
+        .iter()
+        .rev()
+        .find(|event| event.event_type() == EventType::ActivityTaskStarted)
+        .map_or(0.0, at);
     println!(
-        "  from the upload's start: registered {registered:.2} s, first batch {first:.2} s, \
-         last batch {last:.2} s, ended {ended:.2} s"
+        "  from the upload's start: registered {registered:.2} s, workflow {workflow:.2} s, \
+         writing {writing:.2} s, first batch {first:.2} s, last batch {last:.2} s, \
+         ended {ended:.2} s ({} events)",
+        history.len()
     );
     Ok(())
 }
@@ -172,6 +198,7 @@ async fn print_import_phases(pool: &PgPool, id: &str, started_at: f64) -> anyhow
 pub async fn run(
     api: &str,
     pool: &PgPool,
+    temporal: &temporalio_client::Client,
     http: &reqwest::Client,
     processes: Processes,
 ) -> anyhow::Result<()> {
@@ -233,7 +260,7 @@ pub async fn run(
         100.0 * import_rate / copy_rate
     );
     print_cpu(cpu_before, cpu_after);
-    print_import_phases(pool, &id, started_at).await?;
+    print_import_phases(pool, temporal, &id, started_at).await?;
     for (pid, peak) in pids.iter().zip(peaks) {
         let role = if Some(*pid) == worker_pid {
             "worker"

@@ -343,3 +343,38 @@ async fn a_large_file_is_written_in_batches_with_a_short_history() -> anyhow::Re
     assert!(events < 30, "{events} events for {lines} lines");
     app.assert_ledger_consistent().await
 }
+
+#[tokio::test]
+async fn a_batch_refused_mid_file_stops_the_import_and_the_batch_sent_after_it()
+-> anyhow::Result<()> {
+    let app = spawn_app().await?;
+    let client = app.client("grace");
+    let (checking, _) = client.checking_and_savings("100.00").await?;
+    // Three batches: the first brings 100.00 in; the second takes 500.00 out, below the
+    // account's floor; the third would bring 0.17 in. The third is sent while the second is
+    // written, and must write nothing.
+    let batch = djinn_activities::statements::IMPORT_BATCH_LINES;
+    let mut csv = String::from("Date,Description,Amount\n");
+    for n in 0..(2 * batch + 17) {
+        let amount = if n == batch { "-500.00" } else { "0.01" };
+        csv.push_str(&format!("2026-11-{:02},Line {n},{amount}\n", 1 + n % 28));
+    }
+    let import = imported(
+        &client,
+        upload(&checking, "sinking.csv", csv.into_bytes(), "sinking"),
+    )
+    .await?;
+    assert_eq!(import["status"], json!("FAILED"), "{import}");
+    assert_eq!(
+        import["failureCode"],
+        json!("INSUFFICIENT_FUNDS"),
+        "{import}"
+    );
+    assert_eq!(import["linesDone"], json!(batch), "{import}");
+    assert_eq!(balance(&client, &checking).await?, "200.00");
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM statement_lines").await?,
+        i64::try_from(batch)?
+    );
+    app.assert_ledger_consistent().await
+}
