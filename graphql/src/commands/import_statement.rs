@@ -136,7 +136,9 @@ async fn checked(
     currency: Currency,
 ) -> Result<Result<(Vec<u8>, Format, Option<Checked>), UserError>> {
     let read = tokio::task::spawn_blocking(move || {
-        let mut content = Vec::new();
+        // Read into a buffer of its size, not one grown (and copied) as the file is read.
+        let size = usize::try_from(upload.size()?).unwrap_or(0);
+        let mut content = Vec::with_capacity(size);
         upload.into_read().read_to_end(&mut content)?;
         let format = format.unwrap_or_else(|| djinn_statements::detect(&content));
         let read = djinn_statements::check(&content, format, &profile, currency);
