@@ -244,6 +244,81 @@ async fn a_line_cannot_join_a_written_leg_or_leave_its_account() -> anyhow::Resu
 }
 
 #[tokio::test]
+async fn a_leg_is_checked_against_its_lines_kept_sum() -> anyhow::Result<()> {
+    let (_, pool) = fresh_database().await?;
+    let user = users::ensure_user(&pool, "frank").await?;
+    let import = registered(&pool, user, 3).await?;
+    let lines = [line("a", 1, 100), line("b", 2, 250), line("c", 3, -40)];
+    write_lines(&pool, user, import, 0, &lines).await?;
+    // Each leg's sum is kept as its lines are written: (lines, sum, in, out).
+    let sums: Vec<(i32, i64, i32, i32)> = sqlx::query_as(
+        "SELECT lines, amount_minor, positive, negative FROM import_leg_sums ORDER BY amount_minor",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert_eq!(sums, [(1, -40, 0, 1), (2, 350, 2, 0)]);
+    // A kept sum edited by hand is reported by the ledger's verification.
+    let edit = |sql: &'static str| sqlx::query(sql).execute(&pool);
+    edit("UPDATE import_leg_sums SET amount_minor = 351 WHERE amount_minor = 350").await?;
+    let violations = djinn_store::verify::ledger_violations(&pool).await?;
+    let found: Vec<&str> = violations.iter().map(|v| v.violation.as_str()).collect();
+    assert_eq!(found, ["import_leg_sum"], "{violations:?}");
+    edit("UPDATE import_leg_sums SET amount_minor = 350 WHERE amount_minor = 351").await?;
+    assert!(
+        djinn_store::verify::ledger_violations(&pool)
+            .await?
+            .is_empty()
+    );
+
+    // Lines of both signs for a leg not written yet, then the leg at their sum: refused, as a
+    // leg is money in or money out. The same leg at another sum: refused.
+    let (account, import_uuid): (uuid::Uuid, uuid::Uuid) =
+        sqlx::query_as("SELECT account_id, import_id FROM statement_lines LIMIT 1")
+            .fetch_one(&pool)
+            .await?;
+    let (entry, leg) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    sqlx::query(
+        "INSERT INTO statement_lines (id, user_id, account_id, import_id, bank_id, booked_on,
+                                      amount_minor, currency, posting_id)
+         VALUES (gen_random_uuid(), $1, $2, $3, 'x', '2026-11-04', 7, 'USD', $4),
+                (gen_random_uuid(), $1, $2, $3, 'y', '2026-11-04', -2, 'USD', $4)",
+    )
+    .bind(user.as_uuid())
+    .bind(account)
+    .bind(import_uuid)
+    .bind(leg)
+    .execute(&pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO transactions (id, user_id, kind, status, idempotency_key)
+         VALUES ($1, $2, 'import', 'posted', 'forged')",
+    )
+    .bind(entry)
+    .bind(user.as_uuid())
+    .execute(&pool)
+    .await?;
+    for amount in [5_i64, 6] {
+        let forged = sqlx::query(
+            "INSERT INTO postings (id, transaction_id, user_id, account_id, amount_minor, currency)
+             VALUES ($1, $2, $3, $4, $5, 'USD')",
+        )
+        .bind(leg)
+        .bind(entry)
+        .bind(user.as_uuid())
+        .bind(account)
+        .bind(amount)
+        .execute(&pool)
+        .await;
+        assert_eq!(
+            refusal(forged).as_deref(),
+            Some("not_registered"),
+            "{amount}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_users_lines_are_hidden_from_every_other_user() -> anyhow::Result<()> {
     let (_, pool) = fresh_database().await?;
     let dave = users::ensure_user(&pool, "dave").await?;
