@@ -28,7 +28,9 @@ ALTER TABLE import_leg_sums ENABLE ROW LEVEL SECURITY;
 CREATE POLICY import_leg_sums_own ON import_leg_sums TO djinn_app
     USING (user_id = (SELECT djinn_current_user_id()));
 
--- The legs written before.
+-- The legs written before. The lines are locked first: a batch still being written when the
+-- migration starts commits before the sums are read, and one that starts after waits for them.
+LOCK TABLE statement_lines IN SHARE ROW EXCLUSIVE MODE;
 INSERT INTO import_leg_sums (posting_id, user_id, account_id, currency, lines, amount_minor,
                              positive, negative)
 SELECT l.posting_id, l.user_id, l.account_id, l.currency, count(*), sum(l.amount_minor),
@@ -275,7 +277,8 @@ END
 $$;
 
 
--- As before (..._import_batch_reads.sql), with the legs' sums checked against their lines.
+-- As before (..._import_batch_reads.sql), with the legs' sums checked against their lines, and
+-- every import leg on an account having one.
 ALTER FUNCTION ledger_violations() RENAME TO ledger_violations_before_leg_sums;
 CREATE FUNCTION ledger_violations()
     RETURNS TABLE (violation text, subject uuid, detail text)
@@ -290,6 +293,11 @@ AS $$
       LEFT JOIN statement_lines l ON l.posting_id = g.posting_id AND NOT l.matched
      GROUP BY g.posting_id, g.lines, g.amount_minor
     HAVING count(l.id) <> g.lines OR coalesce(sum(l.amount_minor), 0) <> g.amount_minor
+    UNION ALL
+    SELECT 'import_leg_sum', p.id, 'an import leg with no kept sum'
+      FROM postings p JOIN transactions t ON t.id = p.transaction_id AND t.kind = 'import'
+      JOIN accounts a ON a.id = p.account_id AND a.kind <> 'clearing'
+     WHERE NOT EXISTS (SELECT 1 FROM import_leg_sums g WHERE g.posting_id = p.id)
 $$;
 REVOKE EXECUTE ON FUNCTION ledger_violations() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ledger_violations() TO djinn_app;

@@ -269,6 +269,11 @@ async fn a_leg_is_checked_against_its_lines_kept_sum() -> anyhow::Result<()> {
             .await?
             .is_empty()
     );
+    // And a leg whose kept sum is gone.
+    edit("DELETE FROM import_leg_sums WHERE amount_minor = -40").await?;
+    let violations = djinn_store::verify::ledger_violations(&pool).await?;
+    let found: Vec<&str> = violations.iter().map(|v| v.violation.as_str()).collect();
+    assert_eq!(found, ["import_leg_sum"], "{violations:?}");
 
     // Lines of both signs for a leg not written yet, then the leg at their sum: refused, as a
     // leg is money in or money out. The same leg at another sum: refused.

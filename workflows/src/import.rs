@@ -2,7 +2,7 @@
 //! the database (the workflow carries the import's id), and the writing is one activity that
 //! heartbeats its progress and writes each bounded batch in a transaction of its own, resuming
 //! after the last batch written when it is retried. So a file of a million lines costs the
-//! history a handful of events, and the worker holds one batch of lines at a time.
+//! history a handful of events, and the worker holds a few batches of lines at a time.
 //!
 //! A file refused by the check (malformed, unbalanced, in another currency) ends the import
 //! FAILED with its code before anything is written. A step that fails for good (the database

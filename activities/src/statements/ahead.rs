@@ -61,10 +61,12 @@ impl Writer {
     /// than by a refusal may have run before the batch it follows was written (and found lines
     /// missing), or waited too long for it: the batch is written again, now in its turn.
     async fn settle(&self, sent: Sent) -> Result<Written, StoreError> {
+        // A write that panicked or was cancelled took its lines with it: the activity fails
+        // and is retried, resuming after the last batch written.
         let (lines, written) = sent
             .write
             .await
-            .map_err(|error| StoreError::Invariant(format!("a batch's write ended: {error}")))?;
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
         match written {
             Ok(_) | Err(StoreError::Rejected(_)) => written,
             Err(_) => {
