@@ -46,8 +46,8 @@ fn csv() -> Vec<u8> {
 /// The floor: the same rows, with the ids the import gives them (the parser's bank ids: a hash
 /// of the row, so the unique index on the account and the bank id is written in no order, as
 /// the import writes it), COPYed into a table shaped like `statement_lines` with that index.
-/// Lines per second.
-async fn copy_floor(pool: &PgPool) -> anyhow::Result<f64> {
+/// Lines per second. `csv` is the statement the import is given.
+async fn copy_floor(pool: &PgPool, csv: &[u8]) -> anyhow::Result<f64> {
     let mut conn = pool.acquire().await?;
     sqlx::raw_sql(
         "DROP TABLE IF EXISTS bench_copied_lines;
@@ -62,7 +62,7 @@ async fn copy_floor(pool: &PgPool) -> anyhow::Result<f64> {
     let profile =
         CsvProfile::built_in("generic").ok_or_else(|| anyhow::anyhow!("no generic profile"))?;
     let mut data = String::new();
-    read_each(&csv(), Format::Csv, &profile, usd, &mut |line| {
+    read_each(csv, Format::Csv, &profile, usd, &mut |line| {
         data.push_str(&format!(
             "{},{account},{},{},{},USD,{}\n",
             uuid::Uuid::now_v7(),
@@ -84,6 +84,13 @@ async fn copy_floor(pool: &PgPool) -> anyhow::Result<f64> {
         .execute(&mut *conn)
         .await?;
     Ok(rate)
+}
+
+/// The uuid a GraphQL global id names (nil for one that names none).
+fn uuid_of(id: &str) -> uuid::Uuid {
+    djinn_graphql::schema::ids::decode(id)
+        .map(|(_, uuid)| uuid)
+        .unwrap_or_default()
 }
 
 /// Samples the processes' resident memory until `stop`: the peak of each, in bytes.
@@ -150,9 +157,7 @@ async fn print_import_phases(
     id: &str,
     started_at: f64,
 ) -> anyhow::Result<()> {
-    let import = djinn_graphql::schema::ids::decode(id)
-        .map(|(_, uuid)| uuid)
-        .unwrap_or_default();
+    let import = uuid_of(id);
     let (workflow_id, registered, first, last, ended): (String, f64, f64, f64, f64) =
         sqlx::query_as(
             "SELECT i.workflow_id, extract(epoch FROM i.created_at)::float8 - $2,
@@ -212,12 +217,12 @@ pub async fn run(
     let account = client
         .open_account("Statements", "USD", Some("1000000000.00"))
         .await?;
-    let copy_rate = copy_floor(pool).await?;
+    let content = csv();
+    let copy_rate = copy_floor(pool, &content).await?;
 
     let pids: Vec<u32> = [worker_pid, api_pid].into_iter().flatten().collect();
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = sample_rss(pids.clone(), stop.clone());
-    let content = csv();
     let cpu_before = processes.cpu();
     let started_at: f64 =
         sqlx::query_scalar("SELECT extract(epoch FROM clock_timestamp())::float8")
@@ -279,9 +284,7 @@ pub async fn run(
 /// are read once before either: the first read of rows just written sets their hint bits
 /// (writing every page again), a cost that would otherwise fall on whichever runs first.
 async fn reconcile(client: &Client, pool: &PgPool, account: &str) -> anyhow::Result<()> {
-    let account_uuid = djinn_graphql::schema::ids::decode(account)
-        .map(|(_, uuid)| uuid)
-        .unwrap_or_default();
+    let account_uuid = uuid_of(account);
     let warmed: i64 =
         sqlx::query_scalar("SELECT count(*) FROM statement_lines WHERE account_id = $1")
             .bind(account_uuid)
@@ -306,9 +309,7 @@ async fn reconcile(client: &Client, pool: &PgPool, account: &str) -> anyhow::Res
     );
     // The run's own clock: registered (the request's transaction) to the start of the pass's
     // transaction (`completed_at` is that transaction's now()).
-    let run_uuid = djinn_graphql::schema::ids::decode(&id)
-        .map(|(_, uuid)| uuid)
-        .unwrap_or_default();
+    let run_uuid = uuid_of(&id);
     let to_pass: f64 = sqlx::query_scalar(
         "SELECT extract(epoch FROM completed_at - created_at)::float8 FROM reconciliation_runs
           WHERE id = $1",

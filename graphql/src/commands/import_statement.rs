@@ -41,19 +41,19 @@ pub async fn import_statement(
     };
     let given_format = input.format.map(|format| format.format());
     let profile_json = profile.to_json();
-    let (content, format, read) = match checked(upload, given_format, profile, currency).await? {
-        Ok(checked) => checked,
+    let file = match checked(upload, given_format, profile, currency).await? {
+        Ok(file) => file,
         Err(refusal) => return refused(vec![refusal]),
     };
     let new = NewImport {
         id: StatementImportId::generate(),
         account,
         idempotency_key: key.as_str().to_owned(),
-        format: format.as_str(),
-        csv_profile: (format == Format::Csv).then_some(profile_json),
-        sha256: Sha256::digest(&content).into(),
-        content,
-        checked: read,
+        format: file.format.as_str(),
+        csv_profile: (file.format == Format::Csv).then_some(profile_json),
+        sha256: file.sha256,
+        content: file.content,
+        checked: file.checked,
     };
     let import = match imports::register(&app.pool, user, &new)
         .await
@@ -126,15 +126,23 @@ fn parse(
     }
 }
 
-/// The uploaded file, read and checked whole off the async threads: its content, its format
-/// and what the read found (kept with the import, so the worker does not read it whole again),
-/// or the refusal (MALFORMED_STATEMENT, STATEMENT_UNBALANCED, CURRENCY_MISMATCH).
+/// An upload read and checked whole: what its import is registered with.
+struct ReadFile {
+    content: Vec<u8>,
+    sha256: [u8; 32],
+    format: Format,
+    /// What the read found, kept with the import so the worker does not read it whole again.
+    checked: Option<Checked>,
+}
+
+/// The uploaded file, read, hashed and checked whole off the async threads, or the refusal
+/// (MALFORMED_STATEMENT, STATEMENT_UNBALANCED, CURRENCY_MISMATCH).
 async fn checked(
     upload: UploadValue,
     format: Option<Format>,
     profile: CsvProfile,
     currency: Currency,
-) -> Result<Result<(Vec<u8>, Format, Option<Checked>), UserError>> {
+) -> Result<Result<ReadFile, UserError>> {
     let read = tokio::task::spawn_blocking(move || {
         // Read into a buffer of its size, not one grown (and copied) as the file is read.
         let size = usize::try_from(upload.size()?).unwrap_or(0);
@@ -142,16 +150,17 @@ async fn checked(
         upload.into_read().read_to_end(&mut content)?;
         let format = format.unwrap_or_else(|| djinn_statements::detect(&content));
         let read = djinn_statements::check(&content, format, &profile, currency);
-        let read = read.map(|summary| {
-            let checked = Checked::new(
+        Ok::<_, std::io::Error>(read.map(|summary| ReadFile {
+            sha256: Sha256::digest(&content).into(),
+            content,
+            format,
+            checked: Checked::new(
                 summary.lines,
                 summary.opening,
                 summary.closing,
                 summary.last_booked_on,
-            );
-            (content, format, checked)
-        });
-        Ok::<_, std::io::Error>(read)
+            ),
+        }))
     })
     .await
     .map_err(internal)?
